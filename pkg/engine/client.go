@@ -1,0 +1,220 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/durablefuture/durablefuture/pkg/history"
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+)
+
+// StartRequest describes a run to start.
+type StartRequest struct {
+	// WorkflowID (default: a new UUID).
+	WorkflowID string
+	// TaskQueue of the workflow worker (default "default").
+	TaskQueue string
+	// Type is the registered workflow type name.
+	Type string
+	// Input is the JSON array of arguments.
+	Input json.RawMessage
+}
+
+// StartWorkflow starts a run: it reserves the workflow ID in the runs index
+// (refused while a run of the ID is open), appends WorkflowStarted to the
+// new run's history and publishes the run's first workflow task.
+func (s *Store) StartWorkflow(ctx context.Context, req StartRequest) (*RunInfo, error) {
+	if req.WorkflowID == "" {
+		req.WorkflowID = uuid.NewString()
+	}
+	if err := history.ValidateWorkflowID(req.WorkflowID); err != nil {
+		return nil, err
+	}
+	if req.TaskQueue == "" {
+		req.TaskQueue = DefaultTaskQueue
+	}
+	if err := ValidateTaskQueue(req.TaskQueue); err != nil {
+		return nil, err
+	}
+	if req.Type == "" {
+		return nil, errors.New("workflow type is empty")
+	}
+	if len(req.Input) == 0 {
+		req.Input = json.RawMessage("[]")
+	}
+	var args []json.RawMessage
+	if err := json.Unmarshal(req.Input, &args); err != nil {
+		return nil, fmt.Errorf("workflow input must be a JSON array of arguments: %w", err)
+	}
+	if err := checkPayload("workflow input", req.Input); err != nil {
+		return nil, err
+	}
+	runID, err := uuid.NewV7()
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	info := &RunInfo{WorkflowID: req.WorkflowID, RunID: runID.String(), Type: req.Type, TaskQueue: req.TaskQueue, Status: StatusRunning, StartTime: now, LastEventSeq: 1}
+	if err := s.createRun(ctx, info); err != nil {
+		return nil, err
+	}
+	subj, _ := s.Log.Subject(info.WorkflowID, info.RunID)
+	rec := history.Record{Kind: history.KindInput, Events: []history.Event{{
+		Seq: 1, Time: now, Type: history.WorkflowStarted, InputID: startInputID,
+		Name: req.Type, WorkflowID: req.WorkflowID, RunID: info.RunID, TaskQueue: req.TaskQueue, Input: req.Input,
+	}}}
+	_, err = s.Log.Append(ctx, subj, 0, &rec)
+	if err == nil {
+		task := workflowTask{V: 1, WorkflowID: info.WorkflowID, RunID: info.RunID, InputID: startInputID}
+		_, err = s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(req.TaskQueue), info.RunID+":"+startInputID, task))
+	}
+	if err != nil {
+		// Release the ID: the run never got going.
+		f := &history.Event{Seq: 1, Time: time.Now().UTC(), Type: history.WorkflowFailed,
+			Failure: &history.Failure{Message: "start failed: " + err.Error(), Type: "StartFailed"}}
+		_ = s.closeRun(context.WithoutCancel(ctx), info.WorkflowID, info.RunID, f)
+		return nil, fmt.Errorf("start workflow %q: %w", info.WorkflowID, err)
+	}
+	return info, nil
+}
+
+// Describe returns a run's state: the index entry for the latest run (runID
+// "" or the latest), else one derived from the run's history.
+func (s *Store) Describe(ctx context.Context, workflowID, runID string) (*RunInfo, error) {
+	ri, err := s.GetRun(ctx, workflowID)
+	if err != nil && !errors.Is(err, ErrWorkflowNotFound) || err != nil && runID == "" {
+		return nil, err
+	}
+	if ri != nil && (runID == "" || ri.RunID == runID) {
+		return ri, nil
+	}
+	evs, err := s.Log.Read(ctx, workflowID, runID)
+	if errors.Is(err, history.ErrNotFound) {
+		return nil, fmt.Errorf("%w: workflow %q has no run %s", ErrWorkflowNotFound, workflowID, runID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d := RunInfoFromHistory(evs)
+	return &d, nil
+}
+
+// History returns every event of a run (runID "": the latest run).
+func (s *Store) History(ctx context.Context, workflowID, runID string) ([]history.Event, error) {
+	if runID == "" {
+		ri, err := s.GetRun(ctx, workflowID)
+		if err != nil {
+			return nil, err
+		}
+		runID = ri.RunID
+	}
+	evs, err := s.Log.Read(ctx, workflowID, runID)
+	if errors.Is(err, history.ErrNotFound) {
+		return nil, fmt.Errorf("%w: workflow %q has no run %s", ErrWorkflowNotFound, workflowID, runID)
+	}
+	return evs, err
+}
+
+// RunInfoFromHistory derives a run's state from its events (for runs that
+// are no longer the latest of their ID, and to rebuild the index).
+func RunInfoFromHistory(evs []history.Event) RunInfo {
+	var ri RunInfo
+	for _, ev := range evs {
+		ri.LastEventSeq = ev.Seq
+		switch ev.Type {
+		case history.WorkflowStarted:
+			ri.WorkflowID, ri.RunID, ri.Type, ri.TaskQueue = ev.WorkflowID, ev.RunID, ev.Name, ev.TaskQueue
+			ri.Status, ri.StartTime = StatusRunning, ev.Time
+		case history.WorkflowCompleted:
+			t := ev.Time
+			ri.Status, ri.Result, ri.CloseTime, ri.Blocked = StatusCompleted, ev.Result, &t, ""
+		case history.WorkflowFailed:
+			t := ev.Time
+			ri.Status, ri.Failure, ri.CloseTime, ri.Blocked = StatusFailed, ev.Failure, &t, ""
+		case history.WorkflowTaskFailed:
+			if ev.Failure != nil {
+				ri.Blocked = ev.Failure.Message
+			}
+		default:
+			ri.Blocked = ""
+		}
+	}
+	return ri
+}
+
+// WaitClosed blocks until the run is closed and returns its final state.
+// It watches the run's index entry (no polling); a runID of "" waits for
+// the latest run of the ID.
+func (s *Store) WaitClosed(ctx context.Context, workflowID, runID string) (*RunInfo, error) {
+	key, err := s.runKey(workflowID)
+	if err != nil {
+		return nil, err
+	}
+	updates := make(chan *nats.Msg, 16)
+	sub, err := s.NC.ChanSubscribe("$KV."+s.runsBucket()+"."+key, updates)
+	if err != nil {
+		return nil, err
+	}
+	defer sub.Unsubscribe()
+	check := func(ri *RunInfo) (*RunInfo, bool, error) {
+		if runID == "" {
+			runID = ri.RunID
+		}
+		if ri.RunID == runID {
+			return ri, ri.Status.IsClosed(), nil
+		}
+		// A later run took the ID, so ours has closed: read its history.
+		d, err := s.Describe(ctx, workflowID, runID)
+		if err != nil {
+			return nil, false, err
+		}
+		return d, d.Status.IsClosed(), nil
+	}
+	ri, err := s.GetRun(ctx, workflowID)
+	if err != nil {
+		if errors.Is(err, ErrWorkflowNotFound) && runID != "" {
+			d, derr := s.Describe(ctx, workflowID, runID)
+			if derr != nil {
+				return nil, derr
+			}
+			if d.Status.IsClosed() {
+				return d, nil
+			}
+		} else {
+			return nil, err
+		}
+	} else if got, done, err := check(ri); err != nil || done {
+		return got, err
+	}
+	for {
+		select {
+		case m := <-updates:
+			var ri RunInfo
+			if len(m.Data) == 0 || json.Unmarshal(m.Data, &ri) != nil {
+				continue
+			}
+			if got, done, err := check(&ri); err != nil || done {
+				return got, err
+			}
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for workflow %q: %w", workflowID, ctx.Err())
+		}
+	}
+}
+
+// ResultError returns the error a closed run's Get reports, or nil when it
+// completed.
+func ResultError(ri *RunInfo) error {
+	if ri.Status == StatusCompleted {
+		return nil
+	}
+	var cause error = errors.New(string(ri.Status))
+	if ri.Failure != nil {
+		cause = FromFailure(ri.Failure)
+	}
+	return &WorkflowExecutionError{WorkflowID: ri.WorkflowID, RunID: ri.RunID, Type: ri.Type, Status: ri.Status, Cause: cause}
+}

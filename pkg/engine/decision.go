@@ -1,0 +1,251 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/durablefuture/durablefuture/pkg/history"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// workflowTask is the message that asks a workflow worker to advance a run:
+// the start of a run (Event nil: the WorkflowStarted event is already in the
+// history) or an input event to apply, under a stable input id.
+type workflowTask struct {
+	V          int            `json:"v"`
+	WorkflowID string         `json:"workflow_id"`
+	RunID      string         `json:"run_id"`
+	InputID    string         `json:"input_id"`
+	Event      *history.Event `json:"event,omitempty"`
+}
+
+// activityTask asks an activity worker to run one activity.
+type activityTask struct {
+	V                 int                      `json:"v"`
+	WorkflowID        string                   `json:"workflow_id"`
+	RunID             string                   `json:"run_id"`
+	WorkflowType      string                   `json:"workflow_type"`
+	WorkflowTaskQueue string                   `json:"workflow_task_queue"`
+	ScheduledSeq      int64                    `json:"scheduled_seq"`
+	Name              string                   `json:"name"`
+	Input             json.RawMessage          `json:"input"`
+	Options           *history.ActivityOptions `json:"options"`
+	ScheduledAt       time.Time                `json:"scheduled_at"`
+}
+
+const startInputID = "start"
+
+// maxDecisionAttempts bounds the retries of a decision that lost a race
+// with another writer of the same run.
+const maxDecisionAttempts = 8
+
+// processWorkflowTask advances one run by one input. The order of writes is
+// what keeps every crash window safe: the decision record is appended (with
+// the expected last sequence of the run's subject), then the tasks it
+// requires are published with stable message ids, and only then is the
+// input acked. A redelivered input whose decision is already in the history
+// re-publishes that decision's requirements and is acked.
+func (w *Worker) processWorkflowTask(ctx context.Context, msg jetstream.Msg) {
+	var task workflowTask
+	if err := json.Unmarshal(msg.Data(), &task); err != nil || task.RunID == "" {
+		w.log.Error("workflow task: malformed message dropped", "subject", msg.Subject(), "err", err)
+		_ = msg.Term()
+		return
+	}
+	log := w.log.With("workflow_id", task.WorkflowID, "run_id", task.RunID, "input", task.InputID)
+	subj, err := w.store.Log.Subject(task.WorkflowID, task.RunID)
+	if err != nil {
+		log.Error("workflow task: bad workflow id, dropped", "err", err)
+		_ = msg.Term()
+		return
+	}
+	e := w.cache.acquire(task.RunID)
+	defer w.cache.release(e)
+
+	for attempt := 0; attempt < maxDecisionAttempts; attempt++ {
+		if e.r == nil {
+			r, recs, err := w.loadRun(ctx, subj)
+			switch {
+			case errors.Is(err, history.ErrNotFound):
+				log.Warn("workflow task for a run without history, dropped")
+				_ = msg.Term()
+				return
+			case isBlocking(err):
+				w.block(ctx, msg, task, subj, recs, err)
+				return
+			case err != nil:
+				log.Warn("workflow task: load history", "err", err)
+				_ = msg.NakWithDelay(time.Second)
+				return
+			}
+			e.r = r
+		}
+		r := e.r
+		if r.closed {
+			w.requirements(ctx, r, r.streamSeq)
+			_ = msg.Ack()
+			e.drop()
+			return
+		}
+
+		now := time.Now().UTC()
+		var inputs []history.Event
+		if task.Event != nil {
+			if _, done := r.applied[task.InputID]; !done {
+				ev := *task.Event
+				ev.InputID = task.InputID
+				ev.Time = now
+				r.lastSeq++
+				ev.Seq = r.lastSeq
+				if err := r.applyInput(w.reg, ev); err != nil {
+					e.drop()
+					log.Warn("workflow task: apply input", "err", err)
+					_ = msg.NakWithDelay(time.Second)
+					return
+				}
+				inputs = append(inputs, ev)
+			}
+		}
+		cmds := r.takeCommands(now)
+		if len(inputs) == 0 && len(cmds) == 0 {
+			// Redelivery of an input whose decision is already recorded.
+			if seq := r.applied[task.InputID]; seq != 0 {
+				if err := w.requirements(ctx, r, seq); err != nil {
+					_ = msg.NakWithDelay(time.Second)
+					return
+				}
+			}
+			_ = msg.Ack()
+			return
+		}
+		rec := history.Record{Kind: history.KindDecision, Events: append(inputs, cmds...)}
+		_, err := w.store.Log.Append(ctx, subj, r.streamSeq, &rec)
+		if errors.Is(err, history.ErrConflict) {
+			// Another worker advanced this run: our state is stale.
+			e.drop()
+			continue
+		}
+		if err != nil {
+			e.drop()
+			log.Warn("workflow task: append decision", "err", err)
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
+		r.commit(rec)
+		if err := w.requirements(ctx, r, rec.StreamSeq); err != nil {
+			log.Warn("workflow task: publish what the decision requires", "err", err)
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
+		_ = msg.Ack()
+		if r.closed {
+			e.drop()
+		}
+		return
+	}
+	log.Warn("workflow task: lost the race for the run too often, retrying later")
+	_ = msg.NakWithDelay(time.Second)
+}
+
+func isBlocking(err error) bool {
+	var nde *NonDeterminismError
+	return errors.As(err, &nde) || errors.Is(err, ErrUnknownWorkflowType)
+}
+
+// loadRun rebuilds a run from its full history.
+func (w *Worker) loadRun(ctx context.Context, subj string) (*run, []history.Record, error) {
+	recs, err := w.store.Log.ReadFrom(ctx, subj, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(recs) == 0 {
+		return nil, nil, history.ErrNotFound
+	}
+	lastDecision := -1
+	for i, rec := range recs {
+		if rec.Kind == history.KindDecision {
+			lastDecision = i
+		}
+	}
+	r := newRun(w.log)
+	for i, rec := range recs {
+		r.replaying = i <= lastDecision
+		if err := r.applyRecord(w.reg, rec); err != nil {
+			r.dispose()
+			return nil, recs, err
+		}
+	}
+	r.replaying = false
+	return r, recs, nil
+}
+
+// requirements publishes what the decision record at streamSeq requires:
+// the tasks of the activities it scheduled that have not completed, and the
+// run's closing in the index.
+func (w *Worker) requirements(ctx context.Context, r *run, streamSeq uint64) error {
+	var seqs []int64
+	for seq, a := range r.activities {
+		if a.scheduledIn == streamSeq && !a.done {
+			seqs = append(seqs, seq)
+		}
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	msgs := make([]*nats.Msg, 0, len(seqs))
+	for _, seq := range seqs {
+		a := r.activities[seq]
+		ev := a.scheduled
+		t := activityTask{
+			V: 1, WorkflowID: r.info.WorkflowID, RunID: r.info.RunID, WorkflowType: r.info.WorkflowType,
+			WorkflowTaskQueue: r.info.TaskQueue, ScheduledSeq: seq, Name: ev.Name, Input: ev.Input,
+			Options: ev.ActivityOptions, ScheduledAt: ev.Time,
+		}
+		msgs = append(msgs, newMsg(w.store.activityTaskSubject(ev.ActivityOptions.TaskQueue),
+			fmt.Sprintf("%s:act:%d", r.info.RunID, seq), t))
+	}
+	if err := w.publishAll(ctx, msgs); err != nil {
+		return err
+	}
+	if r.closed {
+		if err := w.store.closeRun(ctx, r.info.WorkflowID, r.info.RunID, r.closeEvent); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// block records why a run cannot advance (non-determinism, unknown type) as
+// a WorkflowTaskFailed event, once, and in the runs index; the input is
+// left for redelivery so the run continues by itself once a worker that can
+// run it is there.
+func (w *Worker) block(ctx context.Context, msg jetstream.Msg, task workflowTask, subj string, recs []history.Record, cause error) {
+	why := cause.Error()
+	w.log.Error("workflow task failed: run blocked", "workflow_id", task.WorkflowID, "run_id", task.RunID, "err", why)
+	last := recs[len(recs)-1]
+	lastEv := last.Events[len(last.Events)-1]
+	if lastEv.Type != history.WorkflowTaskFailed || lastEv.Failure == nil || lastEv.Failure.Message != why {
+		typ := "NonDeterminismError"
+		if errors.Is(cause, ErrUnknownWorkflowType) {
+			typ = "UnknownWorkflowType"
+		}
+		rec := history.Record{Kind: history.KindInput, Events: []history.Event{{
+			Seq: lastEv.Seq + 1, Time: time.Now().UTC(), Type: history.WorkflowTaskFailed,
+			Failure: &history.Failure{Message: why, Type: typ}, Identity: w.opts.Identity,
+		}}}
+		if _, err := w.store.Log.Append(ctx, subj, last.StreamSeq, &rec); err != nil && !errors.Is(err, history.ErrConflict) {
+			w.log.Warn("record workflow task failure", "err", err)
+		}
+	}
+	if err := w.store.setBlocked(ctx, task.WorkflowID, task.RunID, why); err != nil {
+		w.log.Warn("runs index: mark blocked", "err", err)
+	}
+	delay := 5 * time.Second
+	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 3 {
+		delay = time.Minute
+	}
+	_ = msg.NakWithDelay(delay)
+}

@@ -1,0 +1,188 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/durablefuture/durablefuture/pkg/history"
+)
+
+// ApplicationError is an error raised by workflow or activity code with a
+// type that callers can test and a flag that stops retries.
+type ApplicationError struct {
+	Message      string
+	Type         string
+	NonRetryable bool
+	Details      json.RawMessage
+	Stack        string
+	Cause        error
+}
+
+func (e *ApplicationError) Error() string {
+	msg := e.Message
+	if e.Type != "" && e.Type != "Error" {
+		msg = e.Message + " (type: " + e.Type + ")"
+	}
+	return msg
+}
+
+func (e *ApplicationError) Unwrap() error { return e.Cause }
+
+// NewApplicationError returns a retryable error of the given type.
+func NewApplicationError(message, errType string, details ...any) *ApplicationError {
+	e := &ApplicationError{Message: message, Type: errType}
+	if len(details) > 0 {
+		e.Details, _ = json.Marshal(details)
+	}
+	return e
+}
+
+// NewNonRetryableApplicationError returns an error that is never retried.
+func NewNonRetryableApplicationError(message, errType string, details ...any) *ApplicationError {
+	e := NewApplicationError(message, errType, details...)
+	e.NonRetryable = true
+	return e
+}
+
+// PanicError is a panic in workflow or activity code, with its stack.
+type PanicError struct {
+	Value string
+	Stack string
+}
+
+func (e *PanicError) Error() string { return "panic: " + e.Value }
+
+// ActivityError wraps the failure of an activity as seen by workflow code.
+type ActivityError struct {
+	ActivityName string
+	ScheduledSeq int64
+	Attempt      int
+	Cause        error
+}
+
+func (e *ActivityError) Error() string {
+	return fmt.Sprintf("activity %s (event %d) failed after %d attempt(s): %v", e.ActivityName, e.ScheduledSeq, e.Attempt, e.Cause)
+}
+
+func (e *ActivityError) Unwrap() error { return e.Cause }
+
+// WorkflowExecutionError is what a client's Get returns for a run that did
+// not complete.
+type WorkflowExecutionError struct {
+	WorkflowID string
+	RunID      string
+	Type       string
+	Status     Status
+	Cause      error
+}
+
+func (e *WorkflowExecutionError) Error() string {
+	return fmt.Sprintf("workflow %s (%s, run %s) %s: %v", e.WorkflowID, e.Type, e.RunID, e.Status, e.Cause)
+}
+
+func (e *WorkflowExecutionError) Unwrap() error { return e.Cause }
+
+// NonDeterminismError says that workflow code did something other than what
+// the history records at a position.
+type NonDeterminismError struct {
+	Seq      int64
+	Recorded string
+	Produced string
+}
+
+func (e *NonDeterminismError) Error() string {
+	return fmt.Sprintf("non-deterministic workflow: at event %d history records %s but the code produced %s", e.Seq, e.Recorded, e.Produced)
+}
+
+// Sentinel errors.
+var (
+	ErrWorkflowAlreadyRunning = errors.New("workflow is already running")
+	ErrWorkflowNotFound       = errors.New("workflow not found")
+	ErrUnknownWorkflowType    = errors.New("unknown workflow type")
+	ErrPayloadTooLarge        = errors.New("payload too large")
+)
+
+// MaxPayloadBytes bounds a workflow's input, an activity's input and any
+// result, so that every record stays well under the server's max payload.
+const MaxPayloadBytes = 256 * 1024
+
+func checkPayload(what string, b []byte) error {
+	if len(b) > MaxPayloadBytes {
+		return fmt.Errorf("%s is %d bytes, over the %d-byte limit: pass a reference (an object store key, a URL) instead of the data: %w", what, len(b), MaxPayloadBytes, ErrPayloadTooLarge)
+	}
+	return nil
+}
+
+// ToFailure converts any error to its wire form.
+func ToFailure(err error) *history.Failure {
+	if err == nil {
+		return nil
+	}
+	var app *ApplicationError
+	var pe *PanicError
+	var ae *ActivityError
+	var f *history.Failure
+	switch {
+	case errors.As(err, &pe) && pe == err:
+		return &history.Failure{Message: err.Error(), Type: "PanicError", Stack: pe.Stack}
+	case errors.As(err, &app):
+		out := &history.Failure{Message: err.Error(), Type: app.Type, NonRetryable: app.NonRetryable, Details: app.Details, Stack: app.Stack}
+		if out.Type == "" {
+			out.Type = "ApplicationError"
+		}
+		out.Message = app.Message
+		if err != app {
+			out.Message = err.Error()
+		}
+		if app.Cause != nil {
+			out.Cause = ToFailure(app.Cause)
+		}
+		return out
+	case errors.As(err, &ae):
+		return &history.Failure{Message: err.Error(), Type: "ActivityError", Cause: ToFailure(ae.Cause)}
+	case errors.As(err, &pe):
+		return &history.Failure{Message: err.Error(), Type: "PanicError", Stack: pe.Stack}
+	case errors.As(err, &f):
+		return f
+	}
+	return &history.Failure{Message: err.Error(), Type: errorTypeName(err)}
+}
+
+// FromFailure converts a wire failure back to an error that keeps its type
+// and message (an *ApplicationError, or a *PanicError).
+func FromFailure(f *history.Failure) error {
+	if f == nil {
+		return nil
+	}
+	if f.Type == "PanicError" {
+		return &PanicError{Value: trimPrefix(f.Message, "panic: "), Stack: f.Stack}
+	}
+	e := &ApplicationError{Message: f.Message, Type: f.Type, NonRetryable: f.NonRetryable, Details: f.Details, Stack: f.Stack}
+	if f.Cause != nil {
+		e.Cause = FromFailure(f.Cause)
+	}
+	return e
+}
+
+func trimPrefix(s, p string) string {
+	if len(s) >= len(p) && s[:len(p)] == p {
+		return s[len(p):]
+	}
+	return s
+}
+
+// errorTypeName is the Go type name of an error, as Temporal reports it
+// ("*errors.errorString" becomes "errorString").
+func errorTypeName(err error) string {
+	t := reflect.TypeOf(err)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Name() {
+	case "", "errorString", "wrapError", "wrapErrors", "joinError":
+		return "Error"
+	}
+	return t.Name()
+}

@@ -1,0 +1,265 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"time"
+
+	"github.com/durablefuture/durablefuture/pkg/history"
+)
+
+// command is something workflow code asked for; it becomes a command event
+// when a decision is committed, or is matched against the recorded event
+// when the history is replayed.
+type command struct {
+	event  history.Event
+	future *future
+}
+
+type activityState struct {
+	name        string
+	future      *future
+	done        bool
+	attempts    int
+	scheduled   history.Event
+	scheduledIn uint64 // stream seq of the decision record that scheduled it
+}
+
+// run is the in-memory state of one workflow run: its coroutines suspended
+// where the code blocked, and what the history says so far. It is built by
+// replaying the history and then advanced one input event at a time.
+type run struct {
+	info      Info
+	disp      *dispatcher
+	now       time.Time
+	replaying bool
+	logger    *slog.Logger
+
+	pending    []*command
+	activities map[int64]*activityState
+	// applied maps each applied input id to the stream seq of the decision
+	// record that answered it (0 while no decision has yet).
+	applied          map[string]uint64
+	awaitingDecision []string
+
+	lastSeq    int64  // seq of the last event in the history
+	streamSeq  uint64 // stream seq of the last record applied
+	started    bool
+	closeCmd   bool // the code produced its closing command
+	closed     bool // a closing event is recorded
+	closeEvent *history.Event
+}
+
+func newRun(base *slog.Logger) *run {
+	r := &run{
+		disp:       &dispatcher{},
+		activities: map[int64]*activityState{},
+		applied:    map[string]uint64{},
+	}
+	r.logger = slog.New(replayAwareHandler{r: r, h: base.Handler()})
+	return r
+}
+
+// dispose unwinds the run's coroutines.
+func (r *run) dispose() { r.disp.close() }
+
+type replayAwareHandler struct {
+	r *run
+	h slog.Handler
+}
+
+func (h replayAwareHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return !h.r.replaying && h.h.Enabled(ctx, l)
+}
+func (h replayAwareHandler) Handle(ctx context.Context, rec slog.Record) error {
+	rec.AddAttrs(slog.String("workflow_id", h.r.info.WorkflowID), slog.String("run_id", h.r.info.RunID))
+	return h.h.Handle(ctx, rec)
+}
+func (h replayAwareHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return replayAwareHandler{r: h.r, h: h.h.WithAttrs(a)}
+}
+func (h replayAwareHandler) WithGroup(n string) slog.Handler {
+	return replayAwareHandler{r: h.r, h: h.h.WithGroup(n)}
+}
+
+func (r *run) addCommand(c *command) {
+	if r.closeCmd {
+		return // the workflow has returned: later commands of stray goroutines are dropped
+	}
+	if c.event.Type.IsClosing() {
+		r.closeCmd = true
+	}
+	r.pending = append(r.pending, c)
+}
+
+// applyRecord replays one recorded record: input events are applied, command
+// events are matched against what the code produced. At the end of a
+// decision record every command the code produced must have been matched.
+func (r *run) applyRecord(reg *Registry, rec history.Record) error {
+	for i := range rec.Events {
+		ev := rec.Events[i]
+		if ev.Type.IsCommand() {
+			if err := r.matchCommand(ev, rec.StreamSeq); err != nil {
+				return err
+			}
+		} else if err := r.applyInput(reg, ev); err != nil {
+			return err
+		}
+		r.lastSeq = ev.Seq
+	}
+	if rec.Kind == history.KindDecision {
+		if len(r.pending) > 0 {
+			c := r.pending[0]
+			return &NonDeterminismError{Seq: r.lastSeq + 1, Recorded: "no further command in this decision", Produced: describeCommand(c.event)}
+		}
+		r.decided(rec.StreamSeq)
+	}
+	r.streamSeq = rec.StreamSeq
+	return nil
+}
+
+func (r *run) decided(streamSeq uint64) {
+	for _, id := range r.awaitingDecision {
+		r.applied[id] = streamSeq
+	}
+	r.awaitingDecision = r.awaitingDecision[:0]
+}
+
+func describeCommand(ev history.Event) string {
+	if ev.Name != "" {
+		return fmt.Sprintf("%s(%s)", ev.Type, ev.Name)
+	}
+	return string(ev.Type)
+}
+
+func (r *run) matchCommand(ev history.Event, streamSeq uint64) error {
+	if len(r.pending) == 0 {
+		return &NonDeterminismError{Seq: ev.Seq, Recorded: describeCommand(ev), Produced: "no command"}
+	}
+	c := r.pending[0]
+	if c.event.Type != ev.Type || c.event.Name != ev.Name {
+		return &NonDeterminismError{Seq: ev.Seq, Recorded: describeCommand(ev), Produced: describeCommand(c.event)}
+	}
+	r.pending = r.pending[1:]
+	r.bindCommand(c, ev, streamSeq)
+	return nil
+}
+
+func (r *run) bindCommand(c *command, ev history.Event, streamSeq uint64) {
+	switch ev.Type {
+	case history.ActivityScheduled:
+		r.activities[ev.Seq] = &activityState{name: ev.Name, future: c.future, scheduled: ev, scheduledIn: streamSeq}
+	case history.WorkflowCompleted, history.WorkflowFailed:
+		r.closed = true
+		e := ev
+		r.closeEvent = &e
+	}
+}
+
+// applyInput applies one input event and runs the code until it blocks.
+func (r *run) applyInput(reg *Registry, ev history.Event) error {
+	if ev.InputID != "" {
+		if _, dup := r.applied[ev.InputID]; !dup {
+			r.applied[ev.InputID] = 0
+			r.awaitingDecision = append(r.awaitingDecision, ev.InputID)
+		}
+	}
+	r.now = ev.Time
+	switch ev.Type {
+	case history.WorkflowStarted:
+		return r.start(reg, ev)
+	case history.ActivityCompleted, history.ActivityFailed:
+		a := r.activities[ev.Cause]
+		if a == nil || a.done {
+			return nil
+		}
+		a.done = true
+		a.attempts = ev.Attempt
+		if ev.Type == history.ActivityCompleted {
+			a.future.set(ev.Result, nil)
+		} else {
+			a.future.set(nil, &ActivityError{ActivityName: a.name, ScheduledSeq: ev.Cause, Attempt: ev.Attempt, Cause: FromFailure(ev.Failure)})
+		}
+		r.runCode()
+	case history.ActivityAttemptFailed:
+		if a := r.activities[ev.Cause]; a != nil {
+			a.attempts = ev.Attempt
+		}
+	}
+	return nil
+}
+
+func (r *run) start(reg *Registry, ev history.Event) error {
+	r.info = Info{WorkflowID: ev.WorkflowID, RunID: ev.RunID, WorkflowType: ev.Name, TaskQueue: ev.TaskQueue, StartTime: ev.Time}
+	sig, ok := reg.workflow(ev.Name)
+	if !ok {
+		return fmt.Errorf("%w %q: this worker registers %v", ErrUnknownWorkflowType, ev.Name, reg.WorkflowNames())
+	}
+	r.started = true
+	ctx := Context(rootContext{r: r})
+	input := ev.Input
+	r.disp.spawn("main", func() {
+		args, err := sig.decodeArgs("workflow", input)
+		if err != nil {
+			r.finish(nil, err)
+			return
+		}
+		out := sig.fn.Call(append([]reflect.Value{reflect.ValueOf(ctx)}, args...))
+		result, err := sig.splitResult("workflow", out)
+		r.finish(result, err)
+	})
+	r.runCode()
+	return nil
+}
+
+func (r *run) finish(result json.RawMessage, err error) {
+	if err != nil {
+		r.addCommand(&command{event: history.Event{Type: history.WorkflowFailed, Failure: ToFailure(err)}})
+		return
+	}
+	r.addCommand(&command{event: history.Event{Type: history.WorkflowCompleted, Result: result}})
+}
+
+func (r *run) runCode() {
+	if !r.started || r.closeCmd {
+		return
+	}
+	if p := r.disp.runUntilBlocked(); p != nil {
+		r.finish(nil, p)
+	}
+}
+
+// takeCommands turns the pending commands into events numbered from
+// r.lastSeq+1 for a new decision.
+func (r *run) takeCommands(now time.Time) []history.Event {
+	evs := make([]history.Event, 0, len(r.pending))
+	for _, c := range r.pending {
+		ev := c.event
+		r.lastSeq++
+		ev.Seq = r.lastSeq
+		ev.Time = now
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+// commit binds the commands of a committed decision record.
+func (r *run) commit(rec history.Record) {
+	cmds := r.pending
+	r.pending = nil
+	i := 0
+	for _, ev := range rec.Events {
+		if ev.Type.IsCommand() {
+			r.bindCommand(cmds[i], ev, rec.StreamSeq)
+			i++
+		}
+	}
+	r.decided(rec.StreamSeq)
+	r.streamSeq = rec.StreamSeq
+	if n := len(rec.Events); n > 0 {
+		r.lastSeq = rec.Events[n-1].Seq
+	}
+}

@@ -1,0 +1,228 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/durablefuture/durablefuture/pkg/history"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Status is where a run stands.
+type Status string
+
+// Statuses, as written in the runs index and in every -o json output.
+const (
+	StatusRunning    Status = "running"
+	StatusCompleted  Status = "completed"
+	StatusFailed     Status = "failed"
+	StatusCanceled   Status = "canceled"
+	StatusTerminated Status = "terminated"
+	StatusTimedOut   Status = "timed_out"
+)
+
+// IsClosed reports whether a run in this status has ended.
+func (s Status) IsClosed() bool { return s != StatusRunning && s != "" }
+
+// RunInfo is a run's entry in the runs index (the latest run of a workflow
+// ID) and the object dfctl prints for it.
+type RunInfo struct {
+	WorkflowID   string           `json:"workflow_id"`
+	RunID        string           `json:"run_id"`
+	Type         string           `json:"type"`
+	TaskQueue    string           `json:"task_queue"`
+	Status       Status           `json:"status"`
+	StartTime    time.Time        `json:"start_time"`
+	CloseTime    *time.Time       `json:"close_time,omitempty"`
+	LastEventSeq int64            `json:"last_event_seq,omitempty"`
+	Result       json.RawMessage  `json:"result,omitempty"`
+	Failure      *history.Failure `json:"failure,omitempty"`
+	// Blocked says why a running run cannot make progress (unknown workflow
+	// type, non-deterministic code), until a worker that can run it comes.
+	Blocked string `json:"blocked,omitempty"`
+}
+
+func (s *Store) runKey(workflowID string) (string, error) {
+	return history.EncodeID(workflowID)
+}
+
+// createRun reserves the workflow ID for a new run: refused while a run of
+// the same ID is running.
+func (s *Store) createRun(ctx context.Context, info *RunInfo) error {
+	key, err := s.runKey(info.WorkflowID)
+	if err != nil {
+		return err
+	}
+	data, _ := json.Marshal(info)
+	for {
+		_, err := s.runs.Create(ctx, key, data)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return fmt.Errorf("runs index: %w", err)
+		}
+		e, err := s.runs.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return fmt.Errorf("runs index: %w", err)
+		}
+		var cur RunInfo
+		if err := json.Unmarshal(e.Value(), &cur); err != nil {
+			return fmt.Errorf("runs index: entry for %q: %w", info.WorkflowID, err)
+		}
+		if !cur.Status.IsClosed() {
+			return fmt.Errorf("%w: workflow %q has run %s (%s) open; wait for it, cancel or terminate it, or use another ID", ErrWorkflowAlreadyRunning, info.WorkflowID, cur.RunID, cur.Type)
+		}
+		if _, err := s.runs.Update(ctx, key, data, e.Revision()); err == nil {
+			return nil
+		} else if !isWrongLastSeq(err) {
+			return fmt.Errorf("runs index: %w", err)
+		}
+	}
+}
+
+func isWrongLastSeq(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+	}
+	return errors.Is(err, jetstream.ErrKeyExists)
+}
+
+// updateRun applies change to the index entry of the run, if it is still the
+// workflow's latest run; it is a no-op otherwise (a later run took the ID).
+func (s *Store) updateRun(ctx context.Context, workflowID, runID string, change func(*RunInfo) bool) error {
+	key, err := s.runKey(workflowID)
+	if err != nil {
+		return err
+	}
+	for {
+		e, err := s.runs.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("runs index: %w", err)
+		}
+		var cur RunInfo
+		if err := json.Unmarshal(e.Value(), &cur); err != nil {
+			return fmt.Errorf("runs index: %w", err)
+		}
+		if cur.RunID != runID || !change(&cur) {
+			return nil
+		}
+		data, _ := json.Marshal(cur)
+		if _, err := s.runs.Update(ctx, key, data, e.Revision()); err == nil {
+			return nil
+		} else if !isWrongLastSeq(err) {
+			return fmt.Errorf("runs index: %w", err)
+		}
+	}
+}
+
+// closeRun records a closing event in the index.
+func (s *Store) closeRun(ctx context.Context, workflowID, runID string, ev *history.Event) error {
+	return s.updateRun(ctx, workflowID, runID, func(ri *RunInfo) bool {
+		if ri.Status.IsClosed() {
+			return false
+		}
+		t := ev.Time
+		ri.CloseTime = &t
+		ri.LastEventSeq = ev.Seq
+		ri.Blocked = ""
+		switch ev.Type {
+		case history.WorkflowCompleted:
+			ri.Status, ri.Result = StatusCompleted, ev.Result
+		default:
+			ri.Status, ri.Failure = StatusFailed, ev.Failure
+		}
+		return true
+	})
+}
+
+// setBlocked records (or clears, with "") why a run cannot progress.
+func (s *Store) setBlocked(ctx context.Context, workflowID, runID, why string) error {
+	return s.updateRun(ctx, workflowID, runID, func(ri *RunInfo) bool {
+		if ri.Status.IsClosed() || ri.Blocked == why {
+			return false
+		}
+		ri.Blocked = why
+		return true
+	})
+}
+
+// GetRun returns the index entry of a workflow ID (its latest run).
+func (s *Store) GetRun(ctx context.Context, workflowID string) (*RunInfo, error) {
+	key, err := s.runKey(workflowID)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.runs.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, fmt.Errorf("%w: no workflow with ID %q (dfctl list shows the known ones)", ErrWorkflowNotFound, workflowID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("runs index: %w", err)
+	}
+	var ri RunInfo
+	if err := json.Unmarshal(e.Value(), &ri); err != nil {
+		return nil, fmt.Errorf("runs index: entry for %q: %w", workflowID, err)
+	}
+	return &ri, nil
+}
+
+// ListFilter selects runs from the index.
+type ListFilter struct {
+	Status Status
+	Type   string
+	Limit  int
+}
+
+// ListRuns returns the latest run of each workflow ID that matches, newest
+// first.
+func (s *Store) ListRuns(ctx context.Context, f ListFilter) ([]RunInfo, error) {
+	// One watcher reads the whole bucket in a single pass (no Get per key).
+	w, err := s.runs.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("runs index: %w", err)
+	}
+	defer w.Stop()
+	var out []RunInfo
+	for {
+		var e jetstream.KeyValueEntry
+		select {
+		case e = <-w.Updates():
+		case <-ctx.Done():
+			return nil, fmt.Errorf("runs index: %w", ctx.Err())
+		}
+		if e == nil {
+			break
+		}
+		var ri RunInfo
+		if json.Unmarshal(e.Value(), &ri) != nil {
+			continue
+		}
+		if f.Status != "" && ri.Status != f.Status || f.Type != "" && ri.Type != f.Type {
+			continue
+		}
+		out = append(out, ri)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].StartTime.Equal(out[j].StartTime) {
+			return out[i].StartTime.After(out[j].StartTime)
+		}
+		return out[i].WorkflowID < out[j].WorkflowID
+	})
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out, nil
+}

@@ -1,0 +1,192 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/durablefuture/durablefuture/pkg/history"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config names and shapes the JetStream resources of one DurableFuture
+// installation. Several installations can share a server with different
+// prefixes.
+type Config struct {
+	// Prefix of every subject, stream and bucket (default "df").
+	Prefix string
+	// Replicas of streams and buckets (default 1; 3 on a cluster).
+	Replicas int
+	// Storage is "file" (default) or "memory".
+	Storage string
+}
+
+var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+func (c Config) normalize() (Config, error) {
+	if c.Prefix == "" {
+		c.Prefix = "df"
+	}
+	if !tokenRE.MatchString(c.Prefix) {
+		return c, fmt.Errorf("prefix %q: use letters, digits, '-' and '_' only", c.Prefix)
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = 1
+	}
+	if c.Replicas > 5 {
+		return c, fmt.Errorf("replicas %d: JetStream allows at most 5", c.Replicas)
+	}
+	switch c.Storage {
+	case "", "file":
+		c.Storage = "file"
+	case "memory":
+	default:
+		return c, fmt.Errorf("storage %q: use file or memory", c.Storage)
+	}
+	return c, nil
+}
+
+func (c Config) storageType() jetstream.StorageType {
+	if c.Storage == "memory" {
+		return jetstream.MemoryStorage
+	}
+	return jetstream.FileStorage
+}
+
+// ValidateTaskQueue says what is wrong with a task queue name, if anything.
+func ValidateTaskQueue(q string) error {
+	if !tokenRE.MatchString(q) || len(q) > 100 {
+		return fmt.Errorf("task queue %q: use 1-100 letters, digits, '-' and '_'", q)
+	}
+	return nil
+}
+
+// DefaultTaskQueue is used when none is given.
+const DefaultTaskQueue = "default"
+
+// Store is a connection to the JetStream resources of an installation:
+// the history stream, the task stream and the runs index.
+type Store struct {
+	NC     *nats.Conn
+	JS     jetstream.JetStream
+	Config Config
+	Log    *history.Log
+
+	tasks jetstream.Stream
+	runs  jetstream.KeyValue
+
+	consMu    sync.Mutex
+	consumers map[string]jetstream.Consumer
+}
+
+// Stream and bucket names.
+func (s *Store) historyStream() string { return strings.ToUpper(s.Config.Prefix) + "_HISTORY" }
+func (s *Store) taskStream() string    { return strings.ToUpper(s.Config.Prefix) + "_TASKS" }
+func (s *Store) runsBucket() string    { return s.Config.Prefix + "_runs" }
+
+func (s *Store) workflowTaskSubject(queue string) string {
+	return s.Config.Prefix + ".task.wf." + queue
+}
+func (s *Store) activityTaskSubject(queue string) string {
+	return s.Config.Prefix + ".task.act." + queue
+}
+
+// Open connects a Store to nc, creating the streams and the runs bucket
+// idempotently if they do not exist yet.
+func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
+	cfg, err := cfg.normalize()
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{NC: nc, JS: js, Config: cfg, consumers: map[string]jetstream.Consumer{}}
+	s.Log = &history.Log{JS: js, Stream: s.historyStream(), SubjectPrefix: cfg.Prefix + ".hist"}
+	if err := s.ensureTopology(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) ensureTopology(ctx context.Context) error {
+	cfg := s.Config
+	_, err := s.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        s.historyStream(),
+		Description: "DurableFuture run histories: one subject per run, one message per decision",
+		Subjects:    []string{cfg.Prefix + ".hist.>"},
+		Storage:     cfg.storageType(),
+		Replicas:    cfg.Replicas,
+		AllowDirect: true,
+		Discard:     jetstream.DiscardNew,
+	})
+	if err != nil {
+		return topologyError("history stream "+s.historyStream(), err)
+	}
+	s.tasks, err = s.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:              s.taskStream(),
+		Description:       "DurableFuture workflow and activity tasks, per task queue",
+		Subjects:          []string{cfg.Prefix + ".task.>"},
+		Storage:           cfg.storageType(),
+		Replicas:          cfg.Replicas,
+		Retention:         jetstream.WorkQueuePolicy,
+		Duplicates:        5 * time.Minute,
+		AllowMsgSchedules: true,
+	})
+	if err != nil {
+		return topologyError("task stream "+s.taskStream(), err)
+	}
+	s.runs, err = s.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      s.runsBucket(),
+		Description: "DurableFuture runs index: one key per workflow ID, its latest run",
+		History:     1,
+		Storage:     cfg.storageType(),
+		Replicas:    cfg.Replicas,
+	})
+	if err != nil {
+		return topologyError("runs bucket "+s.runsBucket(), err)
+	}
+	return nil
+}
+
+func topologyError(what string, err error) error {
+	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+		return fmt.Errorf("create %s: JetStream is not enabled on this server (start nats-server with -js, or use `dfctl dev`): %w", what, err)
+	}
+	return fmt.Errorf("create %s: %w", what, err)
+}
+
+// consumer returns (creating it idempotently) the durable pull consumer of
+// one kind of task on one queue.
+func (s *Store) consumer(ctx context.Context, kind, queue string, ackWait time.Duration, maxAckPending int) (jetstream.Consumer, error) {
+	name := kind + "_" + queue
+	s.consMu.Lock()
+	defer s.consMu.Unlock()
+	if c, ok := s.consumers[name]; ok {
+		return c, nil
+	}
+	subj := s.workflowTaskSubject(queue)
+	if kind == "act" {
+		subj = s.activityTaskSubject(queue)
+	}
+	c, err := s.tasks.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       name,
+		Description:   fmt.Sprintf("DurableFuture %s tasks of queue %s", kind, queue),
+		FilterSubject: subj,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    -1,
+		MaxAckPending: maxAckPending,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create consumer %s: %w", name, err)
+	}
+	s.consumers[name] = c
+	return c, nil
+}

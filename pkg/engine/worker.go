@@ -1,0 +1,272 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// WorkerOptions tune a worker. Zero values take the defaults.
+type WorkerOptions struct {
+	// TaskQueues served (default: "default").
+	TaskQueues []string
+	// Identity names this worker in the history (default host:pid).
+	Identity string
+	// MaxConcurrentWorkflowTasks handled at once (default 64).
+	MaxConcurrentWorkflowTasks int
+	// MaxConcurrentActivities run at once (default 64).
+	MaxConcurrentActivities int
+	// WorkflowTaskTimeout: a workflow task not acked within it (a crashed
+	// worker) is redelivered to another worker (default 10s).
+	WorkflowTaskTimeout time.Duration
+	// ActivityTaskTimeout: an activity task whose worker stops heartbeating
+	// to JetStream for this long is redelivered (default 30s).
+	ActivityTaskTimeout time.Duration
+	// CacheSize is the number of runs kept in memory (default 10,000).
+	CacheSize int
+	// ShutdownTimeout bounds how long Run waits for running activities
+	// after its context is done; those still running are then cancelled and
+	// released for redelivery (default 10s).
+	ShutdownTimeout time.Duration
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (o WorkerOptions) normalize() (WorkerOptions, error) {
+	if len(o.TaskQueues) == 0 {
+		o.TaskQueues = []string{DefaultTaskQueue}
+	}
+	for _, q := range o.TaskQueues {
+		if err := ValidateTaskQueue(q); err != nil {
+			return o, err
+		}
+	}
+	if o.Identity == "" {
+		host, _ := os.Hostname()
+		o.Identity = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	if o.MaxConcurrentWorkflowTasks <= 0 {
+		o.MaxConcurrentWorkflowTasks = 64
+	}
+	if o.MaxConcurrentActivities <= 0 {
+		o.MaxConcurrentActivities = 64
+	}
+	if o.WorkflowTaskTimeout <= 0 {
+		o.WorkflowTaskTimeout = 10 * time.Second
+	}
+	if o.ActivityTaskTimeout <= 0 {
+		o.ActivityTaskTimeout = 30 * time.Second
+	}
+	if o.CacheSize <= 0 {
+		o.CacheSize = 10000
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o, nil
+}
+
+// Worker pulls workflow and activity tasks from its task queues and runs
+// the registered code.
+type Worker struct {
+	store *Store
+	reg   *Registry
+	opts  WorkerOptions
+	log   *slog.Logger
+	cache *runCache
+}
+
+// NewWorker returns a worker for the registry's workflows and activities.
+func NewWorker(store *Store, reg *Registry, opts WorkerOptions) (*Worker, error) {
+	opts, err := opts.normalize()
+	if err != nil {
+		return nil, err
+	}
+	return &Worker{store: store, reg: reg, opts: opts, log: opts.Logger, cache: newRunCache(opts.CacheSize)}, nil
+}
+
+// Identity is the worker's name in the history.
+func (w *Worker) Identity() string { return w.opts.Identity }
+
+// Run serves the task queues until ctx is done, then shuts down gracefully:
+// it stops pulling, finishes the tasks in hand and releases the rest for
+// redelivery. It returns nil after a graceful shutdown.
+func (w *Worker) Run(ctx context.Context) error {
+	serveWF := len(w.reg.WorkflowNames()) > 0
+	serveAct := len(w.reg.ActivityNames()) > 0
+	if !serveWF && !serveAct {
+		return errors.New("worker: nothing registered: call RegisterWorkflow or RegisterActivity before Run")
+	}
+	// Activities may outlive ctx by ShutdownTimeout; hard stops them after.
+	hard, cancelHard := context.WithCancel(context.Background())
+	defer cancelHard()
+	var loops []func() error
+	for _, q := range w.opts.TaskQueues {
+		if serveWF {
+			c, err := w.store.consumer(ctx, "wf", q, w.opts.WorkflowTaskTimeout, 10000)
+			if err != nil {
+				return err
+			}
+			loops = append(loops, func() error {
+				return w.pull(ctx, c, w.opts.MaxConcurrentWorkflowTasks, func(m jetstream.Msg) {
+					w.processWorkflowTask(hard, m)
+				})
+			})
+		}
+		if serveAct {
+			c, err := w.store.consumer(ctx, "act", q, w.opts.ActivityTaskTimeout, 10000)
+			if err != nil {
+				return err
+			}
+			loops = append(loops, func() error {
+				return w.pull(ctx, c, w.opts.MaxConcurrentActivities, func(m jetstream.Msg) {
+					w.processActivityTask(ctx, hard, m)
+				})
+			})
+		}
+	}
+	w.log.Info("worker started", "identity", w.opts.Identity, "task_queues", w.opts.TaskQueues,
+		"workflows", w.reg.WorkflowNames(), "activities", w.reg.ActivityNames())
+	errs := make(chan error, len(loops))
+	var wg sync.WaitGroup
+	for _, loop := range loops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- loop()
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		select {
+		case <-done:
+		case <-time.After(w.opts.ShutdownTimeout):
+			w.log.Warn("worker: shutdown timeout: cancelling running activities, releasing their tasks")
+			cancelHard()
+			<-done
+		}
+	}
+	w.cache.clear()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pull feeds messages of one consumer to handle, at most conc at once, until
+// ctx is done; then it drains what was already pulled and waits for the
+// handlers.
+func (w *Worker) pull(ctx context.Context, c jetstream.Consumer, conc int, handle func(jetstream.Msg)) error {
+	it, err := c.Messages(jetstream.PullMaxMessages(conc))
+	if err != nil {
+		return fmt.Errorf("worker: pull: %w", err)
+	}
+	stop := context.AfterFunc(ctx, it.Drain)
+	defer stop()
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		sem <- struct{}{}
+		msg, err := it.Next()
+		if err != nil {
+			<-sem
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			w.log.Warn("worker: pull", "err", err)
+			continue
+		}
+		if ctx.Err() != nil && isActivity(msg) {
+			// Shutting down: give tasks not started back at once.
+			_ = msg.Nak()
+			<-sem
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			handle(msg)
+		}()
+	}
+}
+
+func isActivity(m jetstream.Msg) bool {
+	return len(m.Subject()) > 0 && containsToken(m.Subject(), "act")
+}
+
+func containsToken(subj, tok string) bool {
+	start := 0
+	for i := 0; i <= len(subj); i++ {
+		if i == len(subj) || subj[i] == '.' {
+			if subj[start:i] == tok {
+				return true
+			}
+			start = i + 1
+		}
+	}
+	return false
+}
+
+// publishAll publishes msgs concurrently and waits for every ack.
+func (w *Worker) publishAll(ctx context.Context, msgs []*nats.Msg) error {
+	return publishAll(ctx, w.store.JS, msgs)
+}
+
+func publishAll(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg) error {
+	switch len(msgs) {
+	case 0:
+		return nil
+	case 1:
+		_, err := js.PublishMsg(ctx, msgs[0])
+		return err
+	}
+	futs := make([]jetstream.PubAckFuture, 0, len(msgs))
+	for _, m := range msgs {
+		f, err := js.PublishMsgAsync(m)
+		if err != nil {
+			return err
+		}
+		futs = append(futs, f)
+	}
+	for _, f := range futs {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func newMsg(subject, msgID string, v any) *nats.Msg {
+	data, _ := json.Marshal(v)
+	m := nats.NewMsg(subject)
+	m.Data = data
+	if msgID != "" {
+		m.Header.Set(jetstream.MsgIDHeader, msgID)
+	}
+	return m
+}

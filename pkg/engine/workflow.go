@@ -1,0 +1,373 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"time"
+
+	"github.com/durablefuture/durablefuture/pkg/history"
+)
+
+// Context is the context of workflow code. It carries the run and the
+// options set with WithActivityOptions; it is not a context.Context because
+// workflow code must not block on anything the scheduler does not control.
+type Context interface {
+	Value(key any) any
+	run() *run
+}
+
+type rootContext struct{ r *run }
+
+func (c rootContext) Value(any) any { return nil }
+func (c rootContext) run() *run     { return c.r }
+
+type valueContext struct {
+	Context
+	key, val any
+}
+
+func (c valueContext) Value(key any) any {
+	if c.key == key {
+		return c.val
+	}
+	return c.Context.Value(key)
+}
+
+// WithValue returns a child context carrying val under key.
+func WithValue(ctx Context, key, val any) Context { return valueContext{ctx, key, val} }
+
+type activityOptionsKey struct{}
+
+// ActivityOptions say where and how an activity runs.
+type ActivityOptions struct {
+	// TaskQueue defaults to the workflow's task queue.
+	TaskQueue string
+	// StartToCloseTimeout bounds one attempt (default 10 minutes).
+	StartToCloseTimeout time.Duration
+	// RetryPolicy (nil: Temporal's defaults, unlimited attempts).
+	RetryPolicy *RetryPolicy
+}
+
+// RetryPolicy is the activity retry policy; see history.RetryPolicy for defaults.
+type RetryPolicy struct {
+	InitialInterval        time.Duration
+	BackoffCoefficient     float64
+	MaximumInterval        time.Duration
+	MaximumAttempts        int
+	NonRetryableErrorTypes []string
+}
+
+// DefaultStartToCloseTimeout applies when an activity sets none.
+const DefaultStartToCloseTimeout = 10 * time.Minute
+
+// WithActivityOptions returns a context whose activities use opts.
+func WithActivityOptions(ctx Context, opts ActivityOptions) Context {
+	return WithValue(ctx, activityOptionsKey{}, opts)
+}
+
+// GetActivityOptions returns the activity options set on ctx.
+func GetActivityOptions(ctx Context) ActivityOptions {
+	o, _ := ctx.Value(activityOptionsKey{}).(ActivityOptions)
+	return o
+}
+
+func (o ActivityOptions) record(defaultQueue string) *history.ActivityOptions {
+	rec := &history.ActivityOptions{TaskQueue: o.TaskQueue, StartToCloseTimeout: history.Duration(o.StartToCloseTimeout)}
+	if rec.TaskQueue == "" {
+		rec.TaskQueue = defaultQueue
+	}
+	if rec.StartToCloseTimeout <= 0 {
+		rec.StartToCloseTimeout = history.Duration(DefaultStartToCloseTimeout)
+	}
+	if p := o.RetryPolicy; p != nil {
+		rec.RetryPolicy = &history.RetryPolicy{
+			InitialInterval:        history.Duration(p.InitialInterval),
+			BackoffCoefficient:     p.BackoffCoefficient,
+			MaximumInterval:        history.Duration(p.MaximumInterval),
+			MaximumAttempts:        p.MaximumAttempts,
+			NonRetryableErrorTypes: p.NonRetryableErrorTypes,
+		}
+	}
+	return rec
+}
+
+// Future is the result of an asynchronous workflow operation.
+type Future interface {
+	// Get blocks the workflow until the future is ready and decodes its
+	// value into valuePtr (which may be nil).
+	Get(ctx Context, valuePtr any) error
+	IsReady() bool
+}
+
+type future struct {
+	what   string
+	ready  bool
+	result json.RawMessage
+	err    error
+}
+
+func (f *future) IsReady() bool { return f.ready }
+
+func (f *future) Get(ctx Context, valuePtr any) error {
+	ctx.run().disp.yield(func() bool { return f.ready })
+	if f.err != nil {
+		return f.err
+	}
+	return DecodeResult(f.what, f.result, valuePtr)
+}
+
+func (f *future) set(result json.RawMessage, err error) {
+	f.ready, f.result, f.err = true, result, err
+}
+
+// ExecuteActivity schedules an activity (a function or a registered name)
+// and returns a future for its result. Several may be in flight at once.
+func ExecuteActivity(ctx Context, activity any, args ...any) Future {
+	r := ctx.run()
+	name := FunctionName(activity)
+	f := &future{what: "activity " + name}
+	input, err := EncodeArgs("activity", name, activity, args)
+	if err == nil {
+		err = checkPayload("activity "+name+" input", input)
+	}
+	if err != nil {
+		f.set(nil, NewNonRetryableApplicationError(err.Error(), "ArgumentError"))
+		return f
+	}
+	opts := GetActivityOptions(ctx)
+	r.addCommand(&command{
+		event: history.Event{
+			Type:            history.ActivityScheduled,
+			Name:            name,
+			Input:           input,
+			ActivityOptions: opts.record(r.info.TaskQueue),
+		},
+		future: f,
+	})
+	return f
+}
+
+// Go starts fn as a workflow goroutine on the deterministic scheduler.
+func Go(ctx Context, fn func(ctx Context)) {
+	r := ctx.run()
+	r.disp.spawn("", func() { fn(ctx) })
+}
+
+// Now is the workflow's clock: the time of the decision being made, the
+// same on every replay.
+func Now(ctx Context) time.Time { return ctx.run().now }
+
+// Info describes the run a workflow executes in.
+type Info struct {
+	WorkflowID   string
+	RunID        string
+	WorkflowType string
+	TaskQueue    string
+	StartTime    time.Time
+}
+
+// GetInfo returns the run's info.
+func GetInfo(ctx Context) Info { return ctx.run().info }
+
+// IsReplaying reports whether the code is re-running recorded history.
+func IsReplaying(ctx Context) bool { return ctx.run().replaying }
+
+// GetLogger returns a logger that is silent while the code replays.
+func GetLogger(ctx Context) *slog.Logger { return ctx.run().logger }
+
+// Channel is a deterministic channel between workflow goroutines.
+type Channel interface {
+	Send(ctx Context, v any)
+	// Receive blocks until a value arrives (more=true) or the channel is
+	// closed and drained (more=false); the value is decoded into valuePtr.
+	Receive(ctx Context, valuePtr any) (more bool)
+	ReceiveAsync(valuePtr any) (ok bool)
+	Close()
+	Len() int
+}
+
+type channel struct {
+	name   string
+	size   int
+	buf    []any
+	sent   int
+	taken  int
+	closed bool
+}
+
+// NewChannel returns an unbuffered channel.
+func NewChannel(ctx Context) Channel { return &channel{} }
+
+// NewBufferedChannel returns a channel holding up to size values.
+func NewBufferedChannel(ctx Context, size int) Channel { return &channel{size: size} }
+
+func (c *channel) Send(ctx Context, v any) {
+	if c.closed {
+		panic("workflow: send on closed channel")
+	}
+	c.buf = append(c.buf, v)
+	c.sent++
+	ticket := c.sent
+	ctx.run().disp.yield(func() bool { return c.taken >= ticket-c.size })
+}
+
+func (c *channel) Receive(ctx Context, valuePtr any) bool {
+	ctx.run().disp.yield(func() bool { return len(c.buf) > 0 || c.closed })
+	return c.ReceiveAsync(valuePtr)
+}
+
+func (c *channel) ReceiveAsync(valuePtr any) bool {
+	if len(c.buf) == 0 {
+		return false
+	}
+	v := c.buf[0]
+	c.buf = c.buf[1:]
+	c.taken++
+	assign(valuePtr, v)
+	return true
+}
+
+func (c *channel) ready() bool { return len(c.buf) > 0 || c.closed }
+
+func (c *channel) Close() { c.closed = true }
+
+func (c *channel) Len() int { return len(c.buf) }
+
+// assign stores v into valuePtr: directly when the types match, else through
+// JSON (so a channel of signals can be read into a struct).
+func assign(valuePtr, v any) {
+	if valuePtr == nil {
+		return
+	}
+	if raw, ok := v.(json.RawMessage); ok {
+		if err := json.Unmarshal(raw, valuePtr); err != nil {
+			panic(fmt.Sprintf("workflow: decode channel value into %T: %v", valuePtr, err))
+		}
+		return
+	}
+	if setDirect(valuePtr, v) {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err == nil {
+		err = json.Unmarshal(b, valuePtr)
+	}
+	if err != nil {
+		panic(fmt.Sprintf("workflow: receive %T into %T: %v", v, valuePtr, err))
+	}
+}
+
+// Selector waits on several futures and channels at once.
+type Selector interface {
+	AddFuture(f Future, fn func(f Future)) Selector
+	AddReceive(c Channel, fn func(c Channel, more bool)) Selector
+	AddDefault(fn func())
+	// Select blocks until one case is ready and runs its callback. A
+	// future's case fires once per selector. Among ready cases the first
+	// added wins.
+	Select(ctx Context)
+	HasPending() bool
+}
+
+type selectCase struct {
+	fut     Future
+	fired   bool
+	futFn   func(Future)
+	ch      *channel
+	chFn    func(Channel, bool)
+	deflt   func()
+	isDeflt bool
+}
+
+type selector struct{ cases []*selectCase }
+
+// NewSelector returns an empty selector.
+func NewSelector(ctx Context) Selector { return &selector{} }
+
+func (s *selector) AddFuture(f Future, fn func(Future)) Selector {
+	s.cases = append(s.cases, &selectCase{fut: f, futFn: fn})
+	return s
+}
+
+func (s *selector) AddReceive(c Channel, fn func(Channel, bool)) Selector {
+	ch, ok := c.(*channel)
+	if !ok {
+		panic("workflow: AddReceive needs a channel made by workflow.NewChannel")
+	}
+	s.cases = append(s.cases, &selectCase{ch: ch, chFn: fn})
+	return s
+}
+
+func (s *selector) AddDefault(fn func()) {
+	s.cases = append(s.cases, &selectCase{deflt: fn, isDeflt: true})
+}
+
+func (s *selector) readyCase() *selectCase {
+	var deflt *selectCase
+	for _, c := range s.cases {
+		switch {
+		case c.isDeflt:
+			deflt = c
+		case c.fut != nil:
+			if !c.fired && c.fut.IsReady() {
+				return c
+			}
+		case c.ch != nil:
+			if c.ch.ready() {
+				return c
+			}
+		}
+	}
+	return deflt
+}
+
+func (s *selector) HasPending() bool {
+	for _, c := range s.cases {
+		if c.fut != nil && !c.fired && c.fut.IsReady() || c.ch != nil && c.ch.ready() {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *selector) Select(ctx Context) {
+	var chosen *selectCase
+	ctx.run().disp.yield(func() bool {
+		chosen = s.readyCase()
+		return chosen != nil
+	})
+	switch {
+	case chosen.isDeflt:
+		chosen.deflt()
+	case chosen.fut != nil:
+		chosen.fired = true
+		if chosen.futFn != nil {
+			chosen.futFn(chosen.fut)
+		}
+	default:
+		if chosen.chFn != nil {
+			chosen.chFn(chosen.ch, !(chosen.ch.closed && len(chosen.ch.buf) == 0))
+		} else {
+			chosen.ch.ReceiveAsync(nil)
+		}
+	}
+}
+
+func setDirect(valuePtr, v any) bool {
+	pv := reflect.ValueOf(valuePtr)
+	if pv.Kind() != reflect.Pointer || pv.IsNil() {
+		return false
+	}
+	vv := reflect.ValueOf(v)
+	if !vv.IsValid() {
+		pv.Elem().SetZero()
+		return true
+	}
+	if vv.Type().AssignableTo(pv.Elem().Type()) {
+		pv.Elem().Set(vv)
+		return true
+	}
+	return false
+}

@@ -1,0 +1,221 @@
+// Package history owns the event model of a workflow run: the typed,
+// versioned JSON events, the records that group them on JetStream, the
+// history file format and the rendering helpers shared by dfctl and the TUI.
+//
+// It is a leaf package: it must never import pkg/engine, pkg/sdk or the CLI.
+package history
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Version is the version of the event and record JSON written by this code.
+// Readers accept every version up to and including it.
+const Version = 1
+
+// EventType names what an event records.
+type EventType string
+
+// Event types. Input events are facts from outside the workflow code (a start,
+// an activity outcome); command events record what the workflow code decided.
+const (
+	WorkflowStarted       EventType = "WorkflowStarted"
+	ActivityScheduled     EventType = "ActivityScheduled"
+	ActivityAttemptFailed EventType = "ActivityAttemptFailed"
+	ActivityCompleted     EventType = "ActivityCompleted"
+	ActivityFailed        EventType = "ActivityFailed"
+	WorkflowCompleted     EventType = "WorkflowCompleted"
+	WorkflowFailed        EventType = "WorkflowFailed"
+	WorkflowTaskFailed    EventType = "WorkflowTaskFailed"
+)
+
+// IsCommand reports whether events of this type are produced by workflow code
+// (and so are matched against the code on replay).
+func (t EventType) IsCommand() bool {
+	switch t {
+	case ActivityScheduled, WorkflowCompleted, WorkflowFailed:
+		return true
+	}
+	return false
+}
+
+// IsClosing reports whether an event of this type ends the run.
+func (t EventType) IsClosing() bool {
+	return t == WorkflowCompleted || t == WorkflowFailed
+}
+
+// Event is one entry in a run's log. Common fields come first; the rest are
+// set according to Type and omitted from the JSON otherwise.
+type Event struct {
+	Seq  int64     `json:"seq"`
+	Time time.Time `json:"time"`
+	Type EventType `json:"type"`
+	// InputID is the stable id of the input (activity result, start, ...) that
+	// this event applied; a redelivered input with a recorded id is ignored.
+	InputID string `json:"input_id,omitempty"`
+	// Cause is the seq of the event this one answers: an activity outcome
+	// points at its ActivityScheduled event.
+	Cause int64 `json:"cause,omitempty"`
+
+	// Name is the workflow type (WorkflowStarted) or the activity name.
+	Name       string `json:"name,omitempty"`
+	WorkflowID string `json:"workflow_id,omitempty"`
+	RunID      string `json:"run_id,omitempty"`
+	TaskQueue  string `json:"task_queue,omitempty"`
+	// Input is the JSON array of arguments.
+	Input json.RawMessage `json:"input,omitempty"`
+	// Result is the JSON value returned.
+	Result  json.RawMessage `json:"result,omitempty"`
+	Failure *Failure        `json:"failure,omitempty"`
+	Attempt int             `json:"attempt,omitempty"`
+	// ActivityOptions are the options an activity was scheduled with.
+	ActivityOptions *ActivityOptions `json:"activity_options,omitempty"`
+	// StartedAt is when the attempt that produced an activity outcome began.
+	StartedAt *time.Time `json:"started_at,omitempty"`
+	// NextAttemptAt is when a failed activity attempt will be retried.
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	// Identity names the worker that ran an activity attempt or a decision.
+	Identity string `json:"identity,omitempty"`
+	// WorkflowTimeout is the run's execution timeout, if any.
+	WorkflowTimeout Duration `json:"workflow_timeout,omitempty"`
+}
+
+// ActivityOptions as recorded on ActivityScheduled.
+type ActivityOptions struct {
+	TaskQueue           string       `json:"task_queue"`
+	StartToCloseTimeout Duration     `json:"start_to_close_timeout,omitempty"`
+	RetryPolicy         *RetryPolicy `json:"retry_policy,omitempty"`
+}
+
+// RetryPolicy says how a failed activity is retried. Zero values mean the
+// defaults (see Normalize): 1s initial interval, coefficient 2, maximum
+// interval 100x the initial one, unlimited attempts.
+type RetryPolicy struct {
+	InitialInterval        Duration `json:"initial_interval,omitempty"`
+	BackoffCoefficient     float64  `json:"backoff_coefficient,omitempty"`
+	MaximumInterval        Duration `json:"maximum_interval,omitempty"`
+	MaximumAttempts        int      `json:"maximum_attempts,omitempty"`
+	NonRetryableErrorTypes []string `json:"non_retryable_error_types,omitempty"`
+}
+
+// Normalize returns the policy with Temporal's defaults filled in.
+func (p *RetryPolicy) Normalize() RetryPolicy {
+	var r RetryPolicy
+	if p != nil {
+		r = *p
+	}
+	if r.InitialInterval <= 0 {
+		r.InitialInterval = Duration(time.Second)
+	}
+	if r.BackoffCoefficient < 1 {
+		r.BackoffCoefficient = 2
+	}
+	if r.MaximumInterval <= 0 {
+		r.MaximumInterval = 100 * r.InitialInterval
+	}
+	return r
+}
+
+// Backoff is the wait before attempt+1 after attempt failed (attempt >= 1).
+func (p RetryPolicy) Backoff(attempt int) time.Duration {
+	d := float64(p.InitialInterval)
+	for i := 1; i < attempt; i++ {
+		d *= p.BackoffCoefficient
+		if d >= float64(p.MaximumInterval) {
+			return time.Duration(p.MaximumInterval)
+		}
+	}
+	if d > float64(p.MaximumInterval) {
+		d = float64(p.MaximumInterval)
+	}
+	return time.Duration(d)
+}
+
+// Retryable reports whether a failure may be retried after attempt failed.
+func (p RetryPolicy) Retryable(f *Failure, attempt int) bool {
+	if f == nil || f.NonRetryable {
+		return false
+	}
+	if p.MaximumAttempts > 0 && attempt >= p.MaximumAttempts {
+		return false
+	}
+	for _, t := range p.NonRetryableErrorTypes {
+		if t == f.Type {
+			return false
+		}
+	}
+	return true
+}
+
+// Failure is an error as a value: what crosses the wire for every error.
+type Failure struct {
+	Message      string   `json:"message"`
+	Type         string   `json:"type,omitempty"`
+	Stack        string   `json:"stack,omitempty"`
+	NonRetryable bool     `json:"non_retryable,omitempty"`
+	Details      []byte   `json:"details,omitempty"`
+	Cause        *Failure `json:"cause,omitempty"`
+}
+
+func (f *Failure) Error() string {
+	if f == nil {
+		return "<nil>"
+	}
+	if f.Type != "" {
+		return f.Type + ": " + f.Message
+	}
+	return f.Message
+}
+
+// Duration is a time.Duration written as a Go duration string in JSON
+// ("1.5s"); it reads both strings and integer nanoseconds.
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var n int64
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*d = Duration(n)
+	return nil
+}
+
+// RecordKind says who wrote a record.
+type RecordKind string
+
+const (
+	// KindInput is a record of input events written outside a decision
+	// (the client's WorkflowStarted).
+	KindInput RecordKind = "input"
+	// KindDecision is the outcome of one workflow task: the input events it
+	// applied and the commands the code produced, committed as one message.
+	KindDecision RecordKind = "decision"
+)
+
+// Record is one message on a run's history subject.
+type Record struct {
+	V      int        `json:"v"`
+	Kind   RecordKind `json:"kind"`
+	Events []Event    `json:"events"`
+	// StreamSeq is the JetStream sequence the record was stored at (not in JSON).
+	StreamSeq uint64 `json:"-"`
+}

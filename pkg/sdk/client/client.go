@@ -1,0 +1,173 @@
+// Package client starts workflows and reads their state and results.
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/durablefuture/durablefuture/pkg/engine"
+	"github.com/durablefuture/durablefuture/pkg/history"
+	"github.com/nats-io/nats.go"
+)
+
+// Options say how to reach the server and which installation to use.
+type Options struct {
+	// URL of the NATS server (default nats.DefaultURL). Ignored with Conn.
+	URL string
+	// Conn is an existing connection to use; Close leaves it open.
+	Conn *nats.Conn
+	// NatsOptions are passed to nats.Connect (credentials, TLS, ...).
+	NatsOptions []nats.Option
+	// Prefix, Replicas and Storage of the JetStream resources.
+	Prefix   string
+	Replicas int
+	Storage  string
+	// ConnectTimeout bounds dialing and setting up (default 5s).
+	ConnectTimeout time.Duration
+}
+
+// Client talks to one installation.
+type Client struct {
+	store    *engine.Store
+	ownsConn bool
+}
+
+type (
+	// RunInfo is a run's state.
+	RunInfo = engine.RunInfo
+	// Status of a run.
+	Status = engine.Status
+	// ListFilter selects runs.
+	ListFilter = engine.ListFilter
+)
+
+// Dial connects and makes sure the streams and buckets exist.
+func Dial(ctx context.Context, o Options) (*Client, error) {
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 5 * time.Second
+	}
+	nc := o.Conn
+	owns := false
+	if nc == nil {
+		url := o.URL
+		if url == "" {
+			url = nats.DefaultURL
+		}
+		opts := append([]nats.Option{nats.Timeout(o.ConnectTimeout), nats.Name("durablefuture")}, o.NatsOptions...)
+		var err error
+		nc, err = nats.Connect(url, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("cannot connect to NATS at %s: %w (start a development server with `dfctl dev`, or pass --server)", url, err)
+		}
+		owns = true
+	}
+	sctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
+	defer cancel()
+	store, err := engine.Open(sctx, nc, engine.Config{Prefix: o.Prefix, Replicas: o.Replicas, Storage: o.Storage})
+	if err != nil {
+		if owns {
+			nc.Close()
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w (is JetStream enabled on %s?)", err, nc.ConnectedUrlRedacted())
+		}
+		return nil, err
+	}
+	return &Client{store: store, ownsConn: owns}, nil
+}
+
+// Close closes the connection if the client opened it.
+func (c *Client) Close() {
+	if c.ownsConn {
+		c.store.NC.Close()
+	}
+}
+
+// Store gives access to the engine (for workers built on this client).
+func (c *Client) Store() *engine.Store { return c.store }
+
+// StartOptions say how to start a run.
+type StartOptions struct {
+	// ID is the workflow ID (default: a new UUID). Starting an ID that has
+	// a run open is refused with ErrWorkflowAlreadyRunning.
+	ID string
+	// TaskQueue of the workflow worker (default "default").
+	TaskQueue string
+}
+
+// WorkflowRun is a handle on one run.
+type WorkflowRun interface {
+	ID() string
+	RunID() string
+	// Get waits for the run to close and decodes its result into valuePtr
+	// (which may be nil). A run that did not complete returns a
+	// *WorkflowExecutionError wrapping the failure with its type and message.
+	Get(ctx context.Context, valuePtr any) error
+}
+
+type workflowRun struct {
+	c         *Client
+	id, runID string
+}
+
+func (r *workflowRun) ID() string    { return r.id }
+func (r *workflowRun) RunID() string { return r.runID }
+
+func (r *workflowRun) Get(ctx context.Context, valuePtr any) error {
+	ri, err := r.c.store.WaitClosed(ctx, r.id, r.runID)
+	if err != nil {
+		return err
+	}
+	if err := engine.ResultError(ri); err != nil {
+		return err
+	}
+	return engine.DecodeResult("workflow "+r.id, ri.Result, valuePtr)
+}
+
+// ExecuteWorkflow starts a run of workflow (a function or a registered type
+// name) with args and returns its handle without waiting.
+func (c *Client) ExecuteWorkflow(ctx context.Context, o StartOptions, workflow any, args ...any) (WorkflowRun, error) {
+	name := engine.FunctionName(workflow)
+	input, err := engine.EncodeArgs("workflow", name, workflow, args)
+	if err != nil {
+		return nil, err
+	}
+	return c.StartJSON(ctx, o, name, input)
+}
+
+// StartJSON starts a run whose input is already a JSON array of arguments.
+func (c *Client) StartJSON(ctx context.Context, o StartOptions, workflowType string, input json.RawMessage) (WorkflowRun, error) {
+	ri, err := c.store.StartWorkflow(ctx, engine.StartRequest{WorkflowID: o.ID, TaskQueue: o.TaskQueue, Type: workflowType, Input: input})
+	if err != nil {
+		return nil, err
+	}
+	return &workflowRun{c: c, id: ri.WorkflowID, runID: ri.RunID}, nil
+}
+
+// GetWorkflow returns a handle on a run (runID "": the latest run of id).
+func (c *Client) GetWorkflow(id, runID string) WorkflowRun {
+	return &workflowRun{c: c, id: id, runID: runID}
+}
+
+// Describe returns a run's state (runID "": the latest run of id).
+func (c *Client) Describe(ctx context.Context, id, runID string) (*RunInfo, error) {
+	return c.store.Describe(ctx, id, runID)
+}
+
+// History returns a run's events (runID "": the latest run of id).
+func (c *Client) History(ctx context.Context, id, runID string) ([]history.Event, error) {
+	return c.store.History(ctx, id, runID)
+}
+
+// ListWorkflows returns the latest run of each matching workflow ID, newest first.
+func (c *Client) ListWorkflows(ctx context.Context, f ListFilter) ([]RunInfo, error) {
+	return c.store.ListRuns(ctx, f)
+}
+
+// WaitClosed waits for a run to close and returns its final state.
+func (c *Client) WaitClosed(ctx context.Context, id, runID string) (*RunInfo, error) {
+	return c.store.WaitClosed(ctx, id, runID)
+}

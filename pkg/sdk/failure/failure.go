@@ -1,0 +1,63 @@
+// Package failure holds the error types that cross between workflows,
+// activities and clients, and the predicates to test them.
+package failure
+
+import (
+	"errors"
+
+	"github.com/durablefuture/durablefuture/pkg/engine"
+)
+
+type (
+	// ApplicationError is an error with a type name and a non-retryable flag.
+	ApplicationError = engine.ApplicationError
+	// PanicError is a panic in workflow or activity code, with its stack.
+	PanicError = engine.PanicError
+	// ActivityError is an activity's failure as seen by workflow code.
+	ActivityError = engine.ActivityError
+	// WorkflowExecutionError is a run's failure as seen by a client.
+	WorkflowExecutionError = engine.WorkflowExecutionError
+	// NonDeterminismError says workflow code diverged from its history.
+	NonDeterminismError = engine.NonDeterminismError
+)
+
+// NewApplicationError returns a retryable error of type errType.
+func NewApplicationError(message, errType string, details ...any) error {
+	return engine.NewApplicationError(message, errType, details...)
+}
+
+// NewNonRetryableError returns an error of type errType that is never retried.
+func NewNonRetryableError(message, errType string, details ...any) error {
+	return engine.NewNonRetryableApplicationError(message, errType, details...)
+}
+
+// IsApplicationError reports whether err wraps an ApplicationError.
+func IsApplicationError(err error) bool {
+	var e *ApplicationError
+	return errors.As(err, &e)
+}
+
+// IsPanicError reports whether err wraps a PanicError.
+func IsPanicError(err error) bool {
+	var e *PanicError
+	return errors.As(err, &e)
+}
+
+// Type returns the type name of the application error err wraps ("" if none).
+func Type(err error) string {
+	var e *ApplicationError
+	if errors.As(err, &e) {
+		return e.Type
+	}
+	if IsPanicError(err) {
+		return "PanicError"
+	}
+	return ""
+}
+
+// Sentinels for errors.Is.
+var (
+	ErrWorkflowAlreadyRunning = engine.ErrWorkflowAlreadyRunning
+	ErrWorkflowNotFound       = engine.ErrWorkflowNotFound
+	ErrPayloadTooLarge        = engine.ErrPayloadTooLarge
+)

@@ -1,0 +1,141 @@
+package sdktest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/durablefuture/durablefuture/internal/testsrv"
+	"github.com/durablefuture/durablefuture/pkg/sdk/client"
+	"github.com/durablefuture/durablefuture/pkg/sdk/failure"
+	"github.com/durablefuture/durablefuture/pkg/sdk/worker"
+	"github.com/durablefuture/durablefuture/pkg/sdk/workflow"
+)
+
+var fastRetry = &workflow.RetryPolicy{InitialInterval: 50 * time.Millisecond, BackoffCoefficient: 1.5, MaximumAttempts: 5}
+
+func Add(ctx context.Context, a, b int) (int, error) { return a + b, nil }
+
+func SumWorkflow(ctx workflow.Context, n int) (int, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Second, RetryPolicy: fastRetry})
+	total := 0
+	for i := 0; i < n; i++ {
+		var out int
+		if err := workflow.ExecuteActivity(ctx, Add, total, i).Get(ctx, &out); err != nil {
+			return 0, err
+		}
+		total = out
+	}
+	return total, nil
+}
+
+// startWorker runs a worker with the given registrations until the test ends.
+func startWorker(t *testing.T, c *client.Client, reg func(w *worker.Worker)) {
+	t.Helper()
+	w := worker.New(c, worker.Options{WorkflowTaskTimeout: 2 * time.Second, ActivityTaskTimeout: 3 * time.Second, ShutdownTimeout: 2 * time.Second})
+	reg(w)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	})
+}
+
+func ctxTimeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestSequentialActivities(t *testing.T) {
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	startWorker(t, c, func(w *worker.Worker) {
+		must(t, w.RegisterWorkflow(SumWorkflow))
+		must(t, w.RegisterActivity(Add))
+	})
+	ctx := ctxTimeout(t, 20*time.Second)
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "sum-1"}, SumWorkflow, 5)
+	must(t, err)
+	var got int
+	must(t, run.Get(ctx, &got))
+	if got != 10 {
+		t.Fatalf("got %d, want 10", got)
+	}
+	evs, err := c.History(ctx, "sum-1", "")
+	must(t, err)
+	// started + 5 x (scheduled, completed) + completed
+	if len(evs) != 12 {
+		t.Fatalf("history has %d events, want 12: %+v", len(evs), evs)
+	}
+	for i, ev := range evs {
+		if ev.Seq != int64(i+1) {
+			t.Fatalf("event %d has seq %d", i, ev.Seq)
+		}
+	}
+}
+
+var flakyCalls atomic.Int32
+
+func Flaky(ctx context.Context, failTimes int32) (string, error) {
+	if n := flakyCalls.Add(1); n <= failTimes {
+		return "", fmt.Errorf("flaky failure %d", n)
+	}
+	return "ok", nil
+}
+
+func Boom(ctx context.Context) error {
+	return failure.NewNonRetryableError("card declined", "CardDeclined")
+}
+
+func FailingWorkflow(ctx workflow.Context) (string, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{RetryPolicy: fastRetry})
+	err := workflow.ExecuteActivity(ctx, Boom).Get(ctx, nil)
+	return "", fmt.Errorf("charge failed: %w", err)
+}
+
+func PanicWorkflow(ctx workflow.Context) (string, error) {
+	var m map[string]int
+	m["x"] = 1
+	return "", nil
+}
+
+func TestFailuresReachClient(t *testing.T) {
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	startWorker(t, c, func(w *worker.Worker) {
+		must(t, w.RegisterWorkflow(FailingWorkflow))
+		must(t, w.RegisterWorkflow(PanicWorkflow))
+		must(t, w.RegisterActivity(Boom))
+	})
+	ctx := ctxTimeout(t, 20*time.Second)
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{}, FailingWorkflow)
+	must(t, err)
+	err = run.Get(ctx, nil)
+	var wee *failure.WorkflowExecutionError
+	if !errors.As(err, &wee) || failure.Type(err) != "CardDeclined" || !strings.Contains(err.Error(), "card declined") {
+		t.Fatalf("want workflow error of type CardDeclined, got %v", err)
+	}
+	run, err = c.ExecuteWorkflow(ctx, client.StartOptions{}, PanicWorkflow)
+	must(t, err)
+	err = run.Get(ctx, nil)
+	var pe *failure.PanicError
+	if !errors.As(err, &pe) || !strings.Contains(pe.Stack, "PanicWorkflow") {
+		t.Fatalf("want panic error with stack, got %v", err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

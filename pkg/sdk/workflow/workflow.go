@@ -1,0 +1,103 @@
+// Package workflow is what workflow code imports: the deterministic
+// counterparts of goroutines, channels, select and time, and the call that
+// runs an activity.
+//
+// # Determinism
+//
+// A workflow function is re-run from its recorded history whenever a worker
+// needs its state (after a crash, on another worker, after eviction from the
+// cache). Every re-run must issue the same commands in the same order. So
+// workflow code must not:
+//   - start goroutines with the go statement (use workflow.Go),
+//   - use Go channels or select (use workflow.NewChannel, workflow.NewSelector),
+//   - read the clock or sleep (use workflow.Now),
+//   - iterate over a map when the order decides what is called next,
+//   - do I/O or read random numbers (do it in an activity).
+//
+// A run whose code no longer matches its history is not silently continued:
+// the mismatch is recorded as a WorkflowTaskFailed event naming the event,
+// and the run waits until a worker with compatible code takes it.
+//
+// # Example
+//
+//	func OrderWorkflow(ctx workflow.Context, customerID string, amount float64) (string, error) {
+//		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+//			StartToCloseTimeout: 10 * time.Second,
+//			RetryPolicy:         &workflow.RetryPolicy{MaximumAttempts: 5},
+//		})
+//		var chargeID string
+//		if err := workflow.ExecuteActivity(ctx, Charge, customerID, amount).Get(ctx, &chargeID); err != nil {
+//			return "", fmt.Errorf("charge: %w", err)
+//		}
+//		return chargeID, nil
+//	}
+package workflow
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/durablefuture/durablefuture/pkg/engine"
+)
+
+type (
+	// Context is the context of workflow code.
+	Context = engine.Context
+	// Future is the result of an asynchronous operation.
+	Future = engine.Future
+	// Channel is a deterministic channel.
+	Channel = engine.Channel
+	// Selector waits on several futures and channels.
+	Selector = engine.Selector
+	// ActivityOptions say where and how an activity runs.
+	ActivityOptions = engine.ActivityOptions
+	// RetryPolicy says how a failed activity is retried. Defaults, as
+	// Temporal's: InitialInterval 1s, BackoffCoefficient 2, MaximumInterval
+	// 100x InitialInterval, MaximumAttempts 0 (unlimited).
+	RetryPolicy = engine.RetryPolicy
+	// Info describes the run.
+	Info = engine.Info
+)
+
+// ExecuteActivity schedules activity (a function or a registered name) with
+// args and returns a future for its result. Start several before awaiting
+// any to run them in parallel.
+func ExecuteActivity(ctx Context, activity any, args ...any) Future {
+	return engine.ExecuteActivity(ctx, activity, args...)
+}
+
+// WithActivityOptions returns a context whose activities use opts.
+func WithActivityOptions(ctx Context, opts ActivityOptions) Context {
+	return engine.WithActivityOptions(ctx, opts)
+}
+
+// GetActivityOptions returns the activity options set on ctx.
+func GetActivityOptions(ctx Context) ActivityOptions { return engine.GetActivityOptions(ctx) }
+
+// WithValue returns a child context carrying val under key.
+func WithValue(ctx Context, key, val any) Context { return engine.WithValue(ctx, key, val) }
+
+// Go runs fn as a workflow goroutine on the deterministic scheduler.
+func Go(ctx Context, fn func(ctx Context)) { engine.Go(ctx, fn) }
+
+// NewChannel returns an unbuffered deterministic channel.
+func NewChannel(ctx Context) Channel { return engine.NewChannel(ctx) }
+
+// NewBufferedChannel returns a deterministic channel holding up to size values.
+func NewBufferedChannel(ctx Context, size int) Channel { return engine.NewBufferedChannel(ctx, size) }
+
+// NewSelector returns a deterministic select.
+func NewSelector(ctx Context) Selector { return engine.NewSelector(ctx) }
+
+// Now is the workflow's clock: the time of the event being processed,
+// identical on every replay.
+func Now(ctx Context) time.Time { return engine.Now(ctx) }
+
+// GetInfo returns the run's info.
+func GetInfo(ctx Context) Info { return engine.GetInfo(ctx) }
+
+// GetLogger returns a logger that is silent while the code replays history.
+func GetLogger(ctx Context) *slog.Logger { return engine.GetLogger(ctx) }
+
+// IsReplaying reports whether the code is re-running recorded history.
+func IsReplaying(ctx Context) bool { return engine.IsReplaying(ctx) }
