@@ -40,6 +40,11 @@ type activityTask struct {
 
 const startInputID = "start"
 
+// testHookAfterDecision, when it returns true, makes a worker stop right
+// after committing a decision, before publishing what it requires or acking
+// its input: the crash window of invariant 3.
+var testHookAfterDecision func() bool
+
 // maxDecisionAttempts bounds the retries of a decision that lost a race
 // with another writer of the same run.
 const maxDecisionAttempts = 8
@@ -137,6 +142,10 @@ func (w *Worker) processWorkflowTask(ctx context.Context, msg jetstream.Msg) {
 			return
 		}
 		r.commit(rec)
+		if testHookAfterDecision != nil && testHookAfterDecision() {
+			e.drop() // a crash here loses the process's memory, not the decision
+			return
+		}
 		if err := w.requirements(ctx, r, rec.StreamSeq); err != nil {
 			log.Warn("workflow task: publish what the decision requires", "err", err)
 			_ = msg.NakWithDelay(time.Second)
@@ -243,9 +252,9 @@ func (w *Worker) block(ctx context.Context, msg jetstream.Msg, task workflowTask
 	if err := w.store.setBlocked(ctx, task.WorkflowID, task.RunID, why); err != nil {
 		w.log.Warn("runs index: mark blocked", "err", err)
 	}
-	delay := 5 * time.Second
+	delay := 2 * time.Second
 	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 3 {
-		delay = time.Minute
+		delay = time.Duration(min(md.NumDelivered, 60)) * time.Second
 	}
 	_ = msg.NakWithDelay(delay)
 }

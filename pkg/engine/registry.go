@@ -260,4 +260,3 @@ func DecodeResult(what string, result json.RawMessage, valuePtr any) error {
 	}
 	return nil
 }
-

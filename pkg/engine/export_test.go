@@ -1,0 +1,17 @@
+package engine
+
+import "context"
+
+// SetTestHookAfterDecision installs the crash-window hook for a test.
+func SetTestHookAfterDecision(f func() bool) func() {
+	testHookAfterDecision = f
+	return func() { testHookAfterDecision = nil }
+}
+
+// PublishWorkflowInput publishes a workflow task input as an activity
+// worker would, with a message id of the caller's choosing.
+func (s *Store) PublishWorkflowInput(queue, workflowID, runID, inputID, msgID string, ev any) error {
+	data := map[string]any{"v": 1, "workflow_id": workflowID, "run_id": runID, "input_id": inputID, "event": ev}
+	_, err := s.JS.PublishMsg(context.Background(), newMsg(s.workflowTaskSubject(queue), msgID, data))
+	return err
+}

@@ -1,0 +1,403 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/durablefuture/durablefuture/internal/testsrv"
+	"github.com/durablefuture/durablefuture/pkg/engine"
+	"github.com/durablefuture/durablefuture/pkg/history"
+	"github.com/durablefuture/durablefuture/pkg/sdk/client"
+	"github.com/durablefuture/durablefuture/pkg/sdk/worker"
+	"github.com/durablefuture/durablefuture/pkg/sdk/workflow"
+)
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ctxTimeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// runWorker runs a worker until the returned stop function is called (or
+// the test ends).
+func runWorker(t *testing.T, c *client.Client, opts worker.Options, reg func(w *worker.Worker)) (stop func()) {
+	t.Helper()
+	if opts.WorkflowTaskTimeout == 0 {
+		opts.WorkflowTaskTimeout = time.Second
+	}
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = 2 * time.Second
+	}
+	w := worker.New(c, opts)
+	reg(w)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	var stopped atomic.Bool
+	stop = func() {
+		if stopped.Swap(true) {
+			return
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func hasEvent(t *testing.T, ctx context.Context, c *client.Client, id string, pred func(history.Event) bool) bool {
+	evs, err := c.History(ctx, id, "")
+	if err != nil {
+		return false
+	}
+	for _, ev := range evs {
+		if pred(ev) {
+			return true
+		}
+	}
+	return false
+}
+
+func Inc(ctx context.Context, n int) (int, error) { return n + 1, nil }
+
+func FanOut(ctx workflow.Context, n int) (int, error) {
+	futs := make([]workflow.Future, n)
+	for i := range futs {
+		futs[i] = workflow.ExecuteActivity(ctx, Inc, i)
+	}
+	sum := 0
+	for _, f := range futs {
+		var v int
+		if err := f.Get(ctx, &v); err != nil {
+			return 0, err
+		}
+		sum += v
+	}
+	return sum, nil
+}
+
+// Invariant 1: two appends expecting the same last sequence cannot both win.
+func TestSingleWriterPerRun(t *testing.T) {
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	ctx := ctxTimeout(t, 10*time.Second)
+	log := c.Store().Log
+	subj, err := log.Subject("w", "r1")
+	must(t, err)
+	rec := func() *history.Record {
+		return &history.Record{Kind: history.KindDecision, Events: []history.Event{{Seq: 1, Type: history.WorkflowTaskFailed}}}
+	}
+	seq, err := log.Append(ctx, subj, 0, rec())
+	must(t, err)
+	if _, err := log.Append(ctx, subj, 0, rec()); !errors.Is(err, history.ErrConflict) {
+		t.Fatalf("second writer with a stale expectation: %v, want ErrConflict", err)
+	}
+	if _, err := log.Append(ctx, subj, seq, rec()); err != nil {
+		t.Fatalf("writer with the current expectation: %v", err)
+	}
+}
+
+// Invariant 2: one workflow task's events are one message on the run's subject.
+func TestDecisionIsOneRecord(t *testing.T) {
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	runWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		must(t, w.RegisterWorkflow(FanOut))
+		must(t, w.RegisterActivity(Inc))
+	})
+	ctx := ctxTimeout(t, 20*time.Second)
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "fan"}, FanOut, 10)
+	must(t, err)
+	var sum int
+	must(t, run.Get(ctx, &sum))
+	subj, _ := c.Store().Log.Subject("fan", run.RunID())
+	recs, err := c.Store().Log.ReadFrom(ctx, subj, 0)
+	must(t, err)
+	if len(recs) < 2 || len(recs[1].Events) != 10 || recs[1].Kind != history.KindDecision {
+		t.Fatalf("the first decision should hold the 10 scheduled activities in one record, got %d records, second has %d events", len(recs), len(recs[1].Events))
+	}
+	for _, ev := range recs[1].Events {
+		if ev.Type != history.ActivityScheduled {
+			t.Fatalf("first decision holds %s", ev.Type)
+		}
+	}
+}
+
+// Invariant 3: a worker that dies after committing a decision but before
+// publishing its tasks and acking its input loses nothing: the redelivered
+// input re-publishes what the decision requires.
+func TestNoCrashWindowAfterDecision(t *testing.T) {
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	var crashes atomic.Int32
+	defer engine.SetTestHookAfterDecision(func() bool { return crashes.Add(1) <= 2 })()
+	runWorker(t, c, worker.Options{WorkflowTaskTimeout: 500 * time.Millisecond}, func(w *worker.Worker) {
+		must(t, w.RegisterWorkflow(FanOut))
+		must(t, w.RegisterActivity(Inc))
+	})
+	ctx := ctxTimeout(t, 30*time.Second)
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "crashy"}, FanOut, 3)
+	must(t, err)
+	var sum int
+	must(t, run.Get(ctx, &sum))
+	if sum != 6 {
+		t.Fatalf("sum %d", sum)
+	}
+	if crashes.Load() < 2 {
+		t.Fatal("hook did not run")
+	}
+	evs, err := c.History(ctx, "crashy", "")
+	must(t, err)
+	if n := len(evs); n != 8 {
+		t.Fatalf("history has %d events, want 8", n)
+	}
+}
+
+// Invariant 4: an input delivered twice (a new message id, as after the
+// de-duplication window) is applied once.
+func TestRedeliveredInputAppliedOnce(t *testing.T) {
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	runWorker(t, c, worker.Options{}, func(w *worker.Worker) { must(t, w.RegisterWorkflow(FanOut)) })
+	ctx := ctxTimeout(t, 20*time.Second)
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "dup-input"}, FanOut, 2)
+	must(t, err)
+	waitFor(t, ctx, "activities scheduled", func() bool {
+		return hasEvent(t, ctx, c, "dup-input", func(ev history.Event) bool { return ev.Type == history.ActivityScheduled })
+	})
+	done := map[string]any{"type": history.ActivityCompleted, "cause": 2, "result": 1, "attempt": 1}
+	for _, msgID := range []string{"a", "b", "c"} {
+		must(t, c.Store().PublishWorkflowInput("default", "dup-input", run.RunID(), "act:2:done", msgID, done))
+	}
+	done3 := map[string]any{"type": history.ActivityCompleted, "cause": 3, "result": 2, "attempt": 1}
+	must(t, c.Store().PublishWorkflowInput("default", "dup-input", run.RunID(), "act:3:done", "d", done3))
+	var sum int
+	must(t, run.Get(ctx, &sum))
+	if sum != 3 {
+		t.Fatalf("sum %d, want 3", sum)
+	}
+	evs, err := c.History(ctx, "dup-input", "")
+	must(t, err)
+	n := 0
+	for _, ev := range evs {
+		if ev.InputID == "act:2:done" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("input applied %d times", n)
+	}
+}
+
+var flakyAttempts atomic.Int32
+
+func FlakyOnce(ctx context.Context) (string, error) {
+	if flakyAttempts.Add(1) == 1 {
+		return "", errors.New("first attempt fails")
+	}
+	return "ok", nil
+}
+
+func RetryWorkflow(ctx workflow.Context) (string, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{RetryPolicy: &workflow.RetryPolicy{InitialInterval: 1500 * time.Millisecond}})
+	var s string
+	err := workflow.ExecuteActivity(ctx, FlakyOnce).Get(ctx, &s)
+	return s, err
+}
+
+// Invariant 5: the retry back-off lives in JetStream: the worker that saw
+// the failure stops, another runs the retry when it falls due.
+func TestRetryBackoffSurvivesWorker(t *testing.T) {
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	runWorker(t, c, worker.Options{}, func(w *worker.Worker) { must(t, w.RegisterWorkflow(RetryWorkflow)) })
+	stopA := runWorker(t, c, worker.Options{Identity: "activity-a"}, func(w *worker.Worker) { must(t, w.RegisterActivity(FlakyOnce)) })
+	ctx := ctxTimeout(t, 30*time.Second)
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "backoff"}, RetryWorkflow)
+	must(t, err)
+	waitFor(t, ctx, "first attempt failed", func() bool { return flakyAttempts.Load() >= 1 })
+	stopA()
+	runWorker(t, c, worker.Options{Identity: "activity-b"}, func(w *worker.Worker) { must(t, w.RegisterActivity(FlakyOnce)) })
+	var out string
+	must(t, run.Get(ctx, &out))
+	evs, err := c.History(ctx, "backoff", "")
+	must(t, err)
+	var failed, done *history.Event
+	for i := range evs {
+		switch evs[i].Type {
+		case history.ActivityAttemptFailed:
+			failed = &evs[i]
+		case history.ActivityCompleted:
+			done = &evs[i]
+		}
+	}
+	if failed == nil || done == nil || failed.Identity != "activity-a" || done.Identity != "activity-b" || done.Attempt != 2 {
+		t.Fatalf("want attempt 1 failed on a, attempt 2 done on b: %+v %+v", failed, done)
+	}
+	if done.StartedAt.Before(failed.NextAttemptAt.Add(-300 * time.Millisecond)) {
+		t.Fatalf("retry started at %v, before its back-off ended at %v", done.StartedAt, failed.NextAttemptAt)
+	}
+}
+
+var gate = make(chan struct{})
+
+func Gate(ctx context.Context, name string) (string, error) {
+	select {
+	case <-gate:
+		return name, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+func GatedV1(ctx workflow.Context) (string, error) {
+	var a, b string
+	if err := workflow.ExecuteActivity(ctx, Gate, "x").Get(ctx, &a); err != nil {
+		return "", err
+	}
+	if err := workflow.ExecuteActivity(ctx, Inc, 1).Get(ctx, nil); err != nil {
+		return "", err
+	}
+	return a + b, nil
+}
+
+// GatedV2 changed the first step: incompatible with V1's histories.
+func GatedV2(ctx workflow.Context) (string, error) {
+	err := workflow.ExecuteActivity(ctx, Inc, 0).Get(ctx, nil)
+	return "", err
+}
+
+// Invariant 6: code that no longer matches the history is detected, the
+// mismatch is recorded naming the event, and the run waits (blocked) until
+// compatible code takes it.
+func TestNonDeterminismDetectedAndRecorded(t *testing.T) {
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	runWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		must(t, w.RegisterActivity(Gate))
+		must(t, w.RegisterActivity(Inc))
+	})
+	stopV1 := runWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		must(t, w.RegisterWorkflowWithOptions(GatedV1, worker.RegisterOptions{Name: "Gated"}))
+	})
+	ctx := ctxTimeout(t, 40*time.Second)
+	run, err := c.StartJSON(ctx, client.StartOptions{ID: "nde"}, "Gated", nil)
+	must(t, err)
+	waitFor(t, ctx, "first activity scheduled", func() bool {
+		return hasEvent(t, ctx, c, "nde", func(ev history.Event) bool { return ev.Type == history.ActivityScheduled })
+	})
+	stopV1()
+	stopV2 := runWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		must(t, w.RegisterWorkflowWithOptions(GatedV2, worker.RegisterOptions{Name: "Gated"}))
+	})
+	close(gate) // the activity result makes the V2 worker replay V1's history
+	var msg string
+	waitFor(t, ctx, "non-determinism recorded", func() bool {
+		return hasEvent(t, ctx, c, "nde", func(ev history.Event) bool {
+			if ev.Type == history.WorkflowTaskFailed && ev.Failure != nil {
+				msg = ev.Failure.Message
+				return true
+			}
+			return false
+		})
+	})
+	for _, want := range []string{"event 2", "ActivityScheduled(Gate)", "ActivityScheduled(Inc)"} {
+		if !strings.Contains(msg, want) {
+			t.Fatalf("non-determinism error %q does not name %q", msg, want)
+		}
+	}
+	d, err := c.Describe(ctx, "nde", "")
+	must(t, err)
+	if d.Status != engine.StatusRunning || !strings.Contains(d.Blocked, "non-deterministic") {
+		t.Fatalf("describe of a blocked run: %+v", d)
+	}
+	stopV2()
+	// Compatible code comes back: the run continues by itself.
+	runWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		must(t, w.RegisterWorkflowWithOptions(GatedV1, worker.RegisterOptions{Name: "Gated"}))
+	})
+	var out string
+	must(t, run.Get(ctx, &out))
+	if out != "x" {
+		t.Fatalf("result %q", out)
+	}
+	d, err = c.Describe(ctx, "nde", "")
+	must(t, err)
+	if d.Blocked != "" {
+		t.Fatalf("still marked blocked: %+v", d)
+	}
+}
+
+func PanicActivity(ctx context.Context) error { panic("activity exploded") }
+
+func PanicActivityWorkflow(ctx workflow.Context) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{RetryPolicy: &workflow.RetryPolicy{MaximumAttempts: 2, InitialInterval: 10 * time.Millisecond}})
+	return workflow.ExecuteActivity(ctx, PanicActivity).Get(ctx, nil)
+}
+
+// Invariant 7: an activity panic is a failure with its stack, retried by
+// policy, and reaches the client.
+func TestActivityPanicIsAFailure(t *testing.T) {
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	runWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		must(t, w.RegisterWorkflow(PanicActivityWorkflow))
+		must(t, w.RegisterActivity(PanicActivity))
+	})
+	ctx := ctxTimeout(t, 20*time.Second)
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "apanic"}, PanicActivityWorkflow)
+	must(t, err)
+	err = run.Get(ctx, nil)
+	var pe *engine.PanicError
+	if !errors.As(err, &pe) || !strings.Contains(pe.Stack, "PanicActivity") || !strings.Contains(err.Error(), "activity exploded") {
+		t.Fatalf("want a panic error with its stack, got %v", err)
+	}
+	evs, err := c.History(ctx, "apanic", "")
+	must(t, err)
+	var types []string
+	for _, ev := range evs {
+		types = append(types, string(ev.Type))
+	}
+	if got := strings.Join(types, ","); got != "WorkflowStarted,ActivityScheduled,ActivityAttemptFailed,ActivityFailed,WorkflowFailed" {
+		t.Fatalf("history %s", got)
+	}
+}
+
+func TestTopologyIdempotent(t *testing.T) {
+	s := testsrv.Start(t)
+	ctx := ctxTimeout(t, 10*time.Second)
+	for range 2 {
+		c, err := client.Dial(ctx, client.Options{URL: s.ClientURL(), Prefix: "other", Replicas: 1, Storage: "memory"})
+		must(t, err)
+		c.Close()
+	}
+	if _, err := client.Dial(ctx, client.Options{URL: s.ClientURL(), Prefix: "bad.prefix"}); err == nil {
+		t.Fatal("a prefix with a dot was accepted")
+	}
+}
