@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/durablefuture/durablefuture/examples/scenarios"
+	"github.com/durablefuture/durablefuture/pkg/engine"
+	"github.com/durablefuture/durablefuture/pkg/sdk/client"
+	"github.com/spf13/cobra"
+)
+
+type devOptions struct {
+	app *App
+
+	Port     int
+	StoreDir string
+	Examples bool
+}
+
+func newDevCmd(app *App) *cobra.Command {
+	o := &devOptions{app: app}
+	cmd := &cobra.Command{
+		Use:   "dev [--port 4222] [--store DIR] [--examples]",
+		Short: "Run a development NATS server with JetStream",
+		Long: `Run an embedded NATS server with JetStream on 127.0.0.1 until interrupted
+(Ctrl-C). Its data is kept in the store directory across restarts (default
+$XDG_DATA_HOME/durablefuture/dev, or ~/.local/share/durablefuture/dev).
+
+--examples also runs the workers of every example scenario in the same
+process, on the default task queue.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDev(cmd, o)
+		},
+	}
+	cmd.Flags().IntVarP(&o.Port, "port", "p", 4222, "port to listen on")
+	cmd.Flags().StringVar(&o.StoreDir, "store", "", "JetStream store directory (default $XDG_DATA_HOME/durablefuture/dev)")
+	cmd.Flags().BoolVar(&o.Examples, "examples", false, "also run the example scenarios' workers")
+	return cmd
+}
+
+func defaultStoreDir() (string, error) {
+	base := os.Getenv("XDG_DATA_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("no home directory for the store (pass --store): %w", err)
+		}
+		base = filepath.Join(home, ".local", "share")
+	}
+	return filepath.Join(base, "durablefuture", "dev"), nil
+}
+
+func runDev(cmd *cobra.Command, o *devOptions) error {
+	if o.Port <= 0 || o.Port > 65535 {
+		return usageError("--port %d: use 1-65535", o.Port)
+	}
+	dir := o.StoreDir
+	if dir == "" {
+		var err error
+		if dir, err = defaultStoreDir(); err != nil {
+			return usageError("%v", err)
+		}
+	}
+	ios := o.app.IO
+	st := ios.ErrStyles()
+	srv, err := engine.StartDevServer(engine.DevServerOptions{Port: o.Port, StoreDir: dir})
+	if err != nil {
+		return &ExitError{Code: ExitServer, Err: err}
+	}
+	defer srv.Stop()
+	url := srv.URL()
+	fmt.Fprintf(ios.ErrOut, "%s NATS with JetStream listening on %s\n", st.ok.Render("●"), st.bold.Render(url))
+	fmt.Fprintf(ios.ErrOut, "  store: %s (kept across restarts)\n", dir)
+
+	logger := slog.New(slog.NewTextHandler(ios.ErrOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var stop func() error
+	if o.Examples {
+		nc, err := srv.Connect()
+		if err != nil {
+			return &ExitError{Code: ExitServer, Err: err}
+		}
+		defer nc.Close()
+		ctx, cancel := o.app.requestContext(cmd)
+		c, err := client.Dial(ctx, client.Options{Conn: nc, Prefix: o.app.Prefix})
+		cancel()
+		if err != nil {
+			return &ExitError{Code: ExitServer, Err: err}
+		}
+		w, err := exampleWorker(c, logger)
+		if err != nil {
+			return err
+		}
+		stop = runWorker(w)
+		names := ""
+		for _, sc := range scenarios.All() {
+			names += " " + sc.Name
+		}
+		fmt.Fprintf(ios.ErrOut, "  example workers running on task queue %q; scenarios:%s\n", engine.DefaultTaskQueue, names)
+	}
+	server := ""
+	if url != "nats://127.0.0.1:4222" {
+		server = " -s " + url
+	}
+	fmt.Fprintf(ios.ErrOut, "\nNext, in another terminal:\n  dfctl%s list\n  dfctl%s execute TYPE --input JSON...\n  dfctl%s show ID --follow\nCtrl-C stops the server.\n", server, server, server)
+
+	<-cmd.Context().Done()
+	fmt.Fprintln(ios.ErrOut, "\nShutting down...")
+	if stop != nil {
+		if err := stop(); err != nil {
+			fmt.Fprintf(ios.ErrOut, "worker: %v\n", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/durablefuture/durablefuture/pkg/engine"
+	"github.com/durablefuture/durablefuture/pkg/history"
+)
+
+// writeJSON writes v as indented JSON and a newline.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// writeJSONL writes v as one line of JSON.
+func writeJSONL(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// prettyJSON indents a JSON value for people; it returns raw as is when it
+// is not valid JSON.
+func prettyJSON(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return "null"
+	}
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return string(raw)
+	}
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return string(b)
+}
+
+// statusText is a run's status with a symbol and colour for terminals.
+func statusText(st styles, s engine.Status) string {
+	switch s {
+	case engine.StatusCompleted:
+		return st.ok.Render("✓ " + string(s))
+	case engine.StatusRunning:
+		return st.info.Render("● " + string(s))
+	case "":
+		return "-"
+	default:
+		return st.bad.Render("✗ " + string(s))
+	}
+}
+
+// eventStyle colours an event type by what it means.
+func eventStyle(st styles, t history.EventType, s string) string {
+	switch t {
+	case history.WorkflowCompleted, history.ActivityCompleted:
+		return st.ok.Render(s)
+	case history.WorkflowFailed, history.ActivityFailed:
+		return st.bad.Render(s)
+	case history.ActivityAttemptFailed, history.WorkflowTaskFailed:
+		return st.warn.Render(s)
+	case history.WorkflowStarted:
+		return st.bold.Render(s)
+	default:
+		return st.info.Render(s)
+	}
+}
+
+// eventTable writes a run's events as they come. Aligned tables (terminals,
+// the demo) show the time as an offset from the run's start; plain ones are
+// tab-separated with ISO times and no header, for scripts.
+type eventTable struct {
+	w       io.Writer
+	st      styles
+	aligned bool
+	start   time.Time
+	header  bool
+}
+
+const eventRowFormat = "%5s  %-9s  %-24s  %s\n"
+
+func (t *eventTable) row(ev history.Event) {
+	if t.start.IsZero() {
+		t.start = ev.Time
+	}
+	if !t.aligned {
+		fmt.Fprintf(t.w, "%d\t%s\t%s\t%s\n", ev.Seq, ev.Time.UTC().Format(time.RFC3339Nano), ev.Type, history.Summary(ev))
+		return
+	}
+	if !t.header {
+		t.header = true
+		fmt.Fprint(t.w, t.st.faint.Render(fmt.Sprintf(strings.TrimSuffix(eventRowFormat, "\n"), "SEQ", "TIME", "EVENT", "DETAILS"))+"\n")
+	}
+	label := eventStyle(t.st, ev.Type, fmt.Sprintf("%-24s", history.Label(ev.Type)))
+	fmt.Fprintf(t.w, "%5d  %-9s  %s  %s\n", ev.Seq, history.Offset(t.start, ev.Time), label, history.Summary(ev))
+}
+
+// timeText is an ISO time, or a relative one on terminals.
+func timeText(ios *IOStreams, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	if !ios.OutTTY {
+		return t.UTC().Format(time.RFC3339)
+	}
+	d := ios.now().Sub(t)
+	switch {
+	case d < 0:
+		return t.Local().Format(time.DateTime)
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	default:
+		return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+	}
+}
+
+// runDuration is how long a run took, or has been running.
+func runDuration(ios *IOStreams, ri *engine.RunInfo) string {
+	end := ios.now()
+	if ri.CloseTime != nil {
+		end = *ri.CloseTime
+	}
+	if ri.StartTime.IsZero() {
+		return "-"
+	}
+	return shortDuration(end.Sub(ri.StartTime))
+}
+
+func shortDuration(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(10 * time.Millisecond).String()
+	default:
+		return d.Round(time.Second).String()
+	}
+}

@@ -1,0 +1,298 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/durablefuture/durablefuture/pkg/engine"
+	"github.com/durablefuture/durablefuture/pkg/history"
+	"github.com/durablefuture/durablefuture/pkg/sdk/client"
+	"github.com/spf13/cobra"
+)
+
+type startOptions struct {
+	app *App
+
+	Type      string
+	ID        string
+	TaskQueue string
+	Inputs    []string
+}
+
+func addStartFlags(cmd *cobra.Command, o *startOptions) {
+	cmd.Flags().StringVar(&o.ID, "id", "", "workflow ID (default: a new UUID)")
+	cmd.Flags().StringVarP(&o.TaskQueue, "task-queue", "q", engine.DefaultTaskQueue, "task queue of the workflow worker")
+	cmd.Flags().StringArrayVarP(&o.Inputs, "input", "i", nil, "one workflow argument as a JSON value (repeat for each argument, in order)")
+}
+
+func newStartCmd(app *App) *cobra.Command {
+	o := &startOptions{app: app}
+	cmd := &cobra.Command{
+		Use:   "start TYPE [--id ID] [--task-queue Q] [--input JSON]...",
+		Short: "Start a workflow and print its workflow and run IDs",
+		Long: `Start a run of the workflow type TYPE and print its workflow ID and run ID
+without waiting for it (see execute). Each --input is one argument, as a JSON
+value: quote strings, --input '"cust-1"' --input 99.5 --input '{"k":1}'.
+
+With -o json, prints the run's state object (workflow_id, run_id, type,
+task_queue, status, start_time).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Type = args[0]
+			return runStart(cmd, o)
+		},
+	}
+	addStartFlags(cmd, o)
+	return cmd
+}
+
+// input is the JSON array of the --input values, checked one by one.
+func (o *startOptions) input() (json.RawMessage, error) {
+	args := make([]json.RawMessage, len(o.Inputs))
+	for i, in := range o.Inputs {
+		if !json.Valid([]byte(in)) {
+			var v any
+			err := json.Unmarshal([]byte(in), &v)
+			return nil, usageError("--input #%d (%s) is not valid JSON: %v; each --input is one JSON value, so quote strings: --input '\"text\"'",
+				i+1, history.Truncate(in, 40), err)
+		}
+		args[i] = json.RawMessage(in)
+	}
+	b, err := json.Marshal(args)
+	if err != nil {
+		return nil, usageError("--input: %v", err)
+	}
+	return b, nil
+}
+
+func (o *startOptions) validate() error {
+	if o.ID != "" {
+		if err := history.ValidateWorkflowID(o.ID); err != nil {
+			return usageError("--id: %v", err)
+		}
+	}
+	if err := engine.ValidateTaskQueue(o.TaskQueue); err != nil {
+		return usageError("--task-queue: %v", err)
+	}
+	if o.Type == "" {
+		return usageError("workflow type is empty")
+	}
+	return nil
+}
+
+// start starts the run and returns its state.
+func (o *startOptions) start(cmd *cobra.Command) (*client.Client, *engine.RunInfo, error) {
+	if err := o.validate(); err != nil {
+		return nil, nil, err
+	}
+	input, err := o.input()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := o.app.Client(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := o.app.requestContext(cmd)
+	defer cancel()
+	ri, err := c.Store().StartWorkflow(ctx, engine.StartRequest{WorkflowID: o.ID, TaskQueue: o.TaskQueue, Type: o.Type, Input: input})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, ri, nil
+}
+
+func runStart(cmd *cobra.Command, o *startOptions) error {
+	_, ri, err := o.start(cmd)
+	if err != nil {
+		return err
+	}
+	ios := o.app.IO
+	switch o.app.Output {
+	case outJSON:
+		return writeJSON(ios.Out, ri)
+	case outJSONL:
+		return writeJSONL(ios.Out, ri)
+	}
+	if !ios.OutTTY {
+		fmt.Fprintf(ios.Out, "%s\t%s\n", ri.WorkflowID, ri.RunID)
+		return nil
+	}
+	st := ios.OutStyles()
+	fmt.Fprintf(ios.Out, "%s %s\n%s %s\n", st.faint.Render("Workflow ID:"), st.bold.Render(ri.WorkflowID), st.faint.Render("Run ID:     "), ri.RunID)
+	fmt.Fprintf(ios.ErrOut, "Follow it with: dfctl show %s --follow\n", shellQuote(ri.WorkflowID))
+	return nil
+}
+
+func newExecuteCmd(app *App) *cobra.Command {
+	o := &startOptions{app: app}
+	cmd := &cobra.Command{
+		Use:   "execute TYPE [--id ID] [--task-queue Q] [--input JSON]...",
+		Short: "Start a workflow, wait for it and print its result",
+		Long: `Start a run of the workflow type TYPE, wait for it to close and print its
+result. On a terminal the events are printed as they happen. If no worker can
+run the workflow (an unknown type, say), the reason is printed to stderr as
+soon as it is recorded, and execute keeps waiting (Ctrl-C stops waiting; the
+run stays).
+
+Exits 0 when the workflow completed, 1 when it failed, was canceled,
+terminated or timed out. With -o json, prints the final run state object.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Type = args[0]
+			return runExecute(cmd, o)
+		},
+	}
+	addStartFlags(cmd, o)
+	return cmd
+}
+
+func runExecute(cmd *cobra.Command, o *startOptions) error {
+	c, ri, err := o.start(cmd)
+	if err != nil {
+		return err
+	}
+	ios := o.app.IO
+	est := ios.ErrStyles()
+	live := ios.OutTTY && o.app.Output == outText
+	if ios.ErrTTY || live {
+		fmt.Fprintf(ios.ErrOut, "%s %s %s\n", est.faint.Render("Started"), est.bold.Render(ri.WorkflowID), est.faint.Render("run "+ri.RunID))
+	}
+	table := &eventTable{w: ios.Out, st: ios.OutStyles(), aligned: true}
+	var onEvent func(history.Event)
+	if live {
+		onEvent = table.row
+	}
+	final, err := watchRun(cmd.Context(), c, ri.WorkflowID, ri.RunID, onEvent, blockedReporter(ios))
+	if err != nil {
+		return err
+	}
+	return reportClosed(o.app, final, live)
+}
+
+// blockedReporter prints why a run cannot progress to stderr, once per reason.
+func blockedReporter(ios *IOStreams) func(history.Event) {
+	seen := map[string]bool{}
+	st := ios.ErrStyles()
+	return func(ev history.Event) {
+		msg := history.FailureText(ev.Failure)
+		if seen[msg] {
+			return
+		}
+		seen[msg] = true
+		fmt.Fprintf(ios.ErrOut, "%s %s\n  the run waits until a worker that can run it picks it up (Ctrl-C stops waiting; the run stays)\n",
+			st.warn.Render("Blocked:"), msg)
+	}
+}
+
+// reportClosed prints a closed run's outcome: the result on stdout, a
+// failure on stderr with exit status 1.
+func reportClosed(app *App, ri *engine.RunInfo, live bool) error {
+	ios := app.IO
+	var err error
+	switch app.Output {
+	case outJSON:
+		err = writeJSON(ios.Out, ri)
+	case outJSONL:
+		err = writeJSONL(ios.Out, ri)
+	}
+	if err != nil {
+		return err
+	}
+	est := ios.ErrStyles()
+	if ri.Status == engine.StatusCompleted {
+		if app.Output == outText {
+			if live {
+				fmt.Fprintln(ios.Out)
+				fmt.Fprintln(ios.Out, ios.OutStyles().bold.Render("Result:"))
+			}
+			if ios.OutTTY {
+				fmt.Fprintln(ios.Out, prettyJSON(ri.Result))
+			} else {
+				fmt.Fprintln(ios.Out, history.CompactJSON(ri.Result))
+			}
+			if ios.ErrTTY {
+				fmt.Fprintf(ios.ErrOut, "%s in %s\n", statusText(est, ri.Status), runDuration(ios, ri))
+			}
+		}
+		return nil
+	}
+	fmt.Fprintf(ios.ErrOut, "%s workflow %s %s: %s\n", est.bad.Render("✗"), ri.WorkflowID, ri.Status, history.FailureText(ri.Failure))
+	if ri.Failure != nil && ri.Failure.Stack != "" && app.Output == outText {
+		fmt.Fprintln(ios.ErrOut, est.faint.Render(ri.Failure.Stack))
+	}
+	return &ExitError{Code: ExitRunFailed, Silent: true, Err: fmt.Errorf("workflow %s", ri.Status)}
+}
+
+// watchRun waits for a run to close, passing each event to onEvent (if not
+// nil) as it is appended and each WorkflowTaskFailed to onBlocked. It
+// returns the run's final state; every event up to the close has been passed
+// on by then.
+func watchRun(ctx context.Context, c *client.Client, workflowID, runID string, onEvent, onBlocked func(history.Event)) (*engine.RunInfo, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	log := c.Store().Log
+	subj, err := log.Subject(workflowID, runID)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	type closed struct {
+		ri  *engine.RunInfo
+		err error
+	}
+	done := make(chan closed, 1)
+	go func() {
+		ri, err := c.WaitClosed(ctx, workflowID, runID)
+		done <- closed{ri, err}
+	}()
+	fctx, fcancel := context.WithCancel(ctx)
+	recs := make(chan history.Record)
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		for rec, err := range log.Follow(fctx, subj, 0) {
+			if err != nil {
+				return // the wait below still ends; the catch-up read fills gaps
+			}
+			select {
+			case recs <- rec:
+			case <-fctx.Done():
+				return
+			}
+		}
+	}()
+	var last uint64
+	handle := func(rec history.Record) {
+		last = rec.StreamSeq
+		for _, ev := range rec.Events {
+			if onEvent != nil {
+				onEvent(ev)
+			}
+			if ev.Type == history.WorkflowTaskFailed && onBlocked != nil {
+				onBlocked(ev)
+			}
+		}
+	}
+	for {
+		select {
+		case rec := <-recs:
+			handle(rec)
+		case res := <-done:
+			fcancel()
+			<-followed
+			if res.err != nil {
+				return nil, res.err
+			}
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer rcancel()
+			if rest, err := log.ReadFrom(rctx, subj, last); err == nil {
+				for _, rec := range rest {
+					handle(rec)
+				}
+			}
+			return res.ri, nil
+		}
+	}
+}

@@ -1,0 +1,64 @@
+package history
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Follow yields the records of one run's subject stored after stream
+// sequence after (0: from the first), then each new record as it is
+// appended, until the caller stops ranging or ctx is done (yielding ctx's
+// error). It reads with an ordered consumer filtered on the subject, so
+// nothing polls and no record is skipped or repeated.
+func (l *Log) Follow(ctx context.Context, subject string, after uint64) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		cfg := jetstream.OrderedConsumerConfig{
+			FilterSubjects:    []string{subject},
+			DeliverPolicy:     jetstream.DeliverAllPolicy,
+			InactiveThreshold: time.Minute,
+		}
+		if after > 0 {
+			cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+			cfg.OptStartSeq = after + 1
+		}
+		cons, err := l.JS.OrderedConsumer(ctx, l.Stream, cfg)
+		if err != nil {
+			yield(Record{}, fmt.Errorf("history: follow %s: %w", subject, err))
+			return
+		}
+		msgs, err := cons.Messages()
+		if err != nil {
+			yield(Record{}, fmt.Errorf("history: follow %s: %w", subject, err))
+			return
+		}
+		defer msgs.Stop()
+		for {
+			msg, err := msgs.Next(jetstream.NextContext(ctx))
+			if err != nil {
+				if ctxErr := ctx.Err(); ctxErr != nil {
+					err = ctxErr
+				} else if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					return
+				}
+				yield(Record{}, fmt.Errorf("history: follow %s: %w", subject, err))
+				return
+			}
+			rec, err := DecodeRecord(msg.Data())
+			if err != nil {
+				yield(Record{}, fmt.Errorf("history: %s: %w", subject, err))
+				return
+			}
+			if md, err := msg.Metadata(); err == nil {
+				rec.StreamSeq = md.Sequence.Stream
+			}
+			if !yield(rec, nil) {
+				return
+			}
+		}
+	}
+}
