@@ -4,6 +4,8 @@ package testsrv
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,4 +48,17 @@ func ClientURL(t testing.TB, url string) *client.Client {
 	}
 	t.Cleanup(c.Close)
 	return c
+}
+
+// Logger returns a logger that writes through t.Log, so worker logs show
+// only for a failing test (or with -v).
+func Logger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }

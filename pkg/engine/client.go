@@ -67,9 +67,9 @@ func (s *Store) StartWorkflow(ctx context.Context, req StartRequest) (*RunInfo, 
 		Seq: 1, Time: now, Type: history.WorkflowStarted, InputID: startInputID,
 		Name: req.Type, WorkflowID: req.WorkflowID, RunID: info.RunID, TaskQueue: req.TaskQueue, Input: req.Input,
 	}}}
-	_, err = s.Log.Append(ctx, subj, 0, &rec)
+	seq, err := s.Log.Append(ctx, subj, 0, &rec)
 	if err == nil {
-		task := workflowTask{V: 1, WorkflowID: info.WorkflowID, RunID: info.RunID, InputID: startInputID}
+		task := workflowTask{V: 1, WorkflowID: info.WorkflowID, RunID: info.RunID, InputID: startInputID, Event: &rec.Events[0], RecordSeq: seq}
 		_, err = s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(req.TaskQueue), info.RunID+":"+startInputID, task))
 	}
 	if err != nil {

@@ -22,6 +22,11 @@ type workflowTask struct {
 	RunID      string         `json:"run_id"`
 	InputID    string         `json:"input_id"`
 	Event      *history.Event `json:"event,omitempty"`
+	// RecordSeq, when set, says Event is already in the history, as the only
+	// event of the input record at this stream sequence (the start of a run):
+	// a worker without the run in memory builds it from the task alone
+	// instead of reading the history.
+	RecordSeq uint64 `json:"record_seq,omitempty"`
 }
 
 // activityTask asks an activity worker to run one activity.
@@ -73,6 +78,15 @@ func (w *Worker) processWorkflowTask(ctx context.Context, msg jetstream.Msg) {
 	defer w.cache.release(e)
 
 	for attempt := 0; attempt < maxDecisionAttempts; attempt++ {
+		if e.r == nil && attempt == 0 && task.RecordSeq != 0 && task.Event != nil {
+			// A fresh run: if the history holds more than the start, the
+			// append below conflicts and the run is loaded in full.
+			e.r = newRun(w.log)
+			rec := history.Record{Kind: history.KindInput, Events: []history.Event{*task.Event}, StreamSeq: task.RecordSeq}
+			if err := e.r.applyRecord(w.reg, rec); err != nil {
+				e.drop()
+			}
+		}
 		if e.r == nil {
 			r, recs, err := w.loadRun(ctx, subj)
 			switch {
@@ -100,7 +114,7 @@ func (w *Worker) processWorkflowTask(ctx context.Context, msg jetstream.Msg) {
 
 		now := time.Now().UTC()
 		var inputs []history.Event
-		if task.Event != nil {
+		if task.Event != nil && task.RecordSeq == 0 {
 			if _, done := r.applied[task.InputID]; !done {
 				ev := *task.Event
 				ev.InputID = task.InputID
@@ -142,6 +156,12 @@ func (w *Worker) processWorkflowTask(ctx context.Context, msg jetstream.Msg) {
 			return
 		}
 		r.commit(rec)
+		if r.blockedMark && !r.closed {
+			r.blockedMark = false
+			if err := w.store.setBlocked(ctx, task.WorkflowID, task.RunID, ""); err != nil {
+				log.Warn("runs index: clear blocked", "err", err)
+			}
+		}
 		if testHookAfterDecision != nil && testHookAfterDecision() {
 			e.drop() // a crash here loses the process's memory, not the decision
 			return
@@ -190,6 +210,8 @@ func (w *Worker) loadRun(ctx context.Context, subj string) (*run, []history.Reco
 		}
 	}
 	r.replaying = false
+	last := recs[len(recs)-1].Events
+	r.blockedMark = len(last) > 0 && last[len(last)-1].Type == history.WorkflowTaskFailed
 	return r, recs, nil
 }
 

@@ -39,6 +39,9 @@ func runWorker(t *testing.T, c *client.Client, opts worker.Options, reg func(w *
 	if opts.ShutdownTimeout == 0 {
 		opts.ShutdownTimeout = 2 * time.Second
 	}
+	if opts.Logger == nil {
+		opts.Logger = testsrv.Logger(t)
+	}
 	w := worker.New(c, opts)
 	reg(w)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -332,11 +335,10 @@ func TestNonDeterminismDetectedAndRecorded(t *testing.T) {
 			t.Fatalf("non-determinism error %q does not name %q", msg, want)
 		}
 	}
-	d, err := c.Describe(ctx, "nde", "")
-	must(t, err)
-	if d.Status != engine.StatusRunning || !strings.Contains(d.Blocked, "non-deterministic") {
-		t.Fatalf("describe of a blocked run: %+v", d)
-	}
+	waitFor(t, ctx, "describe to say blocked", func() bool {
+		d, err := c.Describe(ctx, "nde", "")
+		return err == nil && d.Status == engine.StatusRunning && strings.Contains(d.Blocked, "non-deterministic")
+	})
 	stopV2()
 	// Compatible code comes back: the run continues by itself.
 	runWorker(t, c, worker.Options{}, func(w *worker.Worker) {
@@ -347,7 +349,7 @@ func TestNonDeterminismDetectedAndRecorded(t *testing.T) {
 	if out != "x" {
 		t.Fatalf("result %q", out)
 	}
-	d, err = c.Describe(ctx, "nde", "")
+	d, err := c.Describe(ctx, "nde", "")
 	must(t, err)
 	if d.Blocked != "" {
 		t.Fatalf("still marked blocked: %+v", d)

@@ -51,6 +51,9 @@ type run struct {
 	closeCmd   bool // the code produced its closing command
 	closed     bool // a closing event is recorded
 	closeEvent *history.Event
+	// blockedMark: the history ends with a WorkflowTaskFailed, so the runs
+	// index says blocked until the next decision commits.
+	blockedMark bool
 }
 
 func newRun(base *slog.Logger) *run {

@@ -13,6 +13,10 @@ import (
 // SummaryWidth bounds the length of Summary's line, in runes.
 const SummaryWidth = 100
 
+// partWidth bounds an argument list, result or failure message within a
+// summary, so that the name and attempt before it always show.
+const partWidth = 60
+
 // Label is an event type for people: "ActivityAttemptFailed" becomes
 // "activity attempt failed".
 func Label(t EventType) string {
@@ -34,19 +38,19 @@ func Label(t EventType) string {
 func Summary(ev Event) string {
 	var s string
 	switch ev.Type {
-	case WorkflowStarted:
-		s = ev.Name + "(" + Args(ev.Input) + ")"
-	case ActivityScheduled:
-		s = ev.Name + "(" + Args(ev.Input) + ")"
+	case WorkflowStarted, ActivityScheduled:
+		s = ev.Name + "(" + Truncate(Args(ev.Input), partWidth) + ")"
 	case ActivityCompleted:
-		s = ev.Name + attempt(ev) + " → " + CompactJSON(ev.Result)
+		s = ev.Name + attempt(ev) + " → " + Truncate(CompactJSON(ev.Result), partWidth)
 	case ActivityAttemptFailed:
-		s = ev.Name + attempt(ev) + ": " + FailureText(ev.Failure)
+		// The retry delay goes first so that cutting a long message keeps it.
+		s = ev.Name + attempt(ev)
 		if ev.NextAttemptAt != nil {
-			s += "; retry in " + roundDuration(ev.NextAttemptAt.Sub(ev.Time))
+			s += " (retry in " + roundDuration(ev.NextAttemptAt.Sub(ev.Time)) + ")"
 		}
+		s += ": " + Truncate(oneLine(FailureText(ev.Failure)), partWidth)
 	case ActivityFailed:
-		s = ev.Name + attempt(ev) + ": " + FailureText(ev.Failure)
+		s = ev.Name + attempt(ev) + ": " + Truncate(oneLine(FailureText(ev.Failure)), partWidth)
 	case WorkflowCompleted:
 		s = CompactJSON(ev.Result)
 	case WorkflowFailed, WorkflowTaskFailed:

@@ -36,7 +36,7 @@ func SumWorkflow(ctx workflow.Context, n int) (int, error) {
 // startWorker runs a worker with the given registrations until the test ends.
 func startWorker(t *testing.T, c *client.Client, reg func(w *worker.Worker)) {
 	t.Helper()
-	w := worker.New(c, worker.Options{WorkflowTaskTimeout: 2 * time.Second, ActivityTaskTimeout: 3 * time.Second, ShutdownTimeout: 2 * time.Second})
+	w := worker.New(c, worker.Options{WorkflowTaskTimeout: 2 * time.Second, ActivityTaskTimeout: 3 * time.Second, ShutdownTimeout: 2 * time.Second, Logger: testsrv.Logger(t)})
 	reg(w)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

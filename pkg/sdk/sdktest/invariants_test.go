@@ -410,7 +410,7 @@ func TestServerRestartKeepsRuns(t *testing.T) {
 	c, err := client.Dial(ctx, client.Options{URL: s.ClientURL()})
 	must(t, err)
 	wctx, stopWorker := context.WithCancel(ctx)
-	w := worker.New(c, worker.Options{})
+	w := worker.New(c, worker.Options{Logger: testsrv.Logger(t)})
 	must(t, w.RegisterWorkflow(SumWorkflow))
 	must(t, w.RegisterActivity(Add))
 	done := make(chan error, 1)
