@@ -79,7 +79,7 @@ func runDescribe(cmd *cobra.Command, o *describeOptions) error {
 	line("Run ID", ri.RunID)
 	line("Type", ri.Type)
 	line("Task queue", ri.TaskQueue)
-	line("Status", statusText(st, ri.Status))
+	line("Status", statusText(st, ri.Status, ios.OutTTY))
 	line("Started", timeText(ios, ri.StartTime))
 	if ri.CloseTime != nil {
 		line("Closed", timeText(ios, *ri.CloseTime))

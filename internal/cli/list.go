@@ -88,7 +88,7 @@ func runList(cmd *cobra.Command, o *listOptions) error {
 	fmt.Fprintln(tw, st.faint.Render("WORKFLOW ID\tTYPE\tSTATUS     \tSTARTED\tDURATION\tTASK QUEUE"))
 	for i := range runs {
 		ri := &runs[i]
-		status := statusText(st, ri.Status)
+		status := statusText(st, ri.Status, true)
 		if pad := 11 - len([]rune("✓ "+string(ri.Status))); pad > 0 {
 			status += fmt.Sprintf("%*s", pad, "")
 		}

@@ -40,8 +40,14 @@ func prettyJSON(raw json.RawMessage) string {
 	return string(b)
 }
 
-// statusText is a run's status with a symbol and colour for terminals.
-func statusText(st styles, s engine.Status) string {
+// statusText is a run's status, with a symbol and colour on terminals.
+func statusText(st styles, s engine.Status, tty bool) string {
+	if !tty {
+		if s == "" {
+			return "-"
+		}
+		return string(s)
+	}
 	switch s {
 	case engine.StatusCompleted:
 		return st.ok.Render("✓ " + string(s))

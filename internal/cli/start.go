@@ -214,7 +214,7 @@ func reportClosed(app *App, ri *engine.RunInfo, live bool) error {
 				fmt.Fprintln(ios.Out, history.CompactJSON(ri.Result))
 			}
 			if ios.ErrTTY {
-				fmt.Fprintf(ios.ErrOut, "%s in %s\n", statusText(est, ri.Status), runDuration(ios, ri))
+				fmt.Fprintf(ios.ErrOut, "%s in %s\n", statusText(est, ri.Status, true), runDuration(ios, ri))
 			}
 		}
 		return nil
