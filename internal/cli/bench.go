@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,7 @@ type benchOptions struct {
 
 	Workflows   int
 	Concurrency int
+	CPUProfile  string
 }
 
 // benchReport is what -o json prints.
@@ -75,6 +77,7 @@ task queue ` + benchTaskQueue + `. -o json prints {"workflows", "concurrency",
 	}
 	cmd.Flags().IntVarP(&o.Workflows, "workflows", "n", 2000, "number of workflows")
 	cmd.Flags().IntVarP(&o.Concurrency, "concurrency", "c", 100, "workflows in flight at once")
+	cmd.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed part to this file (go tool pprof)")
 	return cmd
 }
 
@@ -176,6 +179,17 @@ func runBench(cmd *cobra.Command, o *benchOptions) error {
 	var failed atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
+	if o.CPUProfile != "" {
+		f, err := os.Create(o.CPUProfile)
+		if err != nil {
+			return usageError("--cpuprofile: %v", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	for range min(o.Concurrency, o.Workflows) {
 		wg.Add(1)
