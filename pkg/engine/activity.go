@@ -74,7 +74,9 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 		var stopped bool
 		result, failure, stopped = w.runActivity(hard, msg, sig, t, attempt, startedAt)
 		if stopped {
-			// The worker is shutting down: give the task back, no attempt spent.
+			// The worker is shutting down: give the task back for another worker
+			// at once (JetStream counts the delivery, so the next attempt number
+			// is one higher).
 			_ = msg.Nak()
 			return
 		}
@@ -99,7 +101,10 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 	}
 	base.Event = &ev
 	out := newMsg(w.store.workflowTaskSubject(t.WorkflowTaskQueue), t.RunID+":"+base.InputID, base)
-	if _, err := w.store.JS.PublishMsg(soft, out); err != nil {
+	// Report even while shutting down: the attempt is done and should count.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(soft), 10*time.Second)
+	defer cancel()
+	if _, err := w.store.JS.PublishMsg(pctx, out); err != nil {
 		// Not reported: the task comes back and the attempt runs again.
 		w.log.Warn("activity: report outcome", "activity", t.Name, "err", err)
 		_ = msg.NakWithDelay(time.Second)

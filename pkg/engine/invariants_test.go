@@ -403,3 +403,51 @@ func TestTopologyIdempotent(t *testing.T) {
 		t.Fatal("a prefix with a dot was accepted")
 	}
 }
+
+var slowStarted = make(chan struct{}, 4)
+
+// Slow runs until its context ends, unless it is the second attempt.
+func Slow(ctx context.Context) (int, error) {
+	slowStarted <- struct{}{}
+	if info := engine.GetActivityInfo(ctx); info.Attempt > 1 {
+		return info.Attempt, nil
+	}
+	<-ctx.Done()
+	return 0, ctx.Err()
+}
+
+func SlowWorkflow(ctx workflow.Context) (int, error) {
+	var n int
+	err := workflow.ExecuteActivity(ctx, Slow).Get(ctx, &n)
+	return n, err
+}
+
+// A worker shut down while an activity runs past the shutdown timeout
+// cancels it and gives the task back at once, to the next worker, without
+// waiting for the task timeout and without recording a failure.
+func TestShutdownReleasesRunningActivity(t *testing.T) {
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	runWorker(t, c, worker.Options{}, func(w *worker.Worker) { must(t, w.RegisterWorkflow(SlowWorkflow)) })
+	stopA := runWorker(t, c, worker.Options{ShutdownTimeout: 100 * time.Millisecond, ActivityTaskTimeout: time.Minute}, func(w *worker.Worker) {
+		must(t, w.RegisterActivity(Slow))
+	})
+	ctx := ctxTimeout(t, 20*time.Second)
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "release"}, SlowWorkflow)
+	must(t, err)
+	select {
+	case <-slowStarted:
+	case <-ctx.Done():
+		t.Fatal("activity did not start")
+	}
+	stopA()
+	runWorker(t, c, worker.Options{ActivityTaskTimeout: time.Minute}, func(w *worker.Worker) { must(t, w.RegisterActivity(Slow)) })
+	var n int
+	must(t, run.Get(ctx, &n))
+	if n != 2 {
+		t.Fatalf("completed on attempt %d, want 2", n)
+	}
+	if hasEvent(t, ctx, c, "release", func(ev history.Event) bool { return ev.Type == history.ActivityAttemptFailed }) {
+		t.Fatal("the released attempt was recorded as a failure")
+	}
+}

@@ -194,7 +194,16 @@ func (w *Worker) pull(ctx context.Context, c jetstream.Consumer, conc int, handl
 			if ctx.Err() != nil {
 				return nil
 			}
+			if errors.Is(err, nats.ErrConnectionClosed) {
+				return fmt.Errorf("worker: %w", err)
+			}
+			// Lost the server for a moment: back off a little, then go on
+			// (the iterator reconnects with the connection).
 			w.log.Warn("worker: pull", "err", err)
+			select {
+			case <-time.After(250 * time.Millisecond):
+			case <-ctx.Done():
+			}
 			continue
 		}
 		if ctx.Err() != nil && isActivity(msg) {
