@@ -45,12 +45,15 @@ type run struct {
 	applied          map[string]uint64
 	awaitingDecision []string
 
-	lastSeq    int64  // seq of the last event in the history
-	streamSeq  uint64 // stream seq of the last record applied
-	started    bool
-	closeCmd   bool // the code produced its closing command
-	closed     bool // a closing event is recorded
-	closeEvent *history.Event
+	lastSeq int64 // seq of the last event in the history
+	// lastInputSeq is the input event the code last ran after: the cause
+	// of the commands it produces next.
+	lastInputSeq int64
+	streamSeq    uint64 // stream seq of the last record applied
+	started      bool
+	closeCmd     bool // the code produced its closing command
+	closed       bool // a closing event is recorded
+	closeEvent   *history.Event
 	// blockedMark: the history ends with a WorkflowTaskFailed, so the runs
 	// index says blocked until the next decision commits.
 	blockedMark bool
@@ -95,6 +98,7 @@ func (r *run) addCommand(c *command) {
 	if c.event.Type.IsClosing() {
 		r.closeCmd = true
 	}
+	c.event.Cause = r.lastInputSeq
 	r.pending = append(r.pending, c)
 }
 
@@ -171,6 +175,7 @@ func (r *run) applyInput(reg *Registry, ev history.Event) error {
 		}
 	}
 	r.now = ev.Time
+	r.lastInputSeq = ev.Seq
 	switch ev.Type {
 	case history.WorkflowStarted:
 		return r.start(reg, ev)

@@ -54,8 +54,9 @@ type Event struct {
 	// InputID is the stable id of the input (activity result, start, ...) that
 	// this event applied; a redelivered input with a recorded id is ignored.
 	InputID string `json:"input_id,omitempty"`
-	// Cause is the seq of the event this one answers: an activity outcome
-	// points at its ActivityScheduled event.
+	// Cause is the seq of the event that led to this one: an activity
+	// outcome points at its ActivityScheduled event; a command points at the
+	// input event after which the workflow code produced it.
 	Cause int64 `json:"cause,omitempty"`
 
 	// Name is the workflow type (WorkflowStarted) or the activity name.

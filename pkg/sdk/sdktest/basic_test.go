@@ -76,10 +76,10 @@ func TestSequentialActivities(t *testing.T) {
 	if len(evs) != 12 {
 		t.Fatalf("history has %d events, want 12: %+v", len(evs), evs)
 	}
-	for i, ev := range evs {
-		if ev.Seq != int64(i+1) {
-			t.Fatalf("event %d has seq %d", i, ev.Seq)
-		}
+	checkWellFormed(t, evs)
+	// Each activity after the first was caused by the previous completion.
+	if evs[3].Type != "ActivityScheduled" || evs[3].Cause != 3 || evs[1].Cause != 1 {
+		t.Fatalf("causes: %+v %+v", evs[1], evs[3])
 	}
 }
 

@@ -324,13 +324,17 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 
 // checkWellFormed asserts the structural invariants of a history: seqs are
 // 1..n without gaps, each scheduled activity has at most one outcome, every
-// outcome points at a scheduled activity, and nothing follows the close.
+// outcome points at a scheduled activity, every command names the input it
+// answered, and nothing follows the close.
 func checkWellFormed(t *testing.T, evs []history.Event) {
 	t.Helper()
 	outcomes := map[int64]int{}
 	for i, ev := range evs {
 		if ev.Seq != int64(i+1) {
 			t.Fatalf("event %d has seq %d: %v", i, ev.Seq, types(evs))
+		}
+		if ev.Type.IsCommand() && (ev.Cause < 1 || ev.Cause >= ev.Seq || evs[ev.Cause-1].Type.IsCommand()) {
+			t.Fatalf("command %d (%s) names cause %d, not an earlier input event", ev.Seq, ev.Type, ev.Cause)
 		}
 		switch ev.Type {
 		case history.ActivityCompleted, history.ActivityFailed:
