@@ -126,7 +126,7 @@ stable JSON contracts for scripts.
 	}
 	f := root.PersistentFlags()
 	f.StringVarP(&app.Server, "server", "s", defServer, "NATS server URL ($NATS_URL)")
-	f.StringVar(&app.ContextName, "context", os.Getenv("NATS_CONTEXT"), "a `nats context` to connect with ($NATS_CONTEXT)")
+	f.StringVar(&app.ContextName, "context", os.Getenv("NATS_CONTEXT"), "connect with the nats CLI context `NAME` ($NATS_CONTEXT)")
 	f.StringVar(&app.Creds, "creds", "", "NATS user credentials file")
 	f.StringVar(&app.TLSCert, "tlscert", "", "TLS client certificate file")
 	f.StringVar(&app.TLSKey, "tlskey", "", "TLS client key file")
