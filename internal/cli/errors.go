@@ -19,6 +19,7 @@ const (
 	ExitServer    = 3 // cannot connect, or the server failed the request
 	ExitNotFound  = 4 // no such workflow or run
 	ExitNotReady  = 5 // `result` without --wait: the run is still running
+	ExitInterrupt = 130 // interrupted (Ctrl-C), as shells report SIGINT
 	exitCodesDocs = `Exit codes:
   0  success
   1  the workflow ended failed, canceled, terminated or timed out
@@ -26,7 +27,8 @@ const (
      workflow ID or task queue, payload too large, workflow ID already running
   3  cannot connect to NATS, or the server failed the request
   4  not found: no such workflow or run
-  5  result without --wait: the run is still running`
+  5  result without --wait: the run is still running
+  130 interrupted (Ctrl-C); a started workflow keeps running`
 )
 
 // ExitError carries an exit code. Silent errors have already been reported.
@@ -76,10 +78,11 @@ func ExitCode(err error) int {
 		errors.Is(err, jetstream.ErrKeyNotFound):
 		return ExitNotFound
 	case errors.Is(err, engine.ErrWorkflowAlreadyRunning), errors.Is(err, engine.ErrPayloadTooLarge),
-		errors.Is(err, engine.ErrUnknownWorkflowType), errors.Is(err, nats.ErrMaxPayload):
+		errors.Is(err, engine.ErrUnknownWorkflowType), errors.Is(err, nats.ErrMaxPayload),
+		errors.Is(err, engine.ErrInvalidArgument):
 		return ExitUsage
 	case errors.Is(err, context.Canceled):
-		return ExitServer
+		return ExitInterrupt
 	}
 	return ExitServer
 }

@@ -73,6 +73,10 @@ func Run(ctx context.Context, args []string, ios *IOStreams) int {
 	if errors.As(err, &ee) && ee.Silent {
 		return code
 	}
+	if code == ExitInterrupt {
+		fmt.Fprintln(ios.ErrOut, "interrupted")
+		return code
+	}
 	st := ios.ErrStyles()
 	fmt.Fprintln(ios.ErrOut, st.bad.Render("Error:")+" "+err.Error())
 	if code == ExitUsage && !app.started {

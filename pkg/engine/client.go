@@ -32,7 +32,7 @@ func (s *Store) StartWorkflow(ctx context.Context, req StartRequest) (*RunInfo, 
 		req.WorkflowID = uuid.NewString()
 	}
 	if err := history.ValidateWorkflowID(req.WorkflowID); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	if req.TaskQueue == "" {
 		req.TaskQueue = DefaultTaskQueue
@@ -41,14 +41,14 @@ func (s *Store) StartWorkflow(ctx context.Context, req StartRequest) (*RunInfo, 
 		return nil, err
 	}
 	if req.Type == "" {
-		return nil, errors.New("workflow type is empty")
+		return nil, invalidf("workflow type is empty")
 	}
 	if len(req.Input) == 0 {
 		req.Input = json.RawMessage("[]")
 	}
 	var args []json.RawMessage
 	if err := json.Unmarshal(req.Input, &args); err != nil {
-		return nil, fmt.Errorf("workflow input must be a JSON array of arguments: %w", err)
+		return nil, invalidf("workflow input must be a JSON array of arguments: %v", err)
 	}
 	if err := checkPayload("workflow input", req.Input); err != nil {
 		return nil, err

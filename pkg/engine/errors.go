@@ -102,7 +102,14 @@ var (
 	ErrWorkflowNotFound       = errors.New("workflow not found")
 	ErrUnknownWorkflowType    = errors.New("unknown workflow type")
 	ErrPayloadTooLarge        = errors.New("payload too large")
+	// ErrInvalidArgument wraps every refusal of malformed input: a workflow
+	// ID, a task queue, an empty type, input that is not a JSON array.
+	ErrInvalidArgument = errors.New("invalid argument")
 )
+
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidArgument}, args...)...)
+}
 
 // MaxPayloadBytes bounds a workflow's input, an activity's input and any
 // result, so that every record stays well under the server's max payload.

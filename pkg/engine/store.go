@@ -61,7 +61,7 @@ func (c Config) storageType() jetstream.StorageType {
 // ValidateTaskQueue says what is wrong with a task queue name, if anything.
 func ValidateTaskQueue(q string) error {
 	if !tokenRE.MatchString(q) || len(q) > 100 {
-		return fmt.Errorf("task queue %q: use 1-100 letters, digits, '-' and '_'", q)
+		return invalidf("task queue %q: use 1-100 letters, digits, '-' and '_'", q)
 	}
 	return nil
 }

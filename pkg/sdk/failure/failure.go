@@ -60,4 +60,5 @@ var (
 	ErrWorkflowAlreadyRunning = engine.ErrWorkflowAlreadyRunning
 	ErrWorkflowNotFound       = engine.ErrWorkflowNotFound
 	ErrPayloadTooLarge        = engine.ErrPayloadTooLarge
+	ErrInvalidArgument        = engine.ErrInvalidArgument
 )
