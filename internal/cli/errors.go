@@ -14,11 +14,11 @@ import (
 // Exit codes, documented in the root command's help.
 const (
 	ExitOK        = 0
-	ExitRunFailed = 1 // the workflow ended failed, canceled, terminated or timed out
-	ExitUsage     = 2 // bad flags or arguments, malformed JSON or ID, refused request
-	ExitServer    = 3 // cannot connect, or the server failed the request
-	ExitNotFound  = 4 // no such workflow or run
-	ExitNotReady  = 5 // `result` without --wait: the run is still running
+	ExitRunFailed = 1   // the workflow ended failed, canceled, terminated or timed out
+	ExitUsage     = 2   // bad flags or arguments, malformed JSON or ID, refused request
+	ExitServer    = 3   // cannot connect, or the server failed the request
+	ExitNotFound  = 4   // no such workflow or run
+	ExitNotReady  = 5   // `result` without --wait: the run is still running
 	ExitInterrupt = 130 // interrupted (Ctrl-C), as shells report SIGINT
 	exitCodesDocs = `Exit codes:
   0  success
