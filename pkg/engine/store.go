@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -117,7 +118,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 
 func (s *Store) ensureTopology(ctx context.Context) error {
 	cfg := s.Config
-	_, err := s.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	_, err := s.ensureStream(ctx, jetstream.StreamConfig{
 		Name:        s.historyStream(),
 		Description: "DurableFuture run histories: one subject per run, one message per decision",
 		Subjects:    []string{cfg.Prefix + ".hist.>"},
@@ -129,7 +130,7 @@ func (s *Store) ensureTopology(ctx context.Context) error {
 	if err != nil {
 		return topologyError("history stream "+s.historyStream(), err)
 	}
-	s.tasks, err = s.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	s.tasks, err = s.ensureStream(ctx, jetstream.StreamConfig{
 		Name:              s.taskStream(),
 		Description:       "DurableFuture workflow and activity tasks, per task queue",
 		Subjects:          []string{cfg.Prefix + ".task.>"},
@@ -142,17 +143,47 @@ func (s *Store) ensureTopology(ctx context.Context) error {
 	if err != nil {
 		return topologyError("task stream "+s.taskStream(), err)
 	}
-	s.runs, err = s.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kvCfg := jetstream.KeyValueConfig{
 		Bucket:      s.runsBucket(),
 		Description: "DurableFuture runs index: one key per workflow ID, its latest run",
 		History:     1,
 		Storage:     cfg.storageType(),
 		Replicas:    cfg.Replicas,
-	})
+	}
+	s.runs, err = s.JS.KeyValue(ctx, kvCfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		s.runs, err = s.JS.CreateKeyValue(ctx, kvCfg)
+		if errors.Is(err, jetstream.ErrBucketExists) || errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			s.runs, err = s.JS.KeyValue(ctx, kvCfg.Bucket)
+		}
+	}
 	if err != nil {
 		return topologyError("runs bucket "+s.runsBucket(), err)
 	}
 	return nil
+}
+
+// ensureStream creates the stream, or updates it only when its settings
+// differ: opening a store is frequent (every dfctl command), and a stream
+// update racing with consumer creation is needless work for the server.
+func (s *Store) ensureStream(ctx context.Context, want jetstream.StreamConfig) (jetstream.Stream, error) {
+	st, err := s.JS.Stream(ctx, want.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		st, err = s.JS.CreateStream(ctx, want)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			st, err = s.JS.Stream(ctx, want.Name)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	have := st.CachedInfo().Config
+	if slices.Equal(have.Subjects, want.Subjects) && have.Storage == want.Storage && have.Replicas == want.Replicas &&
+		have.Retention == want.Retention && have.AllowDirect == want.AllowDirect && have.Discard == want.Discard &&
+		(want.Duplicates == 0 || have.Duplicates == want.Duplicates) && have.AllowMsgSchedules == want.AllowMsgSchedules {
+		return st, nil
+	}
+	return s.JS.UpdateStream(ctx, want)
 }
 
 func topologyError(what string, err error) error {
