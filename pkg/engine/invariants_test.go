@@ -237,6 +237,7 @@ func RetryWorkflow(ctx workflow.Context) (string, error) {
 // Invariant 5: the retry back-off lives in JetStream: the worker that saw
 // the failure stops, another runs the retry when it falls due.
 func TestRetryBackoffSurvivesWorker(t *testing.T) {
+	flakyAttempts.Store(0)
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
 	runWorker(t, c, worker.Options{}, func(w *worker.Worker) { must(t, w.RegisterWorkflow(RetryWorkflow)) })
@@ -300,6 +301,7 @@ func GatedV2(ctx workflow.Context) (string, error) {
 // mismatch is recorded naming the event, and the run waits (blocked) until
 // compatible code takes it.
 func TestNonDeterminismDetectedAndRecorded(t *testing.T) {
+	gate = make(chan struct{})
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
 	runWorker(t, c, worker.Options{}, func(w *worker.Worker) {
@@ -426,6 +428,7 @@ func SlowWorkflow(ctx workflow.Context) (int, error) {
 // cancels it and gives the task back at once, to the next worker, without
 // waiting for the task timeout and without recording a failure.
 func TestShutdownReleasesRunningActivity(t *testing.T) {
+	slowStarted = make(chan struct{}, 4)
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
 	runWorker(t, c, worker.Options{}, func(w *worker.Worker) { must(t, w.RegisterWorkflow(SlowWorkflow)) })

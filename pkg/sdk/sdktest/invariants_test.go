@@ -196,6 +196,7 @@ func TwiceWorkflow(ctx workflow.Context) ([]string, error) {
 }
 
 func TestSameActivityRetriedWithItsOwnInput(t *testing.T) {
+	echoCalls.Clear()
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
 	startWorker(t, c, func(w *worker.Worker) {
@@ -265,6 +266,9 @@ func TwoStepWorkflow(ctx workflow.Context) (string, error) {
 }
 
 func TestWorkflowWorkerKilledMidRun(t *testing.T) {
+	stepCalls[0].Store(0)
+	stepCalls[1].Store(0)
+	releaseStep2 = make(chan struct{})
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
 	// Activities run here; the workflow worker is a child process.

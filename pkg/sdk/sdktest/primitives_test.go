@@ -164,6 +164,7 @@ func LoggedWorkflow(ctx workflow.Context) error {
 }
 
 func TestLoggerSilentWhileReplaying(t *testing.T) {
+	logGate = make(chan struct{})
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
 	startWorker(t, c, func(w *worker.Worker) { must(t, w.RegisterActivity(LogGate)) })
