@@ -105,7 +105,11 @@ func runDev(cmd *cobra.Command, o *devOptions) error {
 	if url != "nats://127.0.0.1:4222" {
 		server = " -s " + url
 	}
-	fmt.Fprintf(ios.ErrOut, "\nNext, in another terminal:\n  dfctl%s list\n  dfctl%s execute TYPE --input JSON...\n  dfctl%s show ID --follow\nCtrl-C stops the server.\n", server, server, server)
+	execute := "execute TYPE --input JSON..."
+	if o.Examples {
+		execute = `execute OrderWorkflow --id order-1 --input '"alice"' --input '"widget-1000"' --input 99.5 --input 2`
+	}
+	fmt.Fprintf(ios.ErrOut, "\nNext, in another terminal:\n  dfctl%s %s\n  dfctl%s list\n  dfctl%s show ID --follow\nCtrl-C stops the server.\n", server, execute, server, server)
 
 	<-cmd.Context().Done()
 	fmt.Fprintln(ios.ErrOut, "\nShutting down...")

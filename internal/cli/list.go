@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/spf13/cobra"
@@ -83,16 +82,15 @@ func runList(cmd *cobra.Command, o *listOptions) error {
 		return nil
 	}
 	st := ios.OutStyles()
-	// Colour codes would upset tabwriter's widths: pad the status by hand.
-	tw := tabwriter.NewWriter(ios.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, st.faint.Render("WORKFLOW ID\tTYPE\tSTATUS     \tSTARTED\tDURATION\tTASK QUEUE"))
+	rows := make([][]string, len(runs))
 	for i := range runs {
 		ri := &runs[i]
 		status := statusText(st, ri.Status, true)
-		if pad := 11 - len([]rune("✓ "+string(ri.Status))); pad > 0 {
-			status += fmt.Sprintf("%*s", pad, "")
+		if ri.Blocked != "" {
+			status = st.warn.Render("⚠ blocked") // running, but no worker can advance it: see describe
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", ri.WorkflowID, ri.Type, status, timeText(ios, ri.StartTime), runDuration(ios, ri), ri.TaskQueue)
+		rows[i] = []string{ri.WorkflowID, ri.Type, status, timeText(ios, ri.StartTime), runDuration(ios, ri), ri.TaskQueue}
 	}
-	return tw.Flush()
+	writeTable(ios.Out, st, []string{"WORKFLOW ID", "TYPE", "STATUS", "STARTED", "DURATION", "TASK QUEUE"}, rows)
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/lipgloss"
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/history"
 )
@@ -38,6 +39,33 @@ func prettyJSON(raw json.RawMessage) string {
 	}
 	b, _ := json.MarshalIndent(v, "", "  ")
 	return string(b)
+}
+
+// writeTable writes aligned columns for a terminal. Widths are measured
+// without colour codes, so styled cells line up.
+func writeTable(w io.Writer, st styles, header []string, rows [][]string) {
+	widths := make([]int, len(header))
+	for _, r := range append([][]string{header}, rows...) {
+		for i, cell := range r {
+			widths[i] = max(widths[i], lipgloss.Width(cell))
+		}
+	}
+	line := func(cells []string, style func(string) string) {
+		var b strings.Builder
+		for i, cell := range cells {
+			if i == len(cells)-1 {
+				b.WriteString(style(cell))
+				break
+			}
+			b.WriteString(style(cell))
+			b.WriteString(strings.Repeat(" ", widths[i]-lipgloss.Width(cell)+2))
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+	line(header, func(s string) string { return st.faint.Render(s) })
+	for _, r := range rows {
+		line(r, func(s string) string { return s })
+	}
 }
 
 // statusText is a run's status, with a symbol and colour on terminals.

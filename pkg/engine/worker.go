@@ -116,7 +116,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		if serveWF {
 			c, err := w.store.consumer(ctx, "wf", q, w.opts.WorkflowTaskTimeout, 10000)
 			if err != nil {
-				return err
+				return stoppedOr(ctx, err)
 			}
 			loops = append(loops, func() error {
 				return w.pull(ctx, c, w.opts.MaxConcurrentWorkflowTasks, func(m jetstream.Msg) {
@@ -127,7 +127,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		if serveAct {
 			c, err := w.store.consumer(ctx, "act", q, w.opts.ActivityTaskTimeout, 10000)
 			if err != nil {
-				return err
+				return stoppedOr(ctx, err)
 			}
 			loops = append(loops, func() error {
 				return w.pull(ctx, c, w.opts.MaxConcurrentActivities, func(m jetstream.Msg) {
@@ -168,6 +168,15 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// stoppedOr is nil when ctx was cancelled (asked to stop while setting
+// up is not a failure), else err.
+func stoppedOr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 // pull feeds messages of one consumer to handle, at most conc at once, until
