@@ -4,14 +4,20 @@ package testsrv
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/sdk/client"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Start returns a running server listening on a random loopback port.
@@ -61,4 +67,80 @@ type testWriter struct{ t testing.TB }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// StartCluster starts a 3-node JetStream cluster on loopback and returns
+// the client URLs once JetStream answers with a leader.
+func StartCluster(t testing.TB) []string {
+	t.Helper()
+	const n = 3
+	routePorts := make([]int, n)
+	for i := range routePorts {
+		routePorts[i] = freeRoutePort(t)
+	}
+	var routes []*url.URL
+	for _, p := range routePorts {
+		routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", p)})
+	}
+	urls := make([]string, n)
+	for i := 0; i < n; i++ {
+		opts := &server.Options{
+			ServerName: fmt.Sprintf("df-test-%d", i),
+			Host:       "127.0.0.1",
+			Port:       -1,
+			JetStream:  true,
+			StoreDir:   t.TempDir(),
+			NoSigs:     true,
+			Cluster:    server.ClusterOpts{Name: "df-test", Host: "127.0.0.1", Port: routePorts[i]},
+			Routes:     routes,
+		}
+		s, err := server.NewServer(opts)
+		if err != nil {
+			t.Fatalf("cluster node %d: %v", i, err)
+		}
+		go s.Start()
+		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+		if !s.ReadyForConnections(20 * time.Second) {
+			t.Fatalf("cluster node %d not ready", i)
+		}
+		urls[i] = s.ClientURL()
+	}
+	// Wait until JetStream has a meta leader and answers.
+	nc, err := nats.Connect(strings.Join(urls, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := js.AccountInfo(ctx)
+		cancel()
+		if err == nil {
+			return urls
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster JetStream not ready: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the cluster's readiness: there is no event to wait on
+	}
+}
+
+// freeRoutePort finds a free port outside the ephemeral range, so that a
+// route port is not taken by an outgoing connection meanwhile.
+func freeRoutePort(t testing.TB) int {
+	t.Helper()
+	for p := 20000 + rand.IntN(10000); p < 32000; p++ {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err == nil {
+			l.Close()
+			return p
+		}
+	}
+	t.Fatal("no free route port")
+	return 0
 }

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -452,5 +453,47 @@ func TestShutdownReleasesRunningActivity(t *testing.T) {
 	}
 	if hasEvent(t, ctx, c, "release", func(ev history.Event) bool { return ev.Type == history.ActivityAttemptFailed }) {
 		t.Fatal("the released attempt was recorded as a failure")
+	}
+}
+
+// On a 3-node cluster with replicated streams (R3 answers a stale expected
+// sequence with 10164, not 10071) runs complete and racing writers still
+// lose cleanly.
+func TestReplicatedCluster(t *testing.T) {
+	urls := testsrv.StartCluster(t)
+	ctx := ctxTimeout(t, 60*time.Second)
+	dial := func(u string) *client.Client {
+		c, err := client.Dial(ctx, client.Options{URL: u, Replicas: 3})
+		must(t, err)
+		t.Cleanup(c.Close)
+		return c
+	}
+	c := dial(urls[0])
+	log := c.Store().Log
+	subj, _ := log.Subject("r3", "run")
+	rec := &history.Record{Kind: history.KindInput, Events: []history.Event{{Seq: 1, Type: history.WorkflowTaskFailed}}}
+	_, err := log.Append(ctx, subj, 0, rec)
+	must(t, err)
+	if _, err := log.Append(ctx, subj, 0, rec); !errors.Is(err, history.ErrConflict) {
+		t.Fatalf("stale writer on R3: %v, want ErrConflict", err)
+	}
+	// Two workflow workers on different nodes.
+	runWorker(t, dial(urls[1]), worker.Options{}, func(w *worker.Worker) { must(t, w.RegisterWorkflow(FanOut)) })
+	runWorker(t, dial(urls[2]), worker.Options{}, func(w *worker.Worker) {
+		must(t, w.RegisterWorkflow(FanOut))
+		must(t, w.RegisterActivity(Inc))
+	})
+	var runs []client.WorkflowRun
+	for i := range 10 {
+		r, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: fmt.Sprintf("r3-%d", i)}, FanOut, 5)
+		must(t, err)
+		runs = append(runs, r)
+	}
+	for _, r := range runs {
+		var sum int
+		must(t, r.Get(ctx, &sum))
+		if sum != 15 {
+			t.Fatalf("%s: sum %d", r.ID(), sum)
+		}
 	}
 }
