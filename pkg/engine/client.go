@@ -9,7 +9,6 @@ import (
 
 	"github.com/durablefuture/durablefuture/pkg/history"
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
 )
 
 // StartRequest describes a run to start.
@@ -144,66 +143,6 @@ func RunInfoFromHistory(evs []history.Event) RunInfo {
 		}
 	}
 	return ri
-}
-
-// WaitClosed blocks until the run is closed and returns its final state.
-// It watches the run's index entry (no polling); a runID of "" waits for
-// the latest run of the ID.
-func (s *Store) WaitClosed(ctx context.Context, workflowID, runID string) (*RunInfo, error) {
-	key, err := s.runKey(workflowID)
-	if err != nil {
-		return nil, err
-	}
-	updates := make(chan *nats.Msg, 16)
-	sub, err := s.NC.ChanSubscribe("$KV."+s.runsBucket()+"."+key, updates)
-	if err != nil {
-		return nil, err
-	}
-	defer sub.Unsubscribe()
-	check := func(ri *RunInfo) (*RunInfo, bool, error) {
-		if runID == "" {
-			runID = ri.RunID
-		}
-		if ri.RunID == runID {
-			return ri, ri.Status.IsClosed(), nil
-		}
-		// A later run took the ID, so ours has closed: read its history.
-		d, err := s.Describe(ctx, workflowID, runID)
-		if err != nil {
-			return nil, false, err
-		}
-		return d, d.Status.IsClosed(), nil
-	}
-	ri, err := s.GetRun(ctx, workflowID)
-	if err != nil {
-		if errors.Is(err, ErrWorkflowNotFound) && runID != "" {
-			d, derr := s.Describe(ctx, workflowID, runID)
-			if derr != nil {
-				return nil, derr
-			}
-			if d.Status.IsClosed() {
-				return d, nil
-			}
-		} else {
-			return nil, err
-		}
-	} else if got, done, err := check(ri); err != nil || done {
-		return got, err
-	}
-	for {
-		select {
-		case m := <-updates:
-			var ri RunInfo
-			if len(m.Data) == 0 || json.Unmarshal(m.Data, &ri) != nil {
-				continue
-			}
-			if got, done, err := check(&ri); err != nil || done {
-				return got, err
-			}
-		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for workflow %q: %w", workflowID, ctx.Err())
-		}
-	}
 }
 
 // ResultError returns the error a closed run's Get reports, or nil when it

@@ -491,7 +491,15 @@ func TestReplicatedCluster(t *testing.T) {
 	}
 	for _, r := range runs {
 		var sum int
-		must(t, r.Get(ctx, &sum))
+		if err := r.Get(ctx, &sum); err != nil {
+			d, derr := c.Describe(context.Background(), r.ID(), "")
+			evs, herr := c.History(context.Background(), r.ID(), "")
+			t.Logf("stuck run: describe %+v (err %v)", d, derr)
+			for _, ev := range evs {
+				t.Logf("  event %d %s cause=%d input=%s", ev.Seq, ev.Type, ev.Cause, ev.InputID)
+			}
+			t.Fatalf("%v %v", err, herr)
+		}
 		if sum != 15 {
 			t.Fatalf("%s: sum %d", r.ID(), sum)
 		}

@@ -83,6 +83,8 @@ type Store struct {
 
 	consMu    sync.Mutex
 	consumers map[string]jetstream.Consumer
+
+	watch runWatch
 }
 
 // Stream and bucket names.

@@ -81,6 +81,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 
 // Close closes the connection if the client opened it.
 func (c *Client) Close() {
+	c.store.Close()
 	if c.ownsConn {
 		c.store.NC.Close()
 	}

@@ -1,0 +1,181 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// runWatch follows every update of the runs index with one ordered consumer
+// per Store and hands each to the waiters of its key. With the watch started
+// before a waiter reads the current entry from the stream leader, no update
+// can fall between the two, on one server or on a cluster (where a direct
+// get may answer from a lagging replica and a plain subscription may not
+// have reached every node yet).
+type runWatch struct {
+	mu      sync.Mutex
+	started bool
+	err     error
+	stop    func()
+	waiters map[string]map[chan RunInfo]struct{}
+}
+
+func (s *Store) ensureRunWatch(ctx context.Context) error {
+	rw := &s.watch
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	if rw.started {
+		return nil
+	}
+	// The watch outlives the caller's context: it serves every later waiter.
+	w, err := s.runs.WatchAll(context.WithoutCancel(ctx), jetstream.UpdatesOnly(), jetstream.IgnoreDeletes())
+	if err != nil {
+		return fmt.Errorf("runs index: watch: %w", err)
+	}
+	rw.started = true
+	rw.stop = func() { _ = w.Stop() }
+	rw.waiters = map[string]map[chan RunInfo]struct{}{}
+	go func() {
+		for e := range w.Updates() {
+			if e == nil {
+				continue
+			}
+			var ri RunInfo
+			if json.Unmarshal(e.Value(), &ri) != nil {
+				continue
+			}
+			rw.mu.Lock()
+			for ch := range rw.waiters[e.Key()] {
+				select {
+				case ch <- ri:
+				default: // the waiter has an update it has not read; it re-reads
+				}
+			}
+			rw.mu.Unlock()
+		}
+	}()
+	return nil
+}
+
+func (s *Store) addWaiter(key string) (chan RunInfo, func()) {
+	rw := &s.watch
+	ch := make(chan RunInfo, 1)
+	rw.mu.Lock()
+	if rw.waiters[key] == nil {
+		rw.waiters[key] = map[chan RunInfo]struct{}{}
+	}
+	rw.waiters[key][ch] = struct{}{}
+	rw.mu.Unlock()
+	return ch, func() {
+		rw.mu.Lock()
+		delete(rw.waiters[key], ch)
+		if len(rw.waiters[key]) == 0 {
+			delete(rw.waiters, key)
+		}
+		rw.mu.Unlock()
+	}
+}
+
+// Close stops the store's background watch. The connection stays open.
+func (s *Store) Close() {
+	s.watch.mu.Lock()
+	defer s.watch.mu.Unlock()
+	if s.watch.stop != nil {
+		s.watch.stop()
+		s.watch.stop = nil
+	}
+}
+
+// getRunFromLeader reads a run's index entry through the stream leader
+// (the JetStream message-get API, not a direct get that a replica may answer).
+func (s *Store) getRunFromLeader(ctx context.Context, key string) (*RunInfo, error) {
+	req, _ := json.Marshal(map[string]string{"last_by_subj": "$KV." + s.runsBucket() + "." + key})
+	msg, err := s.NC.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+s.runsBucket(), req)
+	if err != nil {
+		return nil, fmt.Errorf("runs index: %w", err)
+	}
+	var resp struct {
+		Error   *jetstream.APIError `json:"error"`
+		Message struct {
+			Data []byte `json:"data"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return nil, fmt.Errorf("runs index: %w", err)
+	}
+	if resp.Error != nil {
+		if resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound {
+			return nil, ErrWorkflowNotFound
+		}
+		return nil, fmt.Errorf("runs index: %w", resp.Error)
+	}
+	var ri RunInfo
+	if err := json.Unmarshal(resp.Message.Data, &ri); err != nil {
+		return nil, fmt.Errorf("runs index: %w", err)
+	}
+	return &ri, nil
+}
+
+// WaitClosed blocks until the run is closed and returns its final state;
+// runID "" waits for the latest run of the ID. It never polls.
+func (s *Store) WaitClosed(ctx context.Context, workflowID, runID string) (*RunInfo, error) {
+	key, err := s.runKey(workflowID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.ensureRunWatch(ctx); err != nil {
+		return nil, err
+	}
+	updates, remove := s.addWaiter(key)
+	defer remove()
+	// check says whether ri settles the wait.
+	check := func(ri *RunInfo) (*RunInfo, bool, error) {
+		if runID == "" {
+			runID = ri.RunID
+		}
+		if ri.RunID == runID {
+			return ri, ri.Status.IsClosed(), nil
+		}
+		// A later run took the ID, so ours has closed: read its history.
+		d, err := s.Describe(ctx, workflowID, runID)
+		if err != nil {
+			return nil, false, err
+		}
+		return d, d.Status.IsClosed(), nil
+	}
+	ri, err := s.getRunFromLeader(ctx, key)
+	switch {
+	case errors.Is(err, ErrWorkflowNotFound) && runID != "":
+		// Not in the index (an older store?): the history decides.
+		d, derr := s.Describe(ctx, workflowID, runID)
+		if derr != nil {
+			return nil, derr
+		}
+		if d.Status.IsClosed() {
+			return d, nil
+		}
+	case errors.Is(err, ErrWorkflowNotFound):
+		return nil, fmt.Errorf("%w: no workflow with ID %q (dfctl list shows the known ones)", ErrWorkflowNotFound, workflowID)
+	case err != nil:
+		return nil, err
+	default:
+		if got, done, err := check(ri); err != nil || done {
+			return got, err
+		}
+	}
+	for {
+		select {
+		case ri := <-updates:
+			if got, done, err := check(&ri); err != nil || done {
+				return got, err
+			}
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for workflow %q: %w", workflowID, ctx.Err())
+		}
+	}
+}
+
