@@ -178,4 +178,3 @@ func (s *Store) WaitClosed(ctx context.Context, workflowID, runID string) (*RunI
 		}
 	}
 }
-
