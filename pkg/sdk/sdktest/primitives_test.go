@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/durablefuture/durablefuture/internal/testsrv"
 	"github.com/durablefuture/durablefuture/pkg/sdk/client"
+	"github.com/durablefuture/durablefuture/pkg/sdk/failure"
 	"github.com/durablefuture/durablefuture/pkg/sdk/worker"
 	"github.com/durablefuture/durablefuture/pkg/sdk/workflow"
 )
@@ -194,5 +196,46 @@ func TestLoggerSilentWhileReplaying(t *testing.T) {
 	defer mu.Unlock()
 	if fmt.Sprint(first) != "[at1]" || fmt.Sprint(second) != "[at2]" {
 		t.Fatalf("first worker logged %v, second %v; want [at1] and [at2] (step 1 replayed silently)", first, second)
+	}
+}
+
+var policyCalls sync.Map // error type -> *atomic.Int32
+
+func FailWith(ctx context.Context, errType string) error {
+	v, _ := policyCalls.LoadOrStore(errType, new(atomic.Int32))
+	v.(*atomic.Int32).Add(1)
+	return failure.NewApplicationError("failing with "+errType, errType)
+}
+
+func PolicyWorkflow(ctx workflow.Context) (string, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{RetryPolicy: &workflow.RetryPolicy{
+		InitialInterval: 10 * time.Millisecond, MaximumAttempts: 3, NonRetryableErrorTypes: []string{"Fatal"},
+	}})
+	errFatal := workflow.ExecuteActivity(ctx, FailWith, "Fatal").Get(ctx, nil)
+	errFlaky := workflow.ExecuteActivity(ctx, FailWith, "Flaky").Get(ctx, nil)
+	return failure.Type(errFatal) + "," + failure.Type(errFlaky), nil
+}
+
+// A listed non-retryable type stops at once; others stop at MaximumAttempts.
+func TestRetryPolicyLimits(t *testing.T) {
+	policyCalls.Clear()
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	startWorker(t, c, func(w *worker.Worker) {
+		must(t, w.RegisterWorkflow(PolicyWorkflow))
+		must(t, w.RegisterActivity(FailWith))
+	})
+	ctx := ctxTimeout(t, 20*time.Second)
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{}, PolicyWorkflow)
+	must(t, err)
+	var got string
+	must(t, run.Get(ctx, &got))
+	if got != "Fatal,Flaky" {
+		t.Fatalf("error types seen by the workflow: %q", got)
+	}
+	fatal, _ := policyCalls.Load("Fatal")
+	flaky, _ := policyCalls.Load("Flaky")
+	if n1, n2 := fatal.(*atomic.Int32).Load(), flaky.(*atomic.Int32).Load(); n1 != 1 || n2 != 3 {
+		t.Fatalf("Fatal ran %d times (want 1), Flaky %d (want 3)", n1, n2)
 	}
 }
