@@ -10,11 +10,13 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/sdk/client"
+	"github.com/durablefuture/durablefuture/pkg/sdk/worker"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -143,4 +145,65 @@ func freeRoutePort(t testing.TB) int {
 	}
 	t.Fatal("no free route port")
 	return 0
+}
+
+// Must fails the test on err.
+func Must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Context returns a context that ends after d or with the test.
+func Context(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// WaitFor waits until cond holds, failing the test when ctx ends first.
+func WaitFor(t testing.TB, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// RunWorker runs a worker with the registrations reg makes until stop is
+// called or the test ends. Unset options get test-friendly values: a 1s
+// workflow task timeout, a 2s shutdown timeout, logs through t.Log.
+func RunWorker(t testing.TB, c *client.Client, opts worker.Options, reg func(w *worker.Worker)) (stop func()) {
+	t.Helper()
+	if opts.WorkflowTaskTimeout == 0 {
+		opts.WorkflowTaskTimeout = time.Second
+	}
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = 2 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = Logger(t)
+	}
+	w := worker.New(c, opts)
+	reg(w)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("worker: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }

@@ -17,64 +17,6 @@ import (
 	"github.com/durablefuture/durablefuture/pkg/sdk/workflow"
 )
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func ctxTimeout(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// runWorker runs a worker until the returned stop function is called (or
-// the test ends).
-func runWorker(t *testing.T, c *client.Client, opts worker.Options, reg func(w *worker.Worker)) (stop func()) {
-	t.Helper()
-	if opts.WorkflowTaskTimeout == 0 {
-		opts.WorkflowTaskTimeout = time.Second
-	}
-	if opts.ShutdownTimeout == 0 {
-		opts.ShutdownTimeout = 2 * time.Second
-	}
-	if opts.Logger == nil {
-		opts.Logger = testsrv.Logger(t)
-	}
-	w := worker.New(c, opts)
-	reg(w)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	var stopped atomic.Bool
-	stop = func() {
-		if stopped.Swap(true) {
-			return
-		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
-func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 func hasEvent(t *testing.T, ctx context.Context, c *client.Client, id string, pred func(history.Event) bool) bool {
 	evs, err := c.History(ctx, id, "")
 	if err != nil {
@@ -110,15 +52,15 @@ func FanOut(ctx workflow.Context, n int) (int, error) {
 func TestSingleWriterPerRun(t *testing.T) {
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
-	ctx := ctxTimeout(t, 10*time.Second)
+	ctx := testsrv.Context(t, 10*time.Second)
 	log := c.Store().Log
 	subj, err := log.Subject("w", "r1")
-	must(t, err)
+	testsrv.Must(t, err)
 	rec := func() *history.Record {
 		return &history.Record{Kind: history.KindDecision, Events: []history.Event{{Seq: 1, Type: history.WorkflowTaskFailed}}}
 	}
 	seq, err := log.Append(ctx, subj, 0, rec())
-	must(t, err)
+	testsrv.Must(t, err)
 	if _, err := log.Append(ctx, subj, 0, rec()); !errors.Is(err, history.ErrConflict) {
 		t.Fatalf("second writer with a stale expectation: %v, want ErrConflict", err)
 	}
@@ -131,18 +73,18 @@ func TestSingleWriterPerRun(t *testing.T) {
 func TestDecisionIsOneRecord(t *testing.T) {
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
-	runWorker(t, c, worker.Options{}, func(w *worker.Worker) {
-		must(t, w.RegisterWorkflow(FanOut))
-		must(t, w.RegisterActivity(Inc))
+	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflow(FanOut))
+		testsrv.Must(t, w.RegisterActivity(Inc))
 	})
-	ctx := ctxTimeout(t, 20*time.Second)
+	ctx := testsrv.Context(t, 20*time.Second)
 	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "fan"}, FanOut, 10)
-	must(t, err)
+	testsrv.Must(t, err)
 	var sum int
-	must(t, run.Get(ctx, &sum))
+	testsrv.Must(t, run.Get(ctx, &sum))
 	subj, _ := c.Store().Log.Subject("fan", run.RunID())
 	recs, err := c.Store().Log.ReadFrom(ctx, subj, 0)
-	must(t, err)
+	testsrv.Must(t, err)
 	if len(recs) < 2 || len(recs[1].Events) != 10 || recs[1].Kind != history.KindDecision {
 		t.Fatalf("the first decision should hold the 10 scheduled activities in one record, got %d records, second has %d events", len(recs), len(recs[1].Events))
 	}
@@ -161,15 +103,15 @@ func TestNoCrashWindowAfterDecision(t *testing.T) {
 	c := testsrv.Client(t, s)
 	var crashes atomic.Int32
 	defer engine.SetTestHookAfterDecision(func() bool { return crashes.Add(1) <= 2 })()
-	runWorker(t, c, worker.Options{WorkflowTaskTimeout: 500 * time.Millisecond}, func(w *worker.Worker) {
-		must(t, w.RegisterWorkflow(FanOut))
-		must(t, w.RegisterActivity(Inc))
+	testsrv.RunWorker(t, c, worker.Options{WorkflowTaskTimeout: 500 * time.Millisecond}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflow(FanOut))
+		testsrv.Must(t, w.RegisterActivity(Inc))
 	})
-	ctx := ctxTimeout(t, 30*time.Second)
+	ctx := testsrv.Context(t, 30*time.Second)
 	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "crashy"}, FanOut, 3)
-	must(t, err)
+	testsrv.Must(t, err)
 	var sum int
-	must(t, run.Get(ctx, &sum))
+	testsrv.Must(t, run.Get(ctx, &sum))
 	if sum != 6 {
 		t.Fatalf("sum %d", sum)
 	}
@@ -177,7 +119,7 @@ func TestNoCrashWindowAfterDecision(t *testing.T) {
 		t.Fatal("hook did not run")
 	}
 	evs, err := c.History(ctx, "crashy", "")
-	must(t, err)
+	testsrv.Must(t, err)
 	if n := len(evs); n != 8 {
 		t.Fatalf("history has %d events, want 8", n)
 	}
@@ -188,26 +130,26 @@ func TestNoCrashWindowAfterDecision(t *testing.T) {
 func TestRedeliveredInputAppliedOnce(t *testing.T) {
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
-	runWorker(t, c, worker.Options{}, func(w *worker.Worker) { must(t, w.RegisterWorkflow(FanOut)) })
-	ctx := ctxTimeout(t, 20*time.Second)
+	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) { testsrv.Must(t, w.RegisterWorkflow(FanOut)) })
+	ctx := testsrv.Context(t, 20*time.Second)
 	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "dup-input"}, FanOut, 2)
-	must(t, err)
-	waitFor(t, ctx, "activities scheduled", func() bool {
+	testsrv.Must(t, err)
+	testsrv.WaitFor(t, ctx, "activities scheduled", func() bool {
 		return hasEvent(t, ctx, c, "dup-input", func(ev history.Event) bool { return ev.Type == history.ActivityScheduled })
 	})
 	done := map[string]any{"type": history.ActivityCompleted, "cause": 2, "result": 1, "attempt": 1}
 	for _, msgID := range []string{"a", "b", "c"} {
-		must(t, c.Store().PublishWorkflowInput("default", "dup-input", run.RunID(), "act:2:done", msgID, done))
+		testsrv.Must(t, c.Store().PublishWorkflowInput("default", "dup-input", run.RunID(), "act:2:done", msgID, done))
 	}
 	done3 := map[string]any{"type": history.ActivityCompleted, "cause": 3, "result": 2, "attempt": 1}
-	must(t, c.Store().PublishWorkflowInput("default", "dup-input", run.RunID(), "act:3:done", "d", done3))
+	testsrv.Must(t, c.Store().PublishWorkflowInput("default", "dup-input", run.RunID(), "act:3:done", "d", done3))
 	var sum int
-	must(t, run.Get(ctx, &sum))
+	testsrv.Must(t, run.Get(ctx, &sum))
 	if sum != 3 {
 		t.Fatalf("sum %d, want 3", sum)
 	}
 	evs, err := c.History(ctx, "dup-input", "")
-	must(t, err)
+	testsrv.Must(t, err)
 	n := 0
 	for _, ev := range evs {
 		if ev.InputID == "act:2:done" {
@@ -241,18 +183,18 @@ func TestRetryBackoffSurvivesWorker(t *testing.T) {
 	flakyAttempts.Store(0)
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
-	runWorker(t, c, worker.Options{}, func(w *worker.Worker) { must(t, w.RegisterWorkflow(RetryWorkflow)) })
-	stopA := runWorker(t, c, worker.Options{Identity: "activity-a"}, func(w *worker.Worker) { must(t, w.RegisterActivity(FlakyOnce)) })
-	ctx := ctxTimeout(t, 30*time.Second)
+	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) { testsrv.Must(t, w.RegisterWorkflow(RetryWorkflow)) })
+	stopA := testsrv.RunWorker(t, c, worker.Options{Identity: "activity-a"}, func(w *worker.Worker) { testsrv.Must(t, w.RegisterActivity(FlakyOnce)) })
+	ctx := testsrv.Context(t, 30*time.Second)
 	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "backoff"}, RetryWorkflow)
-	must(t, err)
-	waitFor(t, ctx, "first attempt failed", func() bool { return flakyAttempts.Load() >= 1 })
+	testsrv.Must(t, err)
+	testsrv.WaitFor(t, ctx, "first attempt failed", func() bool { return flakyAttempts.Load() >= 1 })
 	stopA()
-	runWorker(t, c, worker.Options{Identity: "activity-b"}, func(w *worker.Worker) { must(t, w.RegisterActivity(FlakyOnce)) })
+	testsrv.RunWorker(t, c, worker.Options{Identity: "activity-b"}, func(w *worker.Worker) { testsrv.Must(t, w.RegisterActivity(FlakyOnce)) })
 	var out string
-	must(t, run.Get(ctx, &out))
+	testsrv.Must(t, run.Get(ctx, &out))
 	evs, err := c.History(ctx, "backoff", "")
-	must(t, err)
+	testsrv.Must(t, err)
 	var failed, done *history.Event
 	for i := range evs {
 		switch evs[i].Type {
@@ -305,26 +247,26 @@ func TestNonDeterminismDetectedAndRecorded(t *testing.T) {
 	gate = make(chan struct{})
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
-	runWorker(t, c, worker.Options{}, func(w *worker.Worker) {
-		must(t, w.RegisterActivity(Gate))
-		must(t, w.RegisterActivity(Inc))
+	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterActivity(Gate))
+		testsrv.Must(t, w.RegisterActivity(Inc))
 	})
-	stopV1 := runWorker(t, c, worker.Options{}, func(w *worker.Worker) {
-		must(t, w.RegisterWorkflowWithOptions(GatedV1, worker.RegisterOptions{Name: "Gated"}))
+	stopV1 := testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflowWithOptions(GatedV1, worker.RegisterOptions{Name: "Gated"}))
 	})
-	ctx := ctxTimeout(t, 40*time.Second)
+	ctx := testsrv.Context(t, 40*time.Second)
 	run, err := c.StartJSON(ctx, client.StartOptions{ID: "nde"}, "Gated", nil)
-	must(t, err)
-	waitFor(t, ctx, "first activity scheduled", func() bool {
+	testsrv.Must(t, err)
+	testsrv.WaitFor(t, ctx, "first activity scheduled", func() bool {
 		return hasEvent(t, ctx, c, "nde", func(ev history.Event) bool { return ev.Type == history.ActivityScheduled })
 	})
 	stopV1()
-	stopV2 := runWorker(t, c, worker.Options{}, func(w *worker.Worker) {
-		must(t, w.RegisterWorkflowWithOptions(GatedV2, worker.RegisterOptions{Name: "Gated"}))
+	stopV2 := testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflowWithOptions(GatedV2, worker.RegisterOptions{Name: "Gated"}))
 	})
 	close(gate) // the activity result makes the V2 worker replay V1's history
 	var msg string
-	waitFor(t, ctx, "non-determinism recorded", func() bool {
+	testsrv.WaitFor(t, ctx, "non-determinism recorded", func() bool {
 		return hasEvent(t, ctx, c, "nde", func(ev history.Event) bool {
 			if ev.Type == history.WorkflowTaskFailed && ev.Failure != nil {
 				msg = ev.Failure.Message
@@ -338,22 +280,22 @@ func TestNonDeterminismDetectedAndRecorded(t *testing.T) {
 			t.Fatalf("non-determinism error %q does not name %q", msg, want)
 		}
 	}
-	waitFor(t, ctx, "describe to say blocked", func() bool {
+	testsrv.WaitFor(t, ctx, "describe to say blocked", func() bool {
 		d, err := c.Describe(ctx, "nde", "")
 		return err == nil && d.Status == engine.StatusRunning && strings.Contains(d.Blocked, "non-deterministic")
 	})
 	stopV2()
 	// Compatible code comes back: the run continues by itself.
-	runWorker(t, c, worker.Options{}, func(w *worker.Worker) {
-		must(t, w.RegisterWorkflowWithOptions(GatedV1, worker.RegisterOptions{Name: "Gated"}))
+	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflowWithOptions(GatedV1, worker.RegisterOptions{Name: "Gated"}))
 	})
 	var out string
-	must(t, run.Get(ctx, &out))
+	testsrv.Must(t, run.Get(ctx, &out))
 	if out != "x" {
 		t.Fatalf("result %q", out)
 	}
 	d, err := c.Describe(ctx, "nde", "")
-	must(t, err)
+	testsrv.Must(t, err)
 	if d.Blocked != "" {
 		t.Fatalf("still marked blocked: %+v", d)
 	}
@@ -371,20 +313,20 @@ func PanicActivityWorkflow(ctx workflow.Context) error {
 func TestActivityPanicIsAFailure(t *testing.T) {
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
-	runWorker(t, c, worker.Options{}, func(w *worker.Worker) {
-		must(t, w.RegisterWorkflow(PanicActivityWorkflow))
-		must(t, w.RegisterActivity(PanicActivity))
+	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflow(PanicActivityWorkflow))
+		testsrv.Must(t, w.RegisterActivity(PanicActivity))
 	})
-	ctx := ctxTimeout(t, 20*time.Second)
+	ctx := testsrv.Context(t, 20*time.Second)
 	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "apanic"}, PanicActivityWorkflow)
-	must(t, err)
+	testsrv.Must(t, err)
 	err = run.Get(ctx, nil)
 	var pe *engine.PanicError
 	if !errors.As(err, &pe) || !strings.Contains(pe.Stack, "PanicActivity") || !strings.Contains(err.Error(), "activity exploded") {
 		t.Fatalf("want a panic error with its stack, got %v", err)
 	}
 	evs, err := c.History(ctx, "apanic", "")
-	must(t, err)
+	testsrv.Must(t, err)
 	var types []string
 	for _, ev := range evs {
 		types = append(types, string(ev.Type))
@@ -396,10 +338,10 @@ func TestActivityPanicIsAFailure(t *testing.T) {
 
 func TestTopologyIdempotent(t *testing.T) {
 	s := testsrv.Start(t)
-	ctx := ctxTimeout(t, 10*time.Second)
+	ctx := testsrv.Context(t, 10*time.Second)
 	for range 2 {
 		c, err := client.Dial(ctx, client.Options{URL: s.ClientURL(), Prefix: "other", Replicas: 1, Storage: "memory"})
-		must(t, err)
+		testsrv.Must(t, err)
 		c.Close()
 	}
 	if _, err := client.Dial(ctx, client.Options{URL: s.ClientURL(), Prefix: "bad.prefix"}); err == nil {
@@ -432,22 +374,22 @@ func TestShutdownReleasesRunningActivity(t *testing.T) {
 	slowStarted = make(chan struct{}, 4)
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
-	runWorker(t, c, worker.Options{}, func(w *worker.Worker) { must(t, w.RegisterWorkflow(SlowWorkflow)) })
-	stopA := runWorker(t, c, worker.Options{ShutdownTimeout: 100 * time.Millisecond, ActivityTaskTimeout: time.Minute}, func(w *worker.Worker) {
-		must(t, w.RegisterActivity(Slow))
+	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) { testsrv.Must(t, w.RegisterWorkflow(SlowWorkflow)) })
+	stopA := testsrv.RunWorker(t, c, worker.Options{ShutdownTimeout: 100 * time.Millisecond, ActivityTaskTimeout: time.Minute}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterActivity(Slow))
 	})
-	ctx := ctxTimeout(t, 20*time.Second)
+	ctx := testsrv.Context(t, 20*time.Second)
 	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "release"}, SlowWorkflow)
-	must(t, err)
+	testsrv.Must(t, err)
 	select {
 	case <-slowStarted:
 	case <-ctx.Done():
 		t.Fatal("activity did not start")
 	}
 	stopA()
-	runWorker(t, c, worker.Options{ActivityTaskTimeout: time.Minute}, func(w *worker.Worker) { must(t, w.RegisterActivity(Slow)) })
+	testsrv.RunWorker(t, c, worker.Options{ActivityTaskTimeout: time.Minute}, func(w *worker.Worker) { testsrv.Must(t, w.RegisterActivity(Slow)) })
 	var n int
-	must(t, run.Get(ctx, &n))
+	testsrv.Must(t, run.Get(ctx, &n))
 	if n != 2 {
 		t.Fatalf("completed on attempt %d, want 2", n)
 	}
@@ -461,10 +403,10 @@ func TestShutdownReleasesRunningActivity(t *testing.T) {
 // lose cleanly.
 func TestReplicatedCluster(t *testing.T) {
 	urls := testsrv.StartCluster(t)
-	ctx := ctxTimeout(t, 60*time.Second)
+	ctx := testsrv.Context(t, 60*time.Second)
 	dial := func(u string) *client.Client {
 		c, err := client.Dial(ctx, client.Options{URL: u, Replicas: 3})
-		must(t, err)
+		testsrv.Must(t, err)
 		t.Cleanup(c.Close)
 		return c
 	}
@@ -473,20 +415,20 @@ func TestReplicatedCluster(t *testing.T) {
 	subj, _ := log.Subject("r3", "run")
 	rec := &history.Record{Kind: history.KindInput, Events: []history.Event{{Seq: 1, Type: history.WorkflowTaskFailed}}}
 	_, err := log.Append(ctx, subj, 0, rec)
-	must(t, err)
+	testsrv.Must(t, err)
 	if _, err := log.Append(ctx, subj, 0, rec); !errors.Is(err, history.ErrConflict) {
 		t.Fatalf("stale writer on R3: %v, want ErrConflict", err)
 	}
 	// Two workflow workers on different nodes.
-	runWorker(t, dial(urls[1]), worker.Options{}, func(w *worker.Worker) { must(t, w.RegisterWorkflow(FanOut)) })
-	runWorker(t, dial(urls[2]), worker.Options{}, func(w *worker.Worker) {
-		must(t, w.RegisterWorkflow(FanOut))
-		must(t, w.RegisterActivity(Inc))
+	testsrv.RunWorker(t, dial(urls[1]), worker.Options{}, func(w *worker.Worker) { testsrv.Must(t, w.RegisterWorkflow(FanOut)) })
+	testsrv.RunWorker(t, dial(urls[2]), worker.Options{}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflow(FanOut))
+		testsrv.Must(t, w.RegisterActivity(Inc))
 	})
 	var runs []client.WorkflowRun
 	for i := range 10 {
 		r, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: fmt.Sprintf("r3-%d", i)}, FanOut, 5)
-		must(t, err)
+		testsrv.Must(t, err)
 		runs = append(runs, r)
 	}
 	for _, r := range runs {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,45 +32,29 @@ func SumWorkflow(ctx workflow.Context, n int) (int, error) {
 	return total, nil
 }
 
-// startWorker runs a worker with the given registrations until the test ends.
+// startWorker runs a worker with the registrations reg makes until the test ends.
 func startWorker(t *testing.T, c *client.Client, reg func(w *worker.Worker)) {
 	t.Helper()
-	w := worker.New(c, worker.Options{WorkflowTaskTimeout: 2 * time.Second, ActivityTaskTimeout: 3 * time.Second, ShutdownTimeout: 2 * time.Second, Logger: testsrv.Logger(t)})
-	reg(w)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	})
-}
-
-func ctxTimeout(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
+	testsrv.RunWorker(t, c, worker.Options{}, reg)
 }
 
 func TestSequentialActivities(t *testing.T) {
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
 	startWorker(t, c, func(w *worker.Worker) {
-		must(t, w.RegisterWorkflow(SumWorkflow))
-		must(t, w.RegisterActivity(Add))
+		testsrv.Must(t, w.RegisterWorkflow(SumWorkflow))
+		testsrv.Must(t, w.RegisterActivity(Add))
 	})
-	ctx := ctxTimeout(t, 20*time.Second)
+	ctx := testsrv.Context(t, 20*time.Second)
 	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "sum-1"}, SumWorkflow, 5)
-	must(t, err)
+	testsrv.Must(t, err)
 	var got int
-	must(t, run.Get(ctx, &got))
+	testsrv.Must(t, run.Get(ctx, &got))
 	if got != 10 {
 		t.Fatalf("got %d, want 10", got)
 	}
 	evs, err := c.History(ctx, "sum-1", "")
-	must(t, err)
+	testsrv.Must(t, err)
 	// started + 5 x (scheduled, completed) + completed
 	if len(evs) != 12 {
 		t.Fatalf("history has %d events, want 12: %+v", len(evs), evs)
@@ -81,15 +64,6 @@ func TestSequentialActivities(t *testing.T) {
 	if evs[3].Type != "ActivityScheduled" || evs[3].Cause != 3 || evs[1].Cause != 1 {
 		t.Fatalf("causes: %+v %+v", evs[1], evs[3])
 	}
-}
-
-var flakyCalls atomic.Int32
-
-func Flaky(ctx context.Context, failTimes int32) (string, error) {
-	if n := flakyCalls.Add(1); n <= failTimes {
-		return "", fmt.Errorf("flaky failure %d", n)
-	}
-	return "ok", nil
 }
 
 func Boom(ctx context.Context) error {
@@ -112,30 +86,23 @@ func TestFailuresReachClient(t *testing.T) {
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
 	startWorker(t, c, func(w *worker.Worker) {
-		must(t, w.RegisterWorkflow(FailingWorkflow))
-		must(t, w.RegisterWorkflow(PanicWorkflow))
-		must(t, w.RegisterActivity(Boom))
+		testsrv.Must(t, w.RegisterWorkflow(FailingWorkflow))
+		testsrv.Must(t, w.RegisterWorkflow(PanicWorkflow))
+		testsrv.Must(t, w.RegisterActivity(Boom))
 	})
-	ctx := ctxTimeout(t, 20*time.Second)
+	ctx := testsrv.Context(t, 20*time.Second)
 	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{}, FailingWorkflow)
-	must(t, err)
+	testsrv.Must(t, err)
 	err = run.Get(ctx, nil)
 	var wee *failure.WorkflowExecutionError
 	if !errors.As(err, &wee) || failure.Type(err) != "CardDeclined" || !strings.Contains(err.Error(), "card declined") {
 		t.Fatalf("want workflow error of type CardDeclined, got %v", err)
 	}
 	run, err = c.ExecuteWorkflow(ctx, client.StartOptions{}, PanicWorkflow)
-	must(t, err)
+	testsrv.Must(t, err)
 	err = run.Get(ctx, nil)
 	var pe *failure.PanicError
 	if !errors.As(err, &pe) || !strings.Contains(pe.Stack, "PanicWorkflow") {
 		t.Fatalf("want panic error with stack, got %v", err)
-	}
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }

@@ -52,15 +52,15 @@ func TestManyWorkflowsAtOnce(t *testing.T) {
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
 	startWorker(t, c, func(w *worker.Worker) {
-		must(t, w.RegisterWorkflow(SumWorkflow))
-		must(t, w.RegisterActivity(Add))
+		testsrv.Must(t, w.RegisterWorkflow(SumWorkflow))
+		testsrv.Must(t, w.RegisterActivity(Add))
 	})
-	ctx := ctxTimeout(t, 60*time.Second)
+	ctx := testsrv.Context(t, 60*time.Second)
 	const n = 200
 	runs := make([]client.WorkflowRun, n)
 	for i := range runs {
 		r, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: fmt.Sprintf("many-%d", i)}, SumWorkflow, i%7)
-		must(t, err)
+		testsrv.Must(t, err)
 		runs[i] = r
 	}
 	var wg sync.WaitGroup
@@ -86,7 +86,7 @@ func TestManyWorkflowsAtOnce(t *testing.T) {
 		t.Error(err)
 	}
 	list, err := c.ListWorkflows(ctx, client.ListFilter{Status: "completed"})
-	must(t, err)
+	testsrv.Must(t, err)
 	if len(list) != n {
 		t.Fatalf("list shows %d completed runs, want %d", len(list), n)
 	}
@@ -141,19 +141,19 @@ func TestParallelActivities(t *testing.T) {
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
 	startWorker(t, c, func(w *worker.Worker) {
-		must(t, w.RegisterWorkflow(ParallelWorkflow))
-		must(t, w.RegisterActivity(Meet))
+		testsrv.Must(t, w.RegisterWorkflow(ParallelWorkflow))
+		testsrv.Must(t, w.RegisterActivity(Meet))
 	})
-	ctx := ctxTimeout(t, 30*time.Second)
+	ctx := testsrv.Context(t, 30*time.Second)
 	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{}, ParallelWorkflow, n)
-	must(t, err)
+	testsrv.Must(t, err)
 	var got []int
-	must(t, run.Get(ctx, &got))
+	testsrv.Must(t, run.Get(ctx, &got))
 	if fmt.Sprint(got) != "[0 10 20 30 40]" {
 		t.Fatalf("got %v", got)
 	}
 	evs, err := c.History(ctx, run.ID(), "")
-	must(t, err)
+	testsrv.Must(t, err)
 	// All five activities are scheduled by the first decision, together.
 	if evs[1].Type != history.ActivityScheduled || evs[5].Type != history.ActivityScheduled {
 		t.Fatalf("activities not scheduled together: %v", types(evs))
@@ -200,19 +200,19 @@ func TestSameActivityRetriedWithItsOwnInput(t *testing.T) {
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
 	startWorker(t, c, func(w *worker.Worker) {
-		must(t, w.RegisterWorkflow(TwiceWorkflow))
-		must(t, w.RegisterActivity(Echo))
+		testsrv.Must(t, w.RegisterWorkflow(TwiceWorkflow))
+		testsrv.Must(t, w.RegisterActivity(Echo))
 	})
-	ctx := ctxTimeout(t, 20*time.Second)
+	ctx := testsrv.Context(t, 20*time.Second)
 	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{}, TwiceWorkflow)
-	must(t, err)
+	testsrv.Must(t, err)
 	var got []string
-	must(t, run.Get(ctx, &got))
+	testsrv.Must(t, run.Get(ctx, &got))
 	if fmt.Sprint(got) != "[echo:first echo:second]" {
 		t.Fatalf("got %v", got)
 	}
 	evs, err := c.History(ctx, run.ID(), "")
-	must(t, err)
+	testsrv.Must(t, err)
 	var retried []history.Event
 	for _, ev := range evs {
 		if ev.Type == history.ActivityAttemptFailed {
@@ -273,35 +273,35 @@ func TestWorkflowWorkerKilledMidRun(t *testing.T) {
 	c := testsrv.Client(t, s)
 	// Activities run here; the workflow worker is a child process.
 	startWorker(t, c, func(w *worker.Worker) {
-		must(t, w.RegisterActivity(Step1))
-		must(t, w.RegisterActivity(Step2))
+		testsrv.Must(t, w.RegisterActivity(Step1))
+		testsrv.Must(t, w.RegisterActivity(Step2))
 	})
 	exe, err := os.Executable()
-	must(t, err)
+	testsrv.Must(t, err)
 	child := exec.Command(exe, "-test.run=^$")
 	child.Env = append(os.Environ(), "DF_TEST_CHILD_WORKER="+s.ClientURL())
 	out, err := child.StdoutPipe()
-	must(t, err)
+	testsrv.Must(t, err)
 	child.Stderr = os.Stderr
-	must(t, child.Start())
+	testsrv.Must(t, child.Start())
 	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
 	buf := make([]byte, 6)
 	if _, err := out.Read(buf); err != nil || !strings.HasPrefix(string(buf), "ready") {
 		t.Fatalf("child worker did not start: %q %v", buf, err)
 	}
 
-	ctx := ctxTimeout(t, 60*time.Second)
+	ctx := testsrv.Context(t, 60*time.Second)
 	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "killed"}, TwoStepWorkflow)
-	must(t, err)
-	waitFor(t, ctx, "step 2 running", func() bool { return stepCalls[1].Load() == 1 })
+	testsrv.Must(t, err)
+	testsrv.WaitFor(t, ctx, "step 2 running", func() bool { return stepCalls[1].Load() == 1 })
 
-	must(t, child.Process.Signal(syscall.SIGKILL))
+	testsrv.Must(t, child.Process.Signal(syscall.SIGKILL))
 	_ = child.Wait()
 	close(releaseStep2) // step 2 reports while no workflow worker is alive
 
-	startWorker(t, c, func(w *worker.Worker) { must(t, w.RegisterWorkflow(TwoStepWorkflow)) })
+	startWorker(t, c, func(w *worker.Worker) { testsrv.Must(t, w.RegisterWorkflow(TwoStepWorkflow)) })
 	var got string
-	must(t, run.Get(ctx, &got))
+	testsrv.Must(t, run.Get(ctx, &got))
 	if got != "one+two" {
 		t.Fatalf("got %q", got)
 	}
@@ -309,21 +309,8 @@ func TestWorkflowWorkerKilledMidRun(t *testing.T) {
 		t.Fatalf("step 1 ran %d times, step 2 %d times; want once each", n1, n2)
 	}
 	evs, err := c.History(ctx, "killed", "")
-	must(t, err)
+	testsrv.Must(t, err)
 	checkWellFormed(t, evs)
-}
-
-func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
 }
 
 // checkWellFormed asserts the structural invariants of a history: seqs are
@@ -383,25 +370,25 @@ func TestTwoWorkersRacingOnOneRun(t *testing.T) {
 	// activity results of one run land on both, concurrently.
 	for range 2 {
 		wc := testsrv.Client(t, s)
-		startWorker(t, wc, func(w *worker.Worker) { must(t, w.RegisterWorkflow(FanWorkflow)) })
+		startWorker(t, wc, func(w *worker.Worker) { testsrv.Must(t, w.RegisterWorkflow(FanWorkflow)) })
 	}
-	startWorker(t, c, func(w *worker.Worker) { must(t, w.RegisterActivity(Add)) })
-	ctx := ctxTimeout(t, 60*time.Second)
+	startWorker(t, c, func(w *worker.Worker) { testsrv.Must(t, w.RegisterActivity(Add)) })
+	ctx := testsrv.Context(t, 60*time.Second)
 	const runs, fan = 20, 20
 	handles := make([]client.WorkflowRun, runs)
 	for i := range handles {
 		r, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: fmt.Sprintf("race-%d", i)}, FanWorkflow, fan)
-		must(t, err)
+		testsrv.Must(t, err)
 		handles[i] = r
 	}
 	for _, r := range handles {
 		var got int
-		must(t, r.Get(ctx, &got))
+		testsrv.Must(t, r.Get(ctx, &got))
 		if want := fan * (fan + 1) / 2; got != want {
 			t.Fatalf("%s: got %d want %d", r.ID(), got, want)
 		}
 		evs, err := c.History(ctx, r.ID(), "")
-		must(t, err)
+		testsrv.Must(t, err)
 		checkWellFormed(t, evs)
 		if len(evs) != 2+2*fan {
 			t.Fatalf("%s: %d events, want %d", r.ID(), len(evs), 2+2*fan)
@@ -414,48 +401,48 @@ func TestTwoWorkersRacingOnOneRun(t *testing.T) {
 func TestServerRestartKeepsRuns(t *testing.T) {
 	dir := t.TempDir()
 	s := testsrv.StartIn(t, dir)
-	ctx := ctxTimeout(t, 60*time.Second)
+	ctx := testsrv.Context(t, 60*time.Second)
 	c, err := client.Dial(ctx, client.Options{URL: s.ClientURL()})
-	must(t, err)
+	testsrv.Must(t, err)
 	wctx, stopWorker := context.WithCancel(ctx)
 	w := worker.New(c, worker.Options{Logger: testsrv.Logger(t)})
-	must(t, w.RegisterWorkflow(SumWorkflow))
-	must(t, w.RegisterActivity(Add))
+	testsrv.Must(t, w.RegisterWorkflow(SumWorkflow))
+	testsrv.Must(t, w.RegisterActivity(Add))
 	done := make(chan error, 1)
 	go func() { done <- w.Run(wctx) }()
 	for i := range 5 {
 		r, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: fmt.Sprintf("keep-%d", i)}, SumWorkflow, 3)
-		must(t, err)
-		must(t, r.Get(ctx, nil))
+		testsrv.Must(t, err)
+		testsrv.Must(t, r.Get(ctx, nil))
 	}
 	// One more that is still open when the server goes down.
 	_, err = c.ExecuteWorkflow(ctx, client.StartOptions{ID: "keep-open"}, SumWorkflow, 2)
-	must(t, err)
+	testsrv.Must(t, err)
 	stopWorker()
-	must(t, <-done)
+	testsrv.Must(t, <-done)
 	c.Close()
 	s.Stop()
 
 	s2 := testsrv.StartIn(t, dir)
 	c2 := testsrv.Client(t, s2)
 	list, err := c2.ListWorkflows(ctx, client.ListFilter{})
-	must(t, err)
+	testsrv.Must(t, err)
 	if len(list) != 6 {
 		t.Fatalf("after restart %d runs listed, want 6", len(list))
 	}
 	for i := range 5 {
 		var got int
-		must(t, c2.GetWorkflow(fmt.Sprintf("keep-%d", i), "").Get(ctx, &got))
+		testsrv.Must(t, c2.GetWorkflow(fmt.Sprintf("keep-%d", i), "").Get(ctx, &got))
 		if got != 3 {
 			t.Fatalf("keep-%d: %d", i, got)
 		}
 	}
 	startWorker(t, c2, func(w *worker.Worker) {
-		must(t, w.RegisterWorkflow(SumWorkflow))
-		must(t, w.RegisterActivity(Add))
+		testsrv.Must(t, w.RegisterWorkflow(SumWorkflow))
+		testsrv.Must(t, w.RegisterActivity(Add))
 	})
 	var got int
-	must(t, c2.GetWorkflow("keep-open", "").Get(ctx, &got))
+	testsrv.Must(t, c2.GetWorkflow("keep-open", "").Get(ctx, &got))
 	if got != 1 {
 		t.Fatalf("keep-open: %d", got)
 	}
@@ -475,10 +462,10 @@ func BlockingWorkflow(ctx workflow.Context, s string, n int) error {
 func TestStartValidation(t *testing.T) {
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
-	startWorker(t, c, func(w *worker.Worker) { must(t, w.RegisterWorkflow(BlockingWorkflow)) })
-	ctx := ctxTimeout(t, 20*time.Second)
+	startWorker(t, c, func(w *worker.Worker) { testsrv.Must(t, w.RegisterWorkflow(BlockingWorkflow)) })
+	ctx := testsrv.Context(t, 20*time.Second)
 	_, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "dup"}, BlockingWorkflow, "a", 1)
-	must(t, err)
+	testsrv.Must(t, err)
 	_, err = c.ExecuteWorkflow(ctx, client.StartOptions{ID: "dup"}, BlockingWorkflow, "a", 1)
 	if !errors.Is(err, failure.ErrWorkflowAlreadyRunning) {
 		t.Fatalf("second start of a running ID: %v", err)
@@ -497,16 +484,16 @@ func TestStartValidation(t *testing.T) {
 	}
 	// A JSON argument of the wrong type fails the run, naming the position.
 	run, err := c.StartJSON(ctx, client.StartOptions{}, "BlockingWorkflow", json.RawMessage(`["a", "b"]`))
-	must(t, err)
+	testsrv.Must(t, err)
 	err = run.Get(ctx, nil)
 	if err == nil || !strings.Contains(err.Error(), "argument 2") || failure.Type(err) != "ArgumentError" {
 		t.Fatalf("JSON mismatch: %v", err)
 	}
 	// IDs with any characters map to valid subjects and back.
 	run, err = c.StartJSON(ctx, client.StartOptions{ID: "order #42 / é.*>"}, "BlockingWorkflow", json.RawMessage(`["a", 1]`))
-	must(t, err)
+	testsrv.Must(t, err)
 	d, err := c.Describe(ctx, "order #42 / é.*>", "")
-	must(t, err)
+	testsrv.Must(t, err)
 	if d.WorkflowID != "order #42 / é.*>" || d.RunID != run.RunID() {
 		t.Fatalf("describe: %+v", d)
 	}

@@ -70,14 +70,14 @@ func TestGoChannelSelector(t *testing.T) {
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
 	startWorker(t, c, func(w *worker.Worker) {
-		must(t, w.RegisterWorkflow(PipelineWorkflow))
-		must(t, w.RegisterActivity(Upper))
+		testsrv.Must(t, w.RegisterWorkflow(PipelineWorkflow))
+		testsrv.Must(t, w.RegisterActivity(Upper))
 	})
-	ctx := ctxTimeout(t, 20*time.Second)
+	ctx := testsrv.Context(t, 20*time.Second)
 	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "pipeline"}, PipelineWorkflow, []string{"a", "b", "c"})
-	must(t, err)
+	testsrv.Must(t, err)
 	var got []string
-	must(t, run.Get(ctx, &got))
+	testsrv.Must(t, run.Get(ctx, &got))
 	if len(got) != 5 || got[4] != "sum=3" {
 		t.Fatalf("got %v", got)
 	}
@@ -93,7 +93,7 @@ func TestGoChannelSelector(t *testing.T) {
 	// Replaying the whole history (a worker with an empty cache) gives the
 	// same result: run the workflow again on a fresh worker from scratch.
 	evs, err := c.History(ctx, "pipeline", "")
-	must(t, err)
+	testsrv.Must(t, err)
 	checkWellFormed(t, evs)
 }
 
@@ -107,18 +107,18 @@ func OtherQueueWorkflow(ctx workflow.Context) (string, error) {
 func TestActivityOnAnotherTaskQueue(t *testing.T) {
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
-	startWorker(t, c, func(w *worker.Worker) { must(t, w.RegisterWorkflow(OtherQueueWorkflow)) })
+	startWorker(t, c, func(w *worker.Worker) { testsrv.Must(t, w.RegisterWorkflow(OtherQueueWorkflow)) })
 	w := worker.New(c, worker.Options{TaskQueues: []string{"gpu", "spare"}, Logger: testsrv.Logger(t)})
-	must(t, w.RegisterActivity(Upper))
+	testsrv.Must(t, w.RegisterActivity(Upper))
 	wctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(wctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	ctx := ctxTimeout(t, 20*time.Second)
+	ctx := testsrv.Context(t, 20*time.Second)
 	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{}, OtherQueueWorkflow)
-	must(t, err)
+	testsrv.Must(t, err)
 	var out string
-	must(t, run.Get(ctx, &out))
+	testsrv.Must(t, run.Get(ctx, &out))
 	if out != "<x>" {
 		t.Fatalf("got %q", out)
 	}
@@ -169,29 +169,29 @@ func TestLoggerSilentWhileReplaying(t *testing.T) {
 	logGate = make(chan struct{})
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
-	startWorker(t, c, func(w *worker.Worker) { must(t, w.RegisterActivity(LogGate)) })
+	startWorker(t, c, func(w *worker.Worker) { testsrv.Must(t, w.RegisterActivity(LogGate)) })
 	var mu sync.Mutex
 	var first, second []string
 	w1 := worker.New(c, worker.Options{Logger: slog.New(captureHandler{&mu, &first})})
-	must(t, w1.RegisterWorkflow(LoggedWorkflow))
+	testsrv.Must(t, w1.RegisterWorkflow(LoggedWorkflow))
 	ctx1, stop1 := context.WithCancel(context.Background())
 	done1 := make(chan error, 1)
 	go func() { done1 <- w1.Run(ctx1) }()
-	ctx := ctxTimeout(t, 20*time.Second)
+	ctx := testsrv.Context(t, 20*time.Second)
 	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "logged"}, LoggedWorkflow)
-	must(t, err)
-	waitFor(t, ctx, "step 1 logged", func() bool { mu.Lock(); defer mu.Unlock(); return len(first) == 1 })
+	testsrv.Must(t, err)
+	testsrv.WaitFor(t, ctx, "step 1 logged", func() bool { mu.Lock(); defer mu.Unlock(); return len(first) == 1 })
 	stop1()
-	must(t, <-done1)
+	testsrv.Must(t, <-done1)
 
 	w2 := worker.New(c, worker.Options{Logger: slog.New(captureHandler{&mu, &second})})
-	must(t, w2.RegisterWorkflow(LoggedWorkflow))
+	testsrv.Must(t, w2.RegisterWorkflow(LoggedWorkflow))
 	ctx2, stop2 := context.WithCancel(context.Background())
 	done2 := make(chan error, 1)
 	go func() { done2 <- w2.Run(ctx2) }()
 	t.Cleanup(func() { stop2(); <-done2 })
 	close(logGate)
-	must(t, run.Get(ctx, nil))
+	testsrv.Must(t, run.Get(ctx, nil))
 	mu.Lock()
 	defer mu.Unlock()
 	if fmt.Sprint(first) != "[at1]" || fmt.Sprint(second) != "[at2]" {
@@ -222,14 +222,14 @@ func TestRetryPolicyLimits(t *testing.T) {
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
 	startWorker(t, c, func(w *worker.Worker) {
-		must(t, w.RegisterWorkflow(PolicyWorkflow))
-		must(t, w.RegisterActivity(FailWith))
+		testsrv.Must(t, w.RegisterWorkflow(PolicyWorkflow))
+		testsrv.Must(t, w.RegisterActivity(FailWith))
 	})
-	ctx := ctxTimeout(t, 20*time.Second)
+	ctx := testsrv.Context(t, 20*time.Second)
 	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{}, PolicyWorkflow)
-	must(t, err)
+	testsrv.Must(t, err)
 	var got string
-	must(t, run.Get(ctx, &got))
+	testsrv.Must(t, run.Get(ctx, &got))
 	if got != "Fatal,Flaky" {
 		t.Fatalf("error types seen by the workflow: %q", got)
 	}
