@@ -238,8 +238,25 @@ func (w *Worker) requirements(ctx context.Context, r *run, streamSeq uint64) err
 		msgs = append(msgs, newMsg(w.store.activityTaskSubject(ev.ActivityOptions.TaskQueue),
 			fmt.Sprintf("%s:act:%d", r.info.RunID, seq), t))
 	}
+	// Timers started by this decision: a scheduled message each, which the
+	// server publishes as a TimerFired input when due (also after downtime).
+	// Re-publishing replaces the schedule, so a redelivery is harmless.
+	var cancelled []int64
+	for seq, t := range r.timers {
+		switch {
+		case t.startedIn == streamSeq && !t.done:
+			msgs = append(msgs, w.timerMsg(r, seq, t))
+		case t.canceledIn == streamSeq, r.closed && !t.done:
+			cancelled = append(cancelled, seq)
+		}
+	}
 	if err := w.publishAll(ctx, msgs); err != nil {
 		return err
+	}
+	for _, seq := range cancelled {
+		if err := w.store.tasks.Purge(ctx, jetstream.WithPurgeSubject(w.store.timerSubject(r.info.RunID, seq))); err != nil {
+			return fmt.Errorf("cancel timer %d: %w", seq, err)
+		}
 	}
 	if r.closed {
 		if err := w.store.closeRun(ctx, r.info.WorkflowID, r.info.RunID, r.closeEvent); err != nil {
@@ -247,6 +264,15 @@ func (w *Worker) requirements(ctx context.Context, r *run, streamSeq uint64) err
 		}
 	}
 	return nil
+}
+
+func (w *Worker) timerMsg(r *run, seq int64, t *timerState) *nats.Msg {
+	task := workflowTask{V: 1, WorkflowID: r.info.WorkflowID, RunID: r.info.RunID,
+		InputID: fmt.Sprintf("timer:%d", seq), Event: &history.Event{Type: history.TimerFired, Cause: seq}}
+	m := newMsg(w.store.timerSubject(r.info.RunID, seq), "", task)
+	m.Header.Set(jetstream.ScheduleHeader, "@at "+t.started.FireAt.UTC().Format(time.RFC3339Nano))
+	m.Header.Set(jetstream.ScheduleTargetHeader, w.store.workflowTaskSubject(r.info.TaskQueue))
+	return m
 }
 
 // block records why a run cannot advance (non-determinism, unknown type) as

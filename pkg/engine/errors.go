@@ -102,6 +102,9 @@ var (
 	ErrWorkflowNotFound       = errors.New("workflow not found")
 	ErrUnknownWorkflowType    = errors.New("unknown workflow type")
 	ErrPayloadTooLarge        = errors.New("payload too large")
+	// ErrCanceled is the error of a cancelled context, timer or activity;
+	// test with errors.Is (IsCanceledError in the SDK).
+	ErrCanceled = errors.New("canceled")
 	// ErrInvalidArgument wraps every refusal of malformed input: a workflow
 	// ID, a task queue, an empty type, input that is not a JSON array.
 	ErrInvalidArgument = errors.New("invalid argument")
@@ -132,6 +135,8 @@ func ToFailure(err error) *history.Failure {
 	var ae *ActivityError
 	var f *history.Failure
 	switch {
+	case errors.Is(err, ErrCanceled) && !errors.As(err, &app):
+		return &history.Failure{Message: err.Error(), Type: "CanceledError"}
 	case errors.As(err, &pe) && pe == err:
 		return &history.Failure{Message: err.Error(), Type: "PanicError", Stack: pe.Stack}
 	case errors.As(err, &app):
@@ -163,8 +168,11 @@ func FromFailure(f *history.Failure) error {
 	if f == nil {
 		return nil
 	}
-	if f.Type == "PanicError" {
+	switch f.Type {
+	case "PanicError":
 		return &PanicError{Value: trimPrefix(f.Message, "panic: "), Stack: f.Stack}
+	case "CanceledError":
+		return &ApplicationError{Message: f.Message, Type: f.Type, Cause: ErrCanceled}
 	}
 	e := &ApplicationError{Message: f.Message, Type: f.Type, NonRetryable: f.NonRetryable, Details: f.Details, Stack: f.Stack}
 	if f.Cause != nil {

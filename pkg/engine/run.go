@@ -17,6 +17,20 @@ import (
 type command struct {
 	event  history.Event
 	future *future
+	// seq is the command's event seq once it is bound to a recorded event.
+	seq int64
+	// onBind runs when the command is bound (timers register themselves).
+	onBind func(seq int64)
+}
+
+type timerState struct {
+	future  *future
+	done    bool // fired or cancelled
+	started history.Event
+	// startedIn is the stream seq of the decision that started the timer.
+	startedIn  uint64
+	canceledIn uint64
+	unregister func()
 }
 
 type activityState struct {
@@ -40,6 +54,8 @@ type run struct {
 
 	pending    []*command
 	activities map[int64]*activityState
+	timers     map[int64]*timerState
+	root       rootContext
 	// applied maps each applied input id to the stream seq of the decision
 	// record that answered it (0 while no decision has yet).
 	applied          map[string]uint64
@@ -63,8 +79,10 @@ func newRun(base *slog.Logger) *run {
 	r := &run{
 		disp:       &dispatcher{},
 		activities: map[int64]*activityState{},
+		timers:     map[int64]*timerState{},
 		applied:    map[string]uint64{},
 	}
+	r.root = rootContext{r: r, canceler: newCanceler(nil)}
 	r.logger = slog.New(replayAwareHandler{r: r, h: base.Handler()})
 	return r
 }
@@ -98,7 +116,9 @@ func (r *run) addCommand(c *command) {
 	if c.event.Type.IsClosing() {
 		r.closeCmd = true
 	}
-	c.event.Cause = r.lastInputSeq
+	if c.event.Cause == 0 {
+		c.event.Cause = r.lastInputSeq
+	}
 	r.pending = append(r.pending, c)
 }
 
@@ -136,8 +156,13 @@ func (r *run) decided(streamSeq uint64) {
 }
 
 func describeCommand(ev history.Event) string {
-	if ev.Name != "" {
+	switch {
+	case ev.Name != "":
 		return fmt.Sprintf("%s(%s)", ev.Type, ev.Name)
+	case ev.Type == history.TimerStarted:
+		return fmt.Sprintf("%s(%s)", ev.Type, time.Duration(ev.Duration))
+	case ev.Type == history.TimerCanceled:
+		return fmt.Sprintf("%s(timer %d)", ev.Type, ev.Cause)
 	}
 	return string(ev.Type)
 }
@@ -147,7 +172,7 @@ func (r *run) matchCommand(ev history.Event, streamSeq uint64) error {
 		return &NonDeterminismError{Seq: ev.Seq, Recorded: describeCommand(ev), Produced: "no command"}
 	}
 	c := r.pending[0]
-	if c.event.Type != ev.Type || c.event.Name != ev.Name {
+	if c.event.Type != ev.Type || c.event.Name != ev.Name || ev.Type == history.TimerCanceled && c.event.Cause != ev.Cause {
 		return &NonDeterminismError{Seq: ev.Seq, Recorded: describeCommand(ev), Produced: describeCommand(c.event)}
 	}
 	r.pending = r.pending[1:]
@@ -164,6 +189,32 @@ func (r *run) bindCommand(c *command, ev history.Event, streamSeq uint64) {
 		e := ev
 		r.closeEvent = &e
 	}
+	c.seq = ev.Seq
+	if c.onBind != nil {
+		c.onBind(ev.Seq)
+	}
+	switch ev.Type {
+	case history.TimerStarted:
+		if t := r.timers[ev.Seq]; t != nil {
+			t.started, t.startedIn = ev, streamSeq
+		}
+	case history.TimerCanceled:
+		if t := r.timers[ev.Cause]; t != nil {
+			t.canceledIn = streamSeq
+		}
+	}
+}
+
+// removePending drops a command the code took back before it was recorded
+// (a timer cancelled in the decision that started it).
+func (r *run) removePending(c *command) bool {
+	for i, p := range r.pending {
+		if p == c {
+			r.pending = append(r.pending[:i], r.pending[i+1:]...)
+			return true
+		}
+	}
+	return false
 }
 
 // applyInput applies one input event and runs the code until it blocks.
@@ -196,6 +247,15 @@ func (r *run) applyInput(reg *Registry, ev history.Event) error {
 		if a := r.activities[ev.Cause]; a != nil {
 			a.attempts = ev.Attempt
 		}
+	case history.TimerFired:
+		t := r.timers[ev.Cause]
+		if t == nil || t.done {
+			return nil // cancelled meanwhile, or a redelivery
+		}
+		t.done = true
+		t.unregister()
+		t.future.set(nil, nil)
+		r.runCode()
 	}
 	return nil
 }
@@ -207,7 +267,7 @@ func (r *run) start(reg *Registry, ev history.Event) error {
 		return fmt.Errorf("%w %q: this worker registers %v", ErrUnknownWorkflowType, ev.Name, reg.WorkflowNames())
 	}
 	r.started = true
-	ctx := Context(rootContext{r: r})
+	ctx := Context(r.root)
 	input := ev.Input
 	r.disp.spawn("main", func() {
 		args, err := sig.decodeArgs("workflow", input)

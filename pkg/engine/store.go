@@ -99,6 +99,12 @@ func (s *Store) activityTaskSubject(queue string) string {
 	return s.Config.Prefix + ".task.act." + queue
 }
 
+// timerSubject holds the scheduled message of one timer of a run; it is in
+// the task stream because a schedule must live in the stream of its target.
+func (s *Store) timerSubject(runID string, seq int64) string {
+	return fmt.Sprintf("%s.task.sched.%s.%d", s.Config.Prefix, runID, seq)
+}
+
 // Open connects a Store to nc, creating the streams and the runs bucket
 // idempotently if they do not exist yet.
 func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {

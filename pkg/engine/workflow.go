@@ -10,18 +10,109 @@ import (
 	"github.com/durablefuture/durablefuture/pkg/history"
 )
 
-// Context is the context of workflow code. It carries the run and the
-// options set with WithActivityOptions; it is not a context.Context because
-// workflow code must not block on anything the scheduler does not control.
+// Context is the context of workflow code. It carries the run, values and
+// cancellation; it is not a context.Context because workflow code must not
+// block on anything the scheduler does not control.
 type Context interface {
 	Value(key any) any
+	// Done is closed when the context is cancelled.
+	Done() Channel
+	// Err is nil until the context is cancelled, then ErrCanceled.
+	Err() error
 	run() *run
+	// onCancel registers f to run (on the workflow goroutine that cancels)
+	// when the context is cancelled; it returns a function that unregisters f.
+	onCancel(f func()) (remove func())
 }
 
-type rootContext struct{ r *run }
+type rootContext struct {
+	r *run
+	*canceler
+}
 
 func (c rootContext) Value(any) any { return nil }
 func (c rootContext) run() *run     { return c.r }
+
+// canceler is the cancellation state shared by a context and its children.
+type canceler struct {
+	done      *channel
+	err       error
+	parent    *canceler
+	callbacks map[int]func()
+	next      int
+}
+
+func newCanceler(parent *canceler) *canceler {
+	c := &canceler{done: &channel{}, parent: parent, callbacks: map[int]func(){}}
+	if parent != nil {
+		if parent.err != nil {
+			c.cancel(parent.err)
+		} else {
+			parent.onCancel(func() { c.cancel(parent.err) })
+		}
+	}
+	return c
+}
+
+func (c *canceler) Done() Channel { return c.done }
+func (c *canceler) Err() error    { return c.err }
+
+func (c *canceler) onCancel(f func()) func() {
+	if c.err != nil {
+		f()
+		return func() {}
+	}
+	id := c.next
+	c.next++
+	c.callbacks[id] = f
+	return func() { delete(c.callbacks, id) }
+}
+
+func (c *canceler) cancel(err error) {
+	if c.err != nil {
+		return
+	}
+	c.err = err
+	c.done.Close()
+	// Callbacks run in registration order: deterministic.
+	for id := 0; id < c.next; id++ {
+		if f, ok := c.callbacks[id]; ok {
+			delete(c.callbacks, id)
+			f()
+		}
+	}
+}
+
+type cancelContext struct {
+	Context
+	*canceler
+}
+
+func (c cancelContext) Done() Channel            { return c.canceler.Done() }
+func (c cancelContext) Err() error               { return c.canceler.Err() }
+func (c cancelContext) onCancel(f func()) func() { return c.canceler.onCancel(f) }
+func (c cancelContext) Value(key any) any        { return c.Context.Value(key) }
+
+// CancelFunc cancels a context and its children.
+type CancelFunc func()
+
+// WithCancel returns a child context and the function that cancels it.
+func WithCancel(parent Context) (Context, CancelFunc) {
+	c := newCanceler(nil)
+	if parent.Err() != nil {
+		c.cancel(parent.Err())
+	} else {
+		parent.onCancel(func() { c.cancel(parent.Err()) })
+	}
+	return cancelContext{Context: parent, canceler: c}, func() { c.cancel(ErrCanceled) }
+}
+
+// NewDisconnectedContext returns a context that keeps the values of parent
+// but is not cancelled with it: for cleanup after a cancellation.
+func NewDisconnectedContext(parent Context) (Context, CancelFunc) {
+	c := newCanceler(nil)
+	return cancelContext{Context: parent, canceler: c}, func() { c.cancel(ErrCanceled) }
+}
 
 type valueContext struct {
 	Context
@@ -370,4 +461,43 @@ func setDirect(valuePtr, v any) bool {
 		return true
 	}
 	return false
+}
+
+// NewTimer returns a future that is ready after d of workflow time. The
+// timer lives in JetStream (a scheduled message), so it fires even if every
+// worker was down at its due time. Cancelling ctx cancels the timer: its
+// future then fails with ErrCanceled.
+func NewTimer(ctx Context, d time.Duration) Future {
+	r := ctx.run()
+	f := &future{what: "timer"}
+	switch {
+	case ctx.Err() != nil:
+		f.set(nil, ctx.Err())
+		return f
+	case d <= 0:
+		f.set(nil, nil)
+		return f
+	}
+	fireAt := r.now.Add(d)
+	cmd := &command{event: history.Event{Type: history.TimerStarted, FireAt: &fireAt, Duration: history.Duration(d)}, future: f}
+	t := &timerState{future: f}
+	cmd.onBind = func(seq int64) { r.timers[seq] = t }
+	r.addCommand(cmd)
+	t.unregister = ctx.onCancel(func() {
+		if t.done {
+			return
+		}
+		t.done = true
+		f.set(nil, ErrCanceled)
+		if !r.removePending(cmd) && cmd.seq != 0 {
+			r.addCommand(&command{event: history.Event{Type: history.TimerCanceled, Cause: cmd.seq}})
+		}
+	})
+	return f
+}
+
+// Sleep blocks the workflow for d of workflow time (a durable timer). It
+// returns ErrCanceled if ctx is cancelled first.
+func Sleep(ctx Context, d time.Duration) error {
+	return NewTimer(ctx, d).Get(ctx, nil)
 }

@@ -28,13 +28,16 @@ const (
 	WorkflowCompleted     EventType = "WorkflowCompleted"
 	WorkflowFailed        EventType = "WorkflowFailed"
 	WorkflowTaskFailed    EventType = "WorkflowTaskFailed"
+	TimerStarted          EventType = "TimerStarted"
+	TimerFired            EventType = "TimerFired"
+	TimerCanceled         EventType = "TimerCanceled"
 )
 
 // IsCommand reports whether events of this type are produced by workflow code
 // (and so are matched against the code on replay).
 func (t EventType) IsCommand() bool {
 	switch t {
-	case ActivityScheduled, WorkflowCompleted, WorkflowFailed:
+	case ActivityScheduled, WorkflowCompleted, WorkflowFailed, TimerStarted, TimerCanceled:
 		return true
 	}
 	return false
@@ -78,6 +81,9 @@ type Event struct {
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
 	// Identity names the worker that ran an activity attempt or a decision.
 	Identity string `json:"identity,omitempty"`
+	// FireAt is when a timer falls due; Duration what it was started with.
+	FireAt   *time.Time `json:"fire_at,omitempty"`
+	Duration Duration   `json:"duration,omitempty"`
 	// WorkflowTimeout is the run's execution timeout, if any.
 	WorkflowTimeout Duration `json:"workflow_timeout,omitempty"`
 }

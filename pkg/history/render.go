@@ -55,6 +55,13 @@ func Summary(ev Event) string {
 		s = CompactJSON(ev.Result)
 	case WorkflowFailed, WorkflowTaskFailed:
 		s = FailureText(ev.Failure)
+	case TimerStarted:
+		s = roundDuration(time.Duration(ev.Duration))
+		if ev.FireAt != nil {
+			s += ", due " + ev.FireAt.UTC().Format("15:04:05.000Z")
+		}
+	case TimerFired, TimerCanceled:
+		s = fmt.Sprintf("timer of event %d", ev.Cause)
 	default:
 		switch {
 		case ev.Failure != nil:

@@ -43,6 +43,9 @@ func IsPanicError(err error) bool {
 	return errors.As(err, &e)
 }
 
+// IsCanceledError reports whether err is (or wraps) a cancellation.
+func IsCanceledError(err error) bool { return errors.Is(err, engine.ErrCanceled) }
+
 // Type returns the type name of the application error err wraps ("" if none).
 func Type(err error) string {
 	var e *ApplicationError

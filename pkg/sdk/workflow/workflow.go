@@ -57,7 +57,31 @@ type (
 	RetryPolicy = engine.RetryPolicy
 	// Info describes the run.
 	Info = engine.Info
+	// CancelFunc cancels a context.
+	CancelFunc = engine.CancelFunc
 )
+
+// ErrCanceled is the error of a cancelled context, timer or activity.
+var ErrCanceled = engine.ErrCanceled
+
+// NewTimer returns a future that is ready after d of workflow time. Timers
+// are durable: they live in JetStream and fire even if every worker was down
+// at the due time. Cancelling ctx cancels the timer (its Get returns
+// ErrCanceled).
+func NewTimer(ctx Context, d time.Duration) Future { return engine.NewTimer(ctx, d) }
+
+// Sleep blocks the workflow for d of workflow time on a durable timer.
+func Sleep(ctx Context, d time.Duration) error { return engine.Sleep(ctx, d) }
+
+// WithCancel returns a child context and the function that cancels it (and
+// the timers and activities started with it).
+func WithCancel(parent Context) (Context, CancelFunc) { return engine.WithCancel(parent) }
+
+// NewDisconnectedContext returns a context with parent's values that is not
+// cancelled with parent: run cleanup (compensation) with it.
+func NewDisconnectedContext(parent Context) (Context, CancelFunc) {
+	return engine.NewDisconnectedContext(parent)
+}
 
 // ExecuteActivity schedules activity (a function or a registered name) with
 // args and returns a future for its result. Start several before awaiting
