@@ -9,6 +9,8 @@ import (
 
 	"github.com/durablefuture/durablefuture/pkg/history"
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // StartRequest describes a run to start.
@@ -79,6 +81,73 @@ func (s *Store) StartWorkflow(ctx context.Context, req StartRequest) (*RunInfo, 
 		return nil, fmt.Errorf("start workflow %q: %w", info.WorkflowID, err)
 	}
 	return info, nil
+}
+
+// SignalWorkflow delivers a signal called name with input (one JSON value,
+// empty for null) to a running workflow (runID "": its latest run). The
+// signal is accepted once it is stored on the run's signal subject: signals
+// are applied in the order they were accepted, each once, even if a worker
+// dies meanwhile.
+func (s *Store) SignalWorkflow(ctx context.Context, workflowID, runID, name string, input json.RawMessage) error {
+	if name == "" {
+		return invalidf("signal name is empty")
+	}
+	if len(input) == 0 {
+		input = json.RawMessage("null")
+	}
+	if !json.Valid(input) {
+		return invalidf("signal %s input is not valid JSON", name)
+	}
+	if err := checkPayload("signal "+name+" input", input); err != nil {
+		return err
+	}
+	ri, err := s.Describe(ctx, workflowID, runID)
+	if err != nil {
+		return err
+	}
+	if ri.Status.IsClosed() {
+		return fmt.Errorf("%w: workflow %q (run %s) is %s; signals reach only running workflows", ErrWorkflowClosed, workflowID, ri.RunID, ri.Status)
+	}
+	subj, err := s.Log.SignalSubject(ri.WorkflowID, ri.RunID)
+	if err != nil {
+		return err
+	}
+	data, _ := json.Marshal(signalMessage{V: 1, Name: name, Input: input})
+	ack, err := s.JS.PublishMsg(ctx, &nats.Msg{Subject: subj, Data: data, Header: nats.Header{jetstream.MsgIDHeader: []string{uuid.NewString()}}})
+	if err != nil {
+		return fmt.Errorf("signal %s: %w", name, err)
+	}
+	task := workflowTask{V: 1, WorkflowID: ri.WorkflowID, RunID: ri.RunID, InputID: signalsInputID}
+	if _, err := s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(ri.TaskQueue), fmt.Sprintf("%s:signals:%d", ri.RunID, ack.Sequence), task)); err != nil {
+		return fmt.Errorf("signal %s: stored, but waking the run failed (the next task of the run applies it): %w", name, err)
+	}
+	return nil
+}
+
+// SignalWithStart signals the workflow if it is running, and otherwise
+// starts it (with req) and then signals the new run.
+func (s *Store) SignalWithStart(ctx context.Context, req StartRequest, name string, input json.RawMessage) (*RunInfo, error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		ri, err := s.GetRun(ctx, req.WorkflowID)
+		if err != nil && !errors.Is(err, ErrWorkflowNotFound) {
+			return nil, err
+		}
+		if ri == nil || ri.Status.IsClosed() {
+			ri, err = s.StartWorkflow(ctx, req)
+			if errors.Is(err, ErrWorkflowAlreadyRunning) {
+				continue // started meanwhile: signal that run
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		err = s.SignalWorkflow(ctx, ri.WorkflowID, ri.RunID, name, input)
+		if errors.Is(err, ErrWorkflowClosed) {
+			continue // closed meanwhile: start a new run
+		}
+		return ri, err
+	}
+	return nil, fmt.Errorf("signal-with-start %q: the workflow kept changing state; try again", req.WorkflowID)
 }
 
 // Describe returns a run's state: the index entry for the latest run (runID

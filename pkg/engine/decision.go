@@ -45,6 +45,11 @@ type activityTask struct {
 
 const startInputID = "start"
 
+// signalsInputID marks a task that says "signals are waiting for this run";
+// the signals themselves are read, in the order they were accepted, from
+// the run's signal subject.
+const signalsInputID = "signals"
+
 // testHookAfterDecision, when it returns true, makes a worker stop right
 // after committing a decision, before publishing what it requires or acking
 // its input: the crash window of invariant 3.
@@ -113,22 +118,36 @@ func (w *Worker) processWorkflowTask(ctx context.Context, msg jetstream.Msg) {
 		}
 
 		now := time.Now().UTC()
-		var inputs []history.Event
+		var candidates []history.Event
 		if task.Event != nil && task.RecordSeq == 0 {
-			if _, done := r.applied[task.InputID]; !done {
-				ev := *task.Event
-				ev.InputID = task.InputID
-				ev.Time = now
-				r.lastSeq++
-				ev.Seq = r.lastSeq
-				if err := r.applyInput(w.reg, ev); err != nil {
-					e.drop()
-					log.Warn("workflow task: apply input", "err", err)
-					_ = msg.NakWithDelay(time.Second)
-					return
-				}
-				inputs = append(inputs, ev)
+			ev := *task.Event
+			ev.InputID = task.InputID
+			candidates = append(candidates, ev)
+		}
+		if task.InputID == signalsInputID {
+			sigs, err := w.pendingSignals(ctx, task, r)
+			if err != nil {
+				log.Warn("workflow task: read signals", "err", err)
+				_ = msg.NakWithDelay(time.Second)
+				return
 			}
+			candidates = append(candidates, sigs...)
+		}
+		var inputs []history.Event
+		for _, ev := range candidates {
+			if _, done := r.applied[ev.InputID]; done {
+				continue
+			}
+			ev.Time = now
+			r.lastSeq++
+			ev.Seq = r.lastSeq
+			if err := r.applyInput(w.reg, ev); err != nil {
+				e.drop()
+				log.Warn("workflow task: apply input", "err", err)
+				_ = msg.NakWithDelay(time.Second)
+				return
+			}
+			inputs = append(inputs, ev)
 		}
 		cmds := r.takeCommands(now)
 		if len(inputs) == 0 && len(cmds) == 0 {
@@ -179,6 +198,40 @@ func (w *Worker) processWorkflowTask(ctx context.Context, msg jetstream.Msg) {
 	}
 	log.Warn("workflow task: lost the race for the run too often, retrying later")
 	_ = msg.NakWithDelay(time.Second)
+}
+
+// signalMessage is what a client stores on a run's signal subject.
+type signalMessage struct {
+	V     int             `json:"v"`
+	Name  string          `json:"name"`
+	Input json.RawMessage `json:"input,omitempty"`
+}
+
+// pendingSignals reads the signals accepted for the run after the last one
+// it applied, as SignalReceived inputs.
+func (w *Worker) pendingSignals(ctx context.Context, task workflowTask, r *run) ([]history.Event, error) {
+	subj, err := w.store.Log.SignalSubject(task.WorkflowID, task.RunID)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := w.store.Log.ReadRaw(ctx, subj, r.lastSignalSeq)
+	if err != nil {
+		return nil, err
+	}
+	evs := make([]history.Event, 0, len(msgs))
+	for _, m := range msgs {
+		var sm signalMessage
+		if err := json.Unmarshal(m.Data, &sm); err != nil || sm.Name == "" {
+			w.log.Warn("malformed signal skipped", "subject", subj, "seq", m.Sequence, "err", err)
+			continue
+		}
+		if len(sm.Input) == 0 {
+			sm.Input = json.RawMessage("null")
+		}
+		evs = append(evs, history.Event{Type: history.SignalReceived, Name: sm.Name, Input: sm.Input,
+			SignalSeq: m.Sequence, InputID: fmt.Sprintf("sig:%d", m.Sequence)})
+	}
+	return evs, nil
 }
 
 func isBlocking(err error) bool {

@@ -100,6 +100,7 @@ func (e *NonDeterminismError) Error() string {
 var (
 	ErrWorkflowAlreadyRunning = errors.New("workflow is already running")
 	ErrWorkflowNotFound       = errors.New("workflow not found")
+	ErrWorkflowClosed         = errors.New("workflow is closed")
 	ErrUnknownWorkflowType    = errors.New("unknown workflow type")
 	ErrPayloadTooLarge        = errors.New("payload too large")
 	// ErrCanceled is the error of a cancelled context, timer or activity;

@@ -56,6 +56,10 @@ type run struct {
 	activities map[int64]*activityState
 	timers     map[int64]*timerState
 	root       rootContext
+	// signals holds one channel per signal name, made on first use by the
+	// code or by a signal; lastSignalSeq is the last signal applied.
+	signals       map[string]*channel
+	lastSignalSeq uint64
 	// applied maps each applied input id to the stream seq of the decision
 	// record that answered it (0 while no decision has yet).
 	applied          map[string]uint64
@@ -80,6 +84,7 @@ func newRun(base *slog.Logger) *run {
 		disp:       &dispatcher{},
 		activities: map[int64]*activityState{},
 		timers:     map[int64]*timerState{},
+		signals:    map[string]*channel{},
 		applied:    map[string]uint64{},
 	}
 	r.root = rootContext{r: r, canceler: newCanceler(nil)}
@@ -205,6 +210,15 @@ func (r *run) bindCommand(c *command, ev history.Event, streamSeq uint64) {
 	}
 }
 
+func (r *run) signalChannel(name string) *channel {
+	ch := r.signals[name]
+	if ch == nil {
+		ch = &channel{name: name}
+		r.signals[name] = ch
+	}
+	return ch
+}
+
 // removePending drops a command the code took back before it was recorded
 // (a timer cancelled in the decision that started it).
 func (r *run) removePending(c *command) bool {
@@ -247,6 +261,12 @@ func (r *run) applyInput(reg *Registry, ev history.Event) error {
 		if a := r.activities[ev.Cause]; a != nil {
 			a.attempts = ev.Attempt
 		}
+	case history.SignalReceived:
+		r.lastSignalSeq = max(r.lastSignalSeq, ev.SignalSeq)
+		ch := r.signalChannel(ev.Name)
+		ch.buf = append(ch.buf, ev.Input)
+		ch.sent++
+		r.runCode()
 	case history.TimerFired:
 		t := r.timers[ev.Cause]
 		if t == nil || t.done {

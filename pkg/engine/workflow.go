@@ -501,3 +501,10 @@ func NewTimer(ctx Context, d time.Duration) Future {
 func Sleep(ctx Context, d time.Duration) error {
 	return NewTimer(ctx, d).Get(ctx, nil)
 }
+
+// GetSignalChannel returns the channel on which the run receives the
+// signals called name, in the order they were accepted. Signals that arrive
+// before the code asks are kept.
+func GetSignalChannel(ctx Context, name string) Channel {
+	return ctx.run().signalChannel(name)
+}

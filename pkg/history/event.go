@@ -31,6 +31,7 @@ const (
 	TimerStarted          EventType = "TimerStarted"
 	TimerFired            EventType = "TimerFired"
 	TimerCanceled         EventType = "TimerCanceled"
+	SignalReceived        EventType = "SignalReceived"
 )
 
 // IsCommand reports whether events of this type are produced by workflow code
@@ -67,7 +68,7 @@ type Event struct {
 	WorkflowID string `json:"workflow_id,omitempty"`
 	RunID      string `json:"run_id,omitempty"`
 	TaskQueue  string `json:"task_queue,omitempty"`
-	// Input is the JSON array of arguments.
+	// Input is the JSON array of arguments (a signal's is one JSON value).
 	Input json.RawMessage `json:"input,omitempty"`
 	// Result is the JSON value returned.
 	Result  json.RawMessage `json:"result,omitempty"`
@@ -84,6 +85,9 @@ type Event struct {
 	// FireAt is when a timer falls due; Duration what it was started with.
 	FireAt   *time.Time `json:"fire_at,omitempty"`
 	Duration Duration   `json:"duration,omitempty"`
+	// SignalSeq is the stream sequence at which a signal was accepted; the
+	// signals of a run are applied in this order, each once.
+	SignalSeq uint64 `json:"signal_seq,omitempty"`
 	// WorkflowTimeout is the run's execution timeout, if any.
 	WorkflowTimeout Duration `json:"workflow_timeout,omitempty"`
 }

@@ -60,6 +60,8 @@ func Summary(ev Event) string {
 		if ev.FireAt != nil {
 			s += ", due " + ev.FireAt.UTC().Format("15:04:05.000Z")
 		}
+	case SignalReceived:
+		s = ev.Name + "(" + Truncate(CompactJSON(ev.Input), partWidth) + ")"
 	case TimerFired, TimerCanceled:
 		s = fmt.Sprintf("timer of event %d", ev.Cause)
 	default:

@@ -92,6 +92,16 @@ func (l *Log) Subject(workflowID, runID string) (string, error) {
 	return l.SubjectPrefix + "." + tok + "." + runID, nil
 }
 
+// SignalSubject is the subject of the signals accepted for one run, beside
+// (not inside) the run's history subject.
+func (l *Log) SignalSubject(workflowID, runID string) (string, error) {
+	subj, err := l.Subject(workflowID, runID)
+	if err != nil {
+		return "", err
+	}
+	return subj + ".sig", nil
+}
+
 // Append writes rec as one message on the run's subject if and only if the
 // subject's last stream sequence is still expectLast (0: no message yet).
 // It returns the new message's stream sequence, or ErrConflict.
@@ -124,10 +134,10 @@ func isWrongLastSeq(err error) bool {
 	return false
 }
 
-// ReadFrom returns the run's records stored after stream sequence after
-// (0: all of them), in order, using batched direct gets.
-func (l *Log) ReadFrom(ctx context.Context, subject string, after uint64) ([]Record, error) {
-	var out []Record
+// ReadRaw returns the messages stored on subject after stream sequence
+// after, in order.
+func (l *Log) ReadRaw(ctx context.Context, subject string, after uint64) ([]*jetstream.RawStreamMsg, error) {
+	var out []*jetstream.RawStreamMsg
 	next := after + 1
 	const page = 256
 	for {
@@ -145,18 +155,32 @@ func (l *Log) ReadFrom(ctx context.Context, subject string, after uint64) ([]Rec
 				return nil, fmt.Errorf("history: read %s: %w", subject, err)
 			}
 			n++
-			rec, err := DecodeRecord(msg.Data)
-			if err != nil {
-				return nil, fmt.Errorf("history: %s seq %d: %w", subject, msg.Sequence, err)
-			}
-			rec.StreamSeq = msg.Sequence
-			out = append(out, rec)
+			out = append(out, msg)
 			next = msg.Sequence + 1
 		}
 		if n < page {
 			return out, nil
 		}
 	}
+}
+
+// ReadFrom returns the run's records stored after stream sequence after
+// (0: all of them), in order, using batched direct gets.
+func (l *Log) ReadFrom(ctx context.Context, subject string, after uint64) ([]Record, error) {
+	msgs, err := l.ReadRaw(ctx, subject, after)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Record, 0, len(msgs))
+	for _, msg := range msgs {
+		rec, err := DecodeRecord(msg.Data)
+		if err != nil {
+			return nil, fmt.Errorf("history: %s seq %d: %w", subject, msg.Sequence, err)
+		}
+		rec.StreamSeq = msg.Sequence
+		out = append(out, rec)
+	}
+	return out, nil
 }
 
 // Read returns all events of a run, in order, or ErrNotFound.

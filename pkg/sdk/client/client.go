@@ -148,6 +148,37 @@ func (c *Client) StartJSON(ctx context.Context, o StartOptions, workflowType str
 	return &workflowRun{c: c, id: ri.WorkflowID, runID: ri.RunID}, nil
 }
 
+// SignalWorkflow sends the signal name with arg (any JSON-encodable value,
+// or nil) to a running workflow (runID "": its latest run). A signal to a
+// closed or unknown workflow is an error (ErrWorkflowClosed,
+// ErrWorkflowNotFound).
+func (c *Client) SignalWorkflow(ctx context.Context, id, runID, name string, arg any) error {
+	input, err := json.Marshal(arg)
+	if err != nil {
+		return fmt.Errorf("signal %s: encode argument: %w", name, err)
+	}
+	return c.store.SignalWorkflow(ctx, id, runID, name, input)
+}
+
+// SignalWithStartWorkflow signals the workflow id if it is running, or
+// starts it (o, workflow, args) and signals the new run.
+func (c *Client) SignalWithStartWorkflow(ctx context.Context, id, name string, arg any, o StartOptions, workflow any, args ...any) (WorkflowRun, error) {
+	sig, err := json.Marshal(arg)
+	if err != nil {
+		return nil, fmt.Errorf("signal %s: encode argument: %w", name, err)
+	}
+	typ := engine.FunctionName(workflow)
+	input, err := engine.EncodeArgs("workflow", typ, workflow, args)
+	if err != nil {
+		return nil, err
+	}
+	ri, err := c.store.SignalWithStart(ctx, engine.StartRequest{WorkflowID: id, TaskQueue: o.TaskQueue, Type: typ, Input: input}, name, sig)
+	if err != nil {
+		return nil, err
+	}
+	return &workflowRun{c: c, id: ri.WorkflowID, runID: ri.RunID}, nil
+}
+
 // GetWorkflow returns a handle on a run (runID "": the latest run of id).
 func (c *Client) GetWorkflow(id, runID string) WorkflowRun {
 	return &workflowRun{c: c, id: id, runID: runID}

@@ -62,6 +62,7 @@ func Type(err error) string {
 var (
 	ErrWorkflowAlreadyRunning = engine.ErrWorkflowAlreadyRunning
 	ErrWorkflowNotFound       = engine.ErrWorkflowNotFound
+	ErrWorkflowClosed         = engine.ErrWorkflowClosed
 	ErrPayloadTooLarge        = engine.ErrPayloadTooLarge
 	ErrInvalidArgument        = engine.ErrInvalidArgument
 )

@@ -42,6 +42,9 @@ func runChildWorker(url string) {
 	if err := w.RegisterWorkflow(TwoStepWorkflow); err != nil {
 		os.Exit(2)
 	}
+	if err := w.RegisterWorkflow(CollectWorkflow); err != nil {
+		os.Exit(2)
+	}
 	fmt.Println("ready")
 	_ = w.Run(context.Background())
 }
@@ -265,6 +268,25 @@ func TwoStepWorkflow(ctx workflow.Context) (string, error) {
 	return b, nil
 }
 
+// startChildWorker runs this test binary as a workflow worker process.
+func startChildWorker(t *testing.T, url string) *exec.Cmd {
+	t.Helper()
+	exe, err := os.Executable()
+	testsrv.Must(t, err)
+	child := exec.Command(exe, "-test.run=^$")
+	child.Env = append(os.Environ(), "DF_TEST_CHILD_WORKER="+url)
+	out, err := child.StdoutPipe()
+	testsrv.Must(t, err)
+	child.Stderr = os.Stderr
+	testsrv.Must(t, child.Start())
+	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+	buf := make([]byte, 6)
+	if _, err := out.Read(buf); err != nil || !strings.HasPrefix(string(buf), "ready") {
+		t.Fatalf("child worker did not start: %q %v", buf, err)
+	}
+	return child
+}
+
 func TestWorkflowWorkerKilledMidRun(t *testing.T) {
 	stepCalls[0].Store(0)
 	stepCalls[1].Store(0)
@@ -276,19 +298,7 @@ func TestWorkflowWorkerKilledMidRun(t *testing.T) {
 		testsrv.Must(t, w.RegisterActivity(Step1))
 		testsrv.Must(t, w.RegisterActivity(Step2))
 	})
-	exe, err := os.Executable()
-	testsrv.Must(t, err)
-	child := exec.Command(exe, "-test.run=^$")
-	child.Env = append(os.Environ(), "DF_TEST_CHILD_WORKER="+s.ClientURL())
-	out, err := child.StdoutPipe()
-	testsrv.Must(t, err)
-	child.Stderr = os.Stderr
-	testsrv.Must(t, child.Start())
-	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
-	buf := make([]byte, 6)
-	if _, err := out.Read(buf); err != nil || !strings.HasPrefix(string(buf), "ready") {
-		t.Fatalf("child worker did not start: %q %v", buf, err)
-	}
+	child := startChildWorker(t, s.ClientURL())
 
 	ctx := testsrv.Context(t, 60*time.Second)
 	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "killed"}, TwoStepWorkflow)

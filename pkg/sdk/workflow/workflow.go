@@ -125,3 +125,8 @@ func GetLogger(ctx Context) *slog.Logger { return engine.GetLogger(ctx) }
 
 // IsReplaying reports whether the code is re-running recorded history.
 func IsReplaying(ctx Context) bool { return engine.IsReplaying(ctx) }
+
+// GetSignalChannel returns the channel of the signals called name. Signals
+// arrive in the order they were accepted, each once; those sent before the
+// code asks are kept. Receive them with Receive, ReceiveAsync or a selector.
+func GetSignalChannel(ctx Context, name string) Channel { return engine.GetSignalChannel(ctx, name) }
