@@ -35,6 +35,13 @@ func GreetWorkflow(ctx workflow.Context, name string) (string, error) {
 	return out, err
 }
 
+// WaitForSignal returns the first "go" signal's input.
+func WaitForSignal(ctx workflow.Context) (string, error) {
+	var v string
+	workflow.GetSignalChannel(ctx, "go").Receive(ctx, &v)
+	return "got " + v, nil
+}
+
 func ChargeWorkflow(ctx workflow.Context) (string, error) {
 	err := workflow.ExecuteActivity(ctx, Declined).Get(ctx, nil)
 	return "", fmt.Errorf("charge failed: %w", err)
@@ -91,7 +98,7 @@ func newEnv(t *testing.T) env {
 	c := testsrv.Client(t, s)
 	w := worker.New(c, worker.Options{WorkflowTaskTimeout: 2 * time.Second, ShutdownTimeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	for _, err := range []error{
-		w.RegisterWorkflow(GreetWorkflow), w.RegisterWorkflow(ChargeWorkflow),
+		w.RegisterWorkflow(GreetWorkflow), w.RegisterWorkflow(ChargeWorkflow), w.RegisterWorkflow(WaitForSignal),
 		w.RegisterActivity(Hello), w.RegisterActivity(Declined),
 	} {
 		if err != nil {
@@ -321,6 +328,28 @@ func TestNotFound(t *testing.T) {
 			t.Fatalf("%v: want a one-line error, got stdout %q stderr %q", args, r.out, r.errOut)
 		}
 	}
+}
+
+func TestSignal(t *testing.T) {
+	e := newEnv(t)
+	expectCode(t, e.run(t, false, "start", "WaitForSignal", "--id", "waiter"), 0)
+	expectCode(t, e.run(t, false, "signal", "waiter", "go", "--input", "not json"), cli.ExitUsage)
+	r := e.run(t, false, "signal", "waiter", "go", "--input", `"now"`)
+	expectCode(t, r, 0)
+	if r.out != "" {
+		t.Fatalf("signal printed data: %q", r.out)
+	}
+	r = e.run(t, false, "result", "waiter", "--wait")
+	expectCode(t, r, 0)
+	if strings.TrimSpace(r.out) != `"got now"` {
+		t.Fatalf("result: %q", r.out)
+	}
+	r = e.run(t, false, "signal", "waiter", "go")
+	expectCode(t, r, cli.ExitUsage)
+	if !strings.Contains(r.errOut, "closed") {
+		t.Fatalf("signal to a completed workflow: %q", r.errOut)
+	}
+	expectCode(t, e.run(t, false, "signal", "nobody", "go"), cli.ExitNotFound)
 }
 
 func TestServerDown(t *testing.T) {

@@ -24,7 +24,8 @@ const (
   0  success
   1  the workflow ended failed, canceled, terminated or timed out
   2  usage error: bad flags or arguments, malformed JSON input, malformed
-     workflow ID or task queue, payload too large, workflow ID already running
+     workflow ID or task queue, payload too large, workflow ID already
+     running, signal to a closed workflow
   3  cannot connect to NATS, or the server failed the request
   4  not found: no such workflow or run
   5  result without --wait: the run is still running
@@ -79,7 +80,7 @@ func ExitCode(err error) int {
 		return ExitNotFound
 	case errors.Is(err, engine.ErrWorkflowAlreadyRunning), errors.Is(err, engine.ErrPayloadTooLarge),
 		errors.Is(err, engine.ErrUnknownWorkflowType), errors.Is(err, nats.ErrMaxPayload),
-		errors.Is(err, engine.ErrInvalidArgument):
+		errors.Is(err, engine.ErrInvalidArgument), errors.Is(err, engine.ErrWorkflowClosed):
 		return ExitUsage
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupt

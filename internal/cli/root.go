@@ -149,6 +149,7 @@ stable JSON contracts for scripts.
 		newListCmd(app),
 		newResultCmd(app),
 		newBenchCmd(app),
+		newSignalCmd(app),
 	)
 	return root
 }
