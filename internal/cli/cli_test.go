@@ -352,6 +352,32 @@ func TestSignal(t *testing.T) {
 	expectCode(t, e.run(t, false, "signal", "nobody", "go"), cli.ExitNotFound)
 }
 
+func TestCancelAndTerminate(t *testing.T) {
+	e := newEnv(t)
+	expectCode(t, e.run(t, false, "start", "WaitForSignal", "--id", "to-cancel"), 0)
+	expectCode(t, e.run(t, false, "cancel", "to-cancel", "--reason", "not needed"), 0)
+	// WaitForSignal ignores cancellation of its Receive: it keeps waiting,
+	// so terminate ends it.
+	expectCode(t, e.run(t, false, "terminate", "to-cancel", "--reason", "stuck"), 0)
+	r := e.run(t, false, "describe", "to-cancel", "-o", "json")
+	expectCode(t, r, 0)
+	if ri := decode[map[string]any](t, r.out); ri["status"] != "terminated" {
+		t.Fatalf("describe after terminate: %s", r.out)
+	}
+	r = e.run(t, false, "result", "to-cancel")
+	expectCode(t, r, cli.ExitRunFailed)
+	if !strings.Contains(r.errOut, "stuck") {
+		t.Fatalf("result of a terminated run: %q", r.errOut)
+	}
+	r = e.run(t, false, "show", "to-cancel")
+	expectCode(t, r, 0)
+	if !strings.Contains(r.out, "WorkflowCancelRequested") || !strings.Contains(r.out, "WorkflowTerminated") {
+		t.Fatalf("show:\n%s", r.out)
+	}
+	expectCode(t, e.run(t, false, "terminate", "to-cancel"), cli.ExitUsage)
+	expectCode(t, e.run(t, false, "cancel", "nobody"), cli.ExitNotFound)
+}
+
 func TestServerDown(t *testing.T) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -83,6 +83,8 @@ func statusText(st styles, s engine.Status, tty bool) string {
 		return st.info.Render("● " + string(s))
 	case "":
 		return "-"
+	case engine.StatusCanceled, engine.StatusTerminated, engine.StatusTimedOut:
+		return st.warn.Render("⊘ " + string(s))
 	default:
 		return st.bad.Render("✗ " + string(s))
 	}
@@ -95,7 +97,8 @@ func eventStyle(st styles, t history.EventType, s string) string {
 		return st.ok.Render(s)
 	case history.WorkflowFailed, history.ActivityFailed:
 		return st.bad.Render(s)
-	case history.ActivityAttemptFailed, history.WorkflowTaskFailed:
+	case history.ActivityAttemptFailed, history.WorkflowTaskFailed, history.WorkflowCancelRequested,
+		history.WorkflowCanceled, history.WorkflowTerminated, history.ActivityCancelRequested, history.TimerCanceled:
 		return st.warn.Render(s)
 	case history.WorkflowStarted:
 		return st.bold.Render(s)

@@ -150,6 +150,8 @@ stable JSON contracts for scripts.
 		newResultCmd(app),
 		newBenchCmd(app),
 		newSignalCmd(app),
+		newCancelCmd(app),
+		newTerminateCmd(app),
 	)
 	return root
 }

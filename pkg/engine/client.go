@@ -124,6 +124,71 @@ func (s *Store) SignalWorkflow(ctx context.Context, workflowID, runID, name stri
 	return nil
 }
 
+// openRun returns the state of a run that must still be open.
+func (s *Store) openRun(ctx context.Context, workflowID, runID, what string) (*RunInfo, error) {
+	ri, err := s.Describe(ctx, workflowID, runID)
+	if err != nil {
+		return nil, err
+	}
+	if ri.Status.IsClosed() {
+		return nil, fmt.Errorf("%w: workflow %q (run %s) is %s; only a running workflow can be %s", ErrWorkflowClosed, workflowID, ri.RunID, ri.Status, what)
+	}
+	return ri, nil
+}
+
+// CancelWorkflow asks a running workflow to stop: its context is cancelled,
+// so the code can clean up (with a disconnected context) and return; the
+// run ends as canceled if the code returns the cancellation error.
+func (s *Store) CancelWorkflow(ctx context.Context, workflowID, runID, reason string) error {
+	ri, err := s.openRun(ctx, workflowID, runID, "cancelled")
+	if err != nil {
+		return err
+	}
+	task := workflowTask{V: 1, WorkflowID: ri.WorkflowID, RunID: ri.RunID, InputID: "cancel",
+		Event: &history.Event{Type: history.WorkflowCancelRequested, Reason: reason}}
+	_, err = s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(ri.TaskQueue), ri.RunID+":cancel", task))
+	return err
+}
+
+// TerminateWorkflow ends a running workflow at once: WorkflowTerminated is
+// appended to its history (no code runs), its timers are dropped and the
+// runs index says terminated.
+func (s *Store) TerminateWorkflow(ctx context.Context, workflowID, runID, reason string) error {
+	ri, err := s.openRun(ctx, workflowID, runID, "terminated")
+	if err != nil {
+		return err
+	}
+	if reason == "" {
+		reason = "no reason given"
+	}
+	subj, _ := s.Log.Subject(ri.WorkflowID, ri.RunID)
+	for attempt := 0; ; attempt++ {
+		recs, err := s.Log.ReadFrom(ctx, subj, 0)
+		if err != nil {
+			return err
+		}
+		last := recs[len(recs)-1]
+		evs := history.Flatten(recs)
+		if t := evs[len(evs)-1].Type; t.IsClosing() {
+			return fmt.Errorf("%w: workflow %q (run %s) closed meanwhile (%s)", ErrWorkflowClosed, workflowID, ri.RunID, t)
+		}
+		ev := history.Event{Seq: evs[len(evs)-1].Seq + 1, Time: time.Now().UTC(), Type: history.WorkflowTerminated,
+			Reason: reason, Failure: &history.Failure{Message: "terminated: " + reason, Type: "Terminated"}}
+		rec := history.Record{Kind: history.KindInput, Events: []history.Event{ev}}
+		_, err = s.Log.Append(ctx, subj, last.StreamSeq, &rec)
+		if errors.Is(err, history.ErrConflict) && attempt < 10 {
+			continue // a worker decided meanwhile: read again
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.tasks.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf("%s.task.sched.%s.>", s.Config.Prefix, ri.RunID))); err != nil {
+			return fmt.Errorf("terminate: drop timers: %w", err)
+		}
+		return s.closeRun(ctx, ri.WorkflowID, ri.RunID, &ev)
+	}
+}
+
 // SignalWithStart signals the workflow if it is running, and otherwise
 // starts it (with req) and then signals the new run.
 func (s *Store) SignalWithStart(ctx context.Context, req StartRequest, name string, input json.RawMessage) (*RunInfo, error) {
@@ -197,12 +262,10 @@ func RunInfoFromHistory(evs []history.Event) RunInfo {
 		case history.WorkflowStarted:
 			ri.WorkflowID, ri.RunID, ri.Type, ri.TaskQueue = ev.WorkflowID, ev.RunID, ev.Name, ev.TaskQueue
 			ri.Status, ri.StartTime = StatusRunning, ev.Time
-		case history.WorkflowCompleted:
+		case history.WorkflowCompleted, history.WorkflowFailed, history.WorkflowCanceled, history.WorkflowTerminated:
 			t := ev.Time
-			ri.Status, ri.Result, ri.CloseTime, ri.Blocked = StatusCompleted, ev.Result, &t, ""
-		case history.WorkflowFailed:
-			t := ev.Time
-			ri.Status, ri.Failure, ri.CloseTime, ri.Blocked = StatusFailed, ev.Failure, &t, ""
+			ri.Status, ri.Result, ri.Failure = closedStatus(&ev)
+			ri.CloseTime, ri.Blocked = &t, ""
 		case history.WorkflowTaskFailed:
 			if ev.Failure != nil {
 				ri.Blocked = ev.Failure.Message

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -21,6 +22,8 @@ type command struct {
 	seq int64
 	// onBind runs when the command is bound (timers register themselves).
 	onBind func(seq int64)
+	// unregister drops the command's cancellation callback.
+	unregister func()
 }
 
 type timerState struct {
@@ -40,6 +43,7 @@ type activityState struct {
 	attempts    int
 	scheduled   history.Event
 	scheduledIn uint64 // stream seq of the decision record that scheduled it
+	unregister  func()
 }
 
 // run is the in-memory state of one workflow run: its coroutines suspended
@@ -74,6 +78,8 @@ type run struct {
 	closeCmd     bool // the code produced its closing command
 	closed       bool // a closing event is recorded
 	closeEvent   *history.Event
+	// cancelRequested: a WorkflowCancelRequested was applied.
+	cancelRequested bool
 	// blockedMark: the history ends with a WorkflowTaskFailed, so the runs
 	// index says blocked until the next decision commits.
 	blockedMark bool
@@ -177,7 +183,8 @@ func (r *run) matchCommand(ev history.Event, streamSeq uint64) error {
 		return &NonDeterminismError{Seq: ev.Seq, Recorded: describeCommand(ev), Produced: "no command"}
 	}
 	c := r.pending[0]
-	if c.event.Type != ev.Type || c.event.Name != ev.Name || ev.Type == history.TimerCanceled && c.event.Cause != ev.Cause {
+	cancels := ev.Type == history.TimerCanceled || ev.Type == history.ActivityCancelRequested
+	if c.event.Type != ev.Type || c.event.Name != ev.Name || cancels && c.event.Cause != ev.Cause {
 		return &NonDeterminismError{Seq: ev.Seq, Recorded: describeCommand(ev), Produced: describeCommand(c.event)}
 	}
 	r.pending = r.pending[1:]
@@ -188,8 +195,8 @@ func (r *run) matchCommand(ev history.Event, streamSeq uint64) error {
 func (r *run) bindCommand(c *command, ev history.Event, streamSeq uint64) {
 	switch ev.Type {
 	case history.ActivityScheduled:
-		r.activities[ev.Seq] = &activityState{name: ev.Name, future: c.future, scheduled: ev, scheduledIn: streamSeq}
-	case history.WorkflowCompleted, history.WorkflowFailed:
+		r.activities[ev.Seq] = &activityState{name: ev.Name, future: c.future, scheduled: ev, scheduledIn: streamSeq, unregister: c.unregister}
+	case history.WorkflowCompleted, history.WorkflowFailed, history.WorkflowCanceled:
 		r.closed = true
 		e := ev
 		r.closeEvent = &e
@@ -251,6 +258,9 @@ func (r *run) applyInput(reg *Registry, ev history.Event) error {
 		}
 		a.done = true
 		a.attempts = ev.Attempt
+		if a.unregister != nil {
+			a.unregister()
+		}
 		if ev.Type == history.ActivityCompleted {
 			a.future.set(ev.Result, nil)
 		} else {
@@ -261,6 +271,17 @@ func (r *run) applyInput(reg *Registry, ev history.Event) error {
 		if a := r.activities[ev.Cause]; a != nil {
 			a.attempts = ev.Attempt
 		}
+	case history.WorkflowCancelRequested:
+		if r.cancelRequested {
+			return nil
+		}
+		r.cancelRequested = true
+		r.root.cancel(ErrCanceled)
+		r.runCode()
+	case history.WorkflowTerminated:
+		r.closed = true
+		e := ev
+		r.closeEvent = &e
 	case history.SignalReceived:
 		r.lastSignalSeq = max(r.lastSignalSeq, ev.SignalSeq)
 		ch := r.signalChannel(ev.Name)
@@ -304,6 +325,10 @@ func (r *run) start(reg *Registry, ev history.Event) error {
 }
 
 func (r *run) finish(result json.RawMessage, err error) {
+	if err != nil && r.cancelRequested && errors.Is(err, ErrCanceled) {
+		r.addCommand(&command{event: history.Event{Type: history.WorkflowCanceled, Failure: ToFailure(err)}})
+		return
+	}
 	if err != nil {
 		r.addCommand(&command{event: history.Event{Type: history.WorkflowFailed, Failure: ToFailure(err)}})
 		return

@@ -138,14 +138,22 @@ func (s *Store) closeRun(ctx context.Context, workflowID, runID string, ev *hist
 		ri.CloseTime = &t
 		ri.LastEventSeq = ev.Seq
 		ri.Blocked = ""
-		switch ev.Type {
-		case history.WorkflowCompleted:
-			ri.Status, ri.Result = StatusCompleted, ev.Result
-		default:
-			ri.Status, ri.Failure = StatusFailed, ev.Failure
-		}
+		ri.Status, ri.Result, ri.Failure = closedStatus(ev)
 		return true
 	})
+}
+
+// closedStatus is the status, result and failure a closing event gives.
+func closedStatus(ev *history.Event) (Status, json.RawMessage, *history.Failure) {
+	switch ev.Type {
+	case history.WorkflowCompleted:
+		return StatusCompleted, ev.Result, nil
+	case history.WorkflowCanceled:
+		return StatusCanceled, nil, ev.Failure
+	case history.WorkflowTerminated:
+		return StatusTerminated, nil, ev.Failure
+	}
+	return StatusFailed, nil, ev.Failure
 }
 
 // setBlocked records (or clears, with "") why a run cannot progress.

@@ -227,8 +227,12 @@ func ExecuteActivity(ctx Context, activity any, args ...any) Future {
 		f.set(nil, NewNonRetryableApplicationError(err.Error(), "ArgumentError"))
 		return f
 	}
+	if ctx.Err() != nil {
+		f.set(nil, &ActivityError{ActivityName: name, Cause: ctx.Err()})
+		return f
+	}
 	opts := GetActivityOptions(ctx)
-	r.addCommand(&command{
+	cmd := &command{
 		event: history.Event{
 			Type:            history.ActivityScheduled,
 			Name:            name,
@@ -236,6 +240,23 @@ func ExecuteActivity(ctx Context, activity any, args ...any) Future {
 			ActivityOptions: opts.record(r.info.TaskQueue),
 		},
 		future: f,
+	}
+	r.addCommand(cmd)
+	// Cancelling ctx abandons the activity: its future fails with
+	// ErrCanceled at once and a later result is ignored. (Telling the
+	// running attempt needs heartbeats.)
+	cmd.unregister = ctx.onCancel(func() {
+		if f.ready {
+			return
+		}
+		f.set(nil, &ActivityError{ActivityName: name, ScheduledSeq: cmd.seq, Cause: ErrCanceled})
+		if r.removePending(cmd) || cmd.seq == 0 {
+			return
+		}
+		if a := r.activities[cmd.seq]; a != nil {
+			a.done = true
+		}
+		r.addCommand(&command{event: history.Event{Type: history.ActivityCancelRequested, Name: name, Cause: cmd.seq}})
 	})
 	return f
 }

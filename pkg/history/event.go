@@ -32,13 +32,22 @@ const (
 	TimerFired            EventType = "TimerFired"
 	TimerCanceled         EventType = "TimerCanceled"
 	SignalReceived        EventType = "SignalReceived"
+	// WorkflowCancelRequested asks the code to stop: its context is
+	// cancelled; WorkflowCanceled is the code giving up because of it.
+	WorkflowCancelRequested EventType = "WorkflowCancelRequested"
+	WorkflowCanceled        EventType = "WorkflowCanceled"
+	// WorkflowTerminated ends a run at once, no code runs; written by the
+	// client that terminates.
+	WorkflowTerminated      EventType = "WorkflowTerminated"
+	ActivityCancelRequested EventType = "ActivityCancelRequested"
 )
 
 // IsCommand reports whether events of this type are produced by workflow code
 // (and so are matched against the code on replay).
 func (t EventType) IsCommand() bool {
 	switch t {
-	case ActivityScheduled, WorkflowCompleted, WorkflowFailed, TimerStarted, TimerCanceled:
+	case ActivityScheduled, WorkflowCompleted, WorkflowFailed, TimerStarted, TimerCanceled,
+		WorkflowCanceled, ActivityCancelRequested:
 		return true
 	}
 	return false
@@ -46,7 +55,11 @@ func (t EventType) IsCommand() bool {
 
 // IsClosing reports whether an event of this type ends the run.
 func (t EventType) IsClosing() bool {
-	return t == WorkflowCompleted || t == WorkflowFailed
+	switch t {
+	case WorkflowCompleted, WorkflowFailed, WorkflowCanceled, WorkflowTerminated:
+		return true
+	}
+	return false
 }
 
 // Event is one entry in a run's log. Common fields come first; the rest are
@@ -82,6 +95,8 @@ type Event struct {
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
 	// Identity names the worker that ran an activity attempt or a decision.
 	Identity string `json:"identity,omitempty"`
+	// Reason says why a run was cancelled or terminated.
+	Reason string `json:"reason,omitempty"`
 	// FireAt is when a timer falls due; Duration what it was started with.
 	FireAt   *time.Time `json:"fire_at,omitempty"`
 	Duration Duration   `json:"duration,omitempty"`

@@ -60,6 +60,12 @@ func Summary(ev Event) string {
 		if ev.FireAt != nil {
 			s += ", due " + ev.FireAt.UTC().Format("15:04:05.000Z")
 		}
+	case WorkflowCancelRequested, WorkflowTerminated:
+		s = ev.Reason
+	case WorkflowCanceled:
+		s = FailureText(ev.Failure)
+	case ActivityCancelRequested:
+		s = fmt.Sprintf("%s of event %d", ev.Name, ev.Cause)
 	case SignalReceived:
 		s = ev.Name + "(" + Truncate(CompactJSON(ev.Input), partWidth) + ")"
 	case TimerFired, TimerCanceled:

@@ -179,6 +179,18 @@ func (c *Client) SignalWithStartWorkflow(ctx context.Context, id, name string, a
 	return &workflowRun{c: c, id: ri.WorkflowID, runID: ri.RunID}, nil
 }
 
+// CancelWorkflow asks a running workflow to stop (runID "": the latest
+// run): its context is cancelled and the code may clean up; the run ends as
+// canceled unless the code completes otherwise.
+func (c *Client) CancelWorkflow(ctx context.Context, id, runID, reason string) error {
+	return c.store.CancelWorkflow(ctx, id, runID, reason)
+}
+
+// TerminateWorkflow ends a running workflow at once; no workflow code runs.
+func (c *Client) TerminateWorkflow(ctx context.Context, id, runID, reason string) error {
+	return c.store.TerminateWorkflow(ctx, id, runID, reason)
+}
+
 // GetWorkflow returns a handle on a run (runID "": the latest run of id).
 func (c *Client) GetWorkflow(id, runID string) WorkflowRun {
 	return &workflowRun{c: c, id: id, runID: runID}

@@ -334,7 +334,13 @@ func checkWellFormed(t *testing.T, evs []history.Event) {
 		if ev.Seq != int64(i+1) {
 			t.Fatalf("event %d has seq %d: %v", i, ev.Seq, types(evs))
 		}
-		if ev.Type.IsCommand() && (ev.Cause < 1 || ev.Cause >= ev.Seq || evs[ev.Cause-1].Type.IsCommand()) {
+		switch {
+		case ev.Type == history.TimerCanceled || ev.Type == history.ActivityCancelRequested:
+			// These name the timer or activity they cancel.
+			if ev.Cause < 1 || ev.Cause >= ev.Seq || !evs[ev.Cause-1].Type.IsCommand() {
+				t.Fatalf("%s %d names %d, not an earlier command", ev.Type, ev.Seq, ev.Cause)
+			}
+		case ev.Type.IsCommand() && (ev.Cause < 1 || ev.Cause >= ev.Seq || evs[ev.Cause-1].Type.IsCommand()):
 			t.Fatalf("command %d (%s) names cause %d, not an earlier input event", ev.Seq, ev.Type, ev.Cause)
 		}
 		switch ev.Type {
