@@ -152,6 +152,7 @@ stable JSON contracts for scripts.
 		newSignalCmd(app),
 		newCancelCmd(app),
 		newTerminateCmd(app),
+		newTUICmd(app),
 	)
 	return root
 }

@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/durablefuture/durablefuture/tui"
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+)
+
+type tuiOptions struct {
+	app *App
+
+	ID    string
+	RunID string
+}
+
+func newTUICmd(app *App) *cobra.Command {
+	o := &tuiOptions{app: app}
+	cmd := &cobra.Command{
+		Use:   "tui [ID] [--run R]",
+		Short: "Browse runs and their histories interactively",
+		Long: `Open the interactive history inspector: the runs list (live, newest
+first), a run's event log with activities grouped with their attempts, the
+selected event as JSON, a timeline (t) and follow mode (f). With ID, open
+that workflow's latest run (or run R) at once. ? shows every key.
+
+It needs a terminal; for scripts use dfctl list and dfctl show ID
+(--follow, -o jsonl). Logs go to ` + "`$XDG_STATE_HOME/durablefuture/tui.log`" + `
+(~/.local/state/durablefuture/tui.log), never to the screen.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.ID = args[0]
+			}
+			return runTUI(cmd, o)
+		},
+	}
+	cmd.Flags().StringVarP(&o.RunID, "run", "r", "", "run ID (default: the latest run)")
+	return cmd
+}
+
+func runTUI(cmd *cobra.Command, o *tuiOptions) error {
+	ios := o.app.IO
+	if !ios.OutTTY || !isTerminal(ios.In) {
+		hint := "dfctl list, or dfctl show ID (--follow, -o jsonl)"
+		return usageError("dfctl tui needs a terminal on stdin and stdout; without one use %s", hint)
+	}
+	if o.ID != "" {
+		if err := validateID(o.ID); err != nil {
+			return err
+		}
+	}
+	if o.RunID != "" && o.ID == "" {
+		return usageError("--run needs a workflow ID")
+	}
+	logFile, logPath := openTUILog()
+	if logFile != nil {
+		defer logFile.Close()
+		prev := slog.Default()
+		slog.SetDefault(slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug})))
+		defer slog.SetDefault(prev)
+		slog.Info("dfctl tui starting", "server", redact(o.app.Server), "log", logPath)
+	}
+	c, err := o.app.Client(cmd)
+	if err != nil {
+		return err
+	}
+	err = tui.Run(cmd.Context(), tui.Options{
+		Source:     tui.StoreSource{Store: c.Store()},
+		WorkflowID: o.ID,
+		RunID:      o.RunID,
+		NoColor:    ios.NoColor,
+		Output:     ios.Out,
+	}, tea.WithInput(ios.In), tea.WithOutput(ios.Out))
+	if err != nil {
+		slog.Error("dfctl tui", "err", err)
+		if cmd.Context().Err() != nil {
+			return cmd.Context().Err()
+		}
+		return fmt.Errorf("tui: %w", err)
+	}
+	return nil
+}
+
+func isTerminal(r any) bool {
+	f, ok := r.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// openTUILog opens the inspector's log file: the screen belongs to the TUI.
+// It falls back to the temporary directory; nil means logs are dropped.
+func openTUILog() (*os.File, string) {
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			dir = filepath.Join(home, ".local", "state")
+		}
+	}
+	for _, d := range []string{filepath.Join(dir, "durablefuture"), os.TempDir()} {
+		if d == "durablefuture" { // no state dir
+			continue
+		}
+		if os.MkdirAll(d, 0o755) != nil {
+			continue
+		}
+		p := filepath.Join(d, "tui.log")
+		if f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
+			return f, p
+		}
+	}
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	return nil, ""
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# End-to-end test of `dfctl tui` as a user runs it: the built binary in a
+# real terminal (a detached tmux session) against `dfctl dev --examples` with
+# live workflows. It checks the runs list, opening a run, the timeline and
+# quitting, waiting on what the screen shows (capture-pane) with deadlines.
+# Exits 0 with a SKIP line when tmux is missing and cannot be installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v tmux >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "tui-e2e: installing tmux"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux) >/dev/null 2>&1 || true
+  fi
+  if ! command -v tmux >/dev/null 2>&1; then
+    echo "SKIP tui-e2e: tmux is not installed and could not be installed (needs root and apt-get)"
+    exit 0
+  fi
+fi
+
+work=$(mktemp -d)
+session="dftui-$$"
+dev_pid=""
+export TMUX_TMPDIR="$work" # a private tmux server, whatever else runs
+cleanup() {
+  tmux kill-server >/dev/null 2>&1 || true
+  if [ -n "$dev_pid" ]; then kill "$dev_pid" 2>/dev/null || true; wait "$dev_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL tui-e2e: $*"
+  echo "--- screen:"; tmux capture-pane -p -t "$session" 2>/dev/null || true
+  echo "--- dev server log (tail):"; tail -n 20 "$work/dev.log" 2>/dev/null || true
+  echo "--- tui log (tail):"; tail -n 20 "$work/state/durablefuture/tui.log" 2>/dev/null || true
+  exit 1
+}
+
+# capture NAME: with TUI_E2E_CAPTURE=DIR, save the screen as DIR/NAME.txt
+# (the screens in docs/tui.md come from here).
+capture() {
+  if [ -n "${TUI_E2E_CAPTURE:-}" ]; then
+    mkdir -p "$TUI_E2E_CAPTURE"
+    tmux capture-pane -p -t "$session" | sed -e 's/[[:space:]]*$//' >"$TUI_E2E_CAPTURE/$1.txt"
+  fi
+}
+
+# wait_screen TEXT [SECONDS]: poll the screen until it shows TEXT.
+wait_screen() {
+  local want=$1 deadline=$((SECONDS + ${2:-15}))
+  while [ $SECONDS -lt $deadline ]; do
+    if tmux capture-pane -p -t "$session" 2>/dev/null | grep -qF -- "$want"; then return 0; fi
+    sleep 0.1
+  done
+  fail "the screen never showed: $want"
+}
+
+# wait_gone TEXT [SECONDS]: poll until the screen no longer shows TEXT.
+wait_gone() {
+  local want=$1 deadline=$((SECONDS + ${2:-15}))
+  while [ $SECONDS -lt $deadline ]; do
+    if ! tmux capture-pane -p -t "$session" 2>/dev/null | grep -qF -- "$want"; then return 0; fi
+    sleep 0.1
+  done
+  fail "the screen still shows: $want"
+}
+
+echo "tui-e2e: building dfctl"
+go build -o "$work/dfctl" ./cmd/dfctl
+dfctl() { "$work/dfctl" --server "nats://127.0.0.1:$port" "$@"; }
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
+  || echo $((20000 + RANDOM % 20000)))
+"$work/dfctl" dev --examples --port "$port" --store "$work/store" >"$work/dev.log" 2>&1 &
+dev_pid=$!
+deadline=$((SECONDS + 30))
+until dfctl list >/dev/null 2>&1; do
+  [ $SECONDS -lt $deadline ] || fail "dev server did not answer on port $port"
+  kill -0 "$dev_pid" 2>/dev/null || fail "dev server exited"
+  sleep 0.2
+done
+
+echo "tui-e2e: starting workflows"
+for id in tui-e2e-a tui-e2e-b; do
+  dfctl start OrderWithRetriesWorkflow --id "$id" --input '"a"' --input '"b"' --input 1 --input 1 >/dev/null
+done
+dfctl result tui-e2e-a --wait >/dev/null 2>&1 || true
+
+echo "tui-e2e: dfctl tui in tmux"
+tmux new-session -d -s "$session" -x 120 -y 40 \
+  "env XDG_STATE_HOME=$work/state TERM=xterm-256color $work/dfctl --server nats://127.0.0.1:$port tui; echo TUI-EXITED rc=\$?; sleep 600"
+
+wait_screen "tui-e2e-a"
+wait_screen "tui-e2e-b"
+wait_screen "OrderWithRetriesWorkflow"
+wait_screen "runs (2)"
+capture list
+echo "ok: the list shows both runs"
+
+# Filter to one run, then open it.
+tmux send-keys -t "$session" / t u i - e 2 e - a Enter
+wait_screen "runs (1 of 2)"
+wait_gone "tui-e2e-b"
+echo "ok: / filters the list"
+tmux send-keys -t "$session" Enter
+wait_screen "workflow started"
+wait_screen "ValidateOrderActivity"
+wait_screen "activity"
+capture run
+tmux send-keys -t "$session" j j
+tmux send-keys -t "$session" Space
+wait_screen "└ attempt failed"
+capture run-expanded
+echo "ok: enter opens the run with its events"
+
+tmux send-keys -t "$session" t
+wait_screen "TIMELINE"
+wait_screen "back-off"
+capture timeline
+echo "ok: t shows the timeline"
+tmux send-keys -t "$session" Escape
+wait_gone "TIMELINE"
+
+tmux send-keys -t "$session" q
+wait_screen "runs (1 of 2)"
+tmux send-keys -t "$session" q
+wait_screen "TUI-EXITED rc=0"
+echo "ok: q goes back, then quits"
+
+# Without a terminal it refuses and points at dfctl show.
+if out=$("$work/dfctl" --server "nats://127.0.0.1:$port" tui </dev/null 2>&1); then
+  fail "dfctl tui without a terminal succeeded"
+fi
+echo "$out" | grep -qF "dfctl show" || fail "no pointer at dfctl show: $out"
+echo "ok: without a terminal it refuses"
+
+echo "PASS tui-e2e"

@@ -1,0 +1,208 @@
+package tui
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"iter"
+	"sync"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/durablefuture/durablefuture/pkg/engine"
+	"github.com/durablefuture/durablefuture/pkg/history"
+)
+
+// t0 is when the fixed runs started; testNow is the fixed clock.
+var (
+	t0      = time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
+	testNow = t0.Add(90 * time.Second)
+)
+
+func at(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+func atp(ms int) *time.Time {
+	t := at(ms)
+	return &t
+}
+
+// fakeSource serves fixed runs and histories; Append adds a record that
+// followers receive.
+type fakeSource struct {
+	mu      sync.Mutex
+	runs    []engine.RunInfo
+	logs    map[string][]history.Record
+	changed chan struct{}
+	listErr error
+}
+
+func newFakeSource() *fakeSource {
+	f := &fakeSource{logs: map[string][]history.Record{}, changed: make(chan struct{})}
+	f.addOrder()
+	f.addRunning()
+	for i, st := range []engine.Status{engine.StatusFailed, engine.StatusCanceled, engine.StatusTerminated, engine.StatusTimedOut} {
+		ct := at(-(i + 1) * 60000).Add(1500 * time.Millisecond)
+		f.runs = append(f.runs, engine.RunInfo{
+			WorkflowID: fmt.Sprintf("payment-%d", i+1), RunID: fmt.Sprintf("run-p%d", i+1), Type: "PaymentWorkflow",
+			TaskQueue: "payments", Status: st, StartTime: at(-(i + 1) * 60000), CloseTime: &ct,
+			Failure: &history.Failure{Message: "card declined", Type: "CardDeclined"},
+		})
+	}
+	f.runs = append(f.runs, engine.RunInfo{
+		WorkflowID: "stuck-1", RunID: "run-s1", Type: "RenamedWorkflow", TaskQueue: "default",
+		Status: engine.StatusRunning, StartTime: at(-3600000), Blocked: `no worker knows workflow type "RenamedWorkflow"`,
+	})
+	return f
+}
+
+func fail(msg string) *history.Failure { return &history.Failure{Message: msg, Type: "TransientError"} }
+
+// addOrder is a completed run whose payment succeeded on its third attempt.
+func (f *fakeSource) addOrder() {
+	input := json.RawMessage(`["alice","laptop",2499.5,1]`)
+	recs := []history.Record{
+		{Kind: history.KindInput, Events: []history.Event{{Seq: 1, Time: at(0), Type: history.WorkflowStarted, Name: "OrderWorkflow", WorkflowID: "order-1", RunID: "run-o1", TaskQueue: "default", Input: input}}},
+		{Kind: history.KindDecision, Events: []history.Event{{Seq: 2, Time: at(5), Type: history.ActivityScheduled, Name: "ValidateOrder", Cause: 1, Input: json.RawMessage(`["alice","laptop"]`)}}},
+		{Kind: history.KindDecision, Events: []history.Event{
+			{Seq: 3, Time: at(9), Type: history.ActivityCompleted, Name: "ValidateOrder", Cause: 2, Attempt: 1, StartedAt: atp(6), Result: json.RawMessage(`true`)},
+			{Seq: 4, Time: at(10), Type: history.ActivityScheduled, Name: "ChargeCard", Cause: 3, Input: json.RawMessage(`[2499.5]`)},
+		}},
+		{Kind: history.KindDecision, Events: []history.Event{{Seq: 5, Time: at(60), Type: history.ActivityAttemptFailed, Name: "ChargeCard", Cause: 4, Attempt: 1, StartedAt: atp(11), NextAttemptAt: atp(1060), Failure: fail("card network timeout")}}},
+		{Kind: history.KindDecision, Events: []history.Event{{Seq: 6, Time: at(1100), Type: history.ActivityAttemptFailed, Name: "ChargeCard", Cause: 4, Attempt: 2, StartedAt: atp(1061), NextAttemptAt: atp(3100), Failure: fail("card network timeout")}}},
+		{Kind: history.KindDecision, Events: []history.Event{
+			{Seq: 7, Time: at(3150), Type: history.ActivityCompleted, Name: "ChargeCard", Cause: 4, Attempt: 3, StartedAt: atp(3101), Result: json.RawMessage(`{"charge_id":"ch_42"}`)},
+			{Seq: 8, Time: at(3151), Type: history.ActivityScheduled, Name: "ShipOrder", Cause: 7, Input: json.RawMessage(`["ch_42"]`)},
+		}},
+		{Kind: history.KindDecision, Events: []history.Event{
+			{Seq: 9, Time: at(4000), Type: history.ActivityCompleted, Name: "ShipOrder", Cause: 8, Attempt: 1, StartedAt: atp(3152), Result: json.RawMessage(`"tr_7"`)},
+			{Seq: 10, Time: at(4001), Type: history.WorkflowCompleted, Cause: 9, Result: json.RawMessage(`{"order":"ord_1","status":"shipped"}`)},
+		}},
+	}
+	f.setLog("order-1", "run-o1", recs)
+	ct := at(4001)
+	f.runs = append(f.runs, engine.RunInfo{
+		WorkflowID: "order-1", RunID: "run-o1", Type: "OrderWorkflow", TaskQueue: "default", Status: engine.StatusCompleted,
+		StartTime: at(0), CloseTime: &ct, LastEventSeq: 10, Result: json.RawMessage(`{"order":"ord_1","status":"shipped"}`),
+	})
+}
+
+// addRunning is an open run whose activity is being retried.
+func (f *fakeSource) addRunning() {
+	start := 30000
+	recs := []history.Record{
+		{Kind: history.KindInput, Events: []history.Event{{Seq: 1, Time: at(start), Type: history.WorkflowStarted, Name: "OrderWorkflow", WorkflowID: "order-2", RunID: "run-o2", TaskQueue: "default", Input: json.RawMessage(`["bob","phone",99,2]`)}}},
+		{Kind: history.KindDecision, Events: []history.Event{{Seq: 2, Time: at(start + 4), Type: history.ActivityScheduled, Name: "ChargeCard", Cause: 1, Input: json.RawMessage(`[198]`)}}},
+		{Kind: history.KindDecision, Events: []history.Event{{Seq: 3, Time: at(start + 30000), Type: history.ActivityAttemptFailed, Name: "ChargeCard", Cause: 2, Attempt: 1, StartedAt: atp(start + 5), NextAttemptAt: atp(start + 40000), Failure: fail("bank unavailable")}}},
+	}
+	f.setLog("order-2", "run-o2", recs)
+	f.runs = append([]engine.RunInfo{{
+		WorkflowID: "order-2", RunID: "run-o2", Type: "OrderWorkflow", TaskQueue: "default", Status: engine.StatusRunning,
+		StartTime: at(start), LastEventSeq: 3,
+	}}, f.runs...)
+}
+
+func (f *fakeSource) setLog(id, runID string, recs []history.Record) {
+	for i := range recs {
+		recs[i].V = 1
+		recs[i].StreamSeq = uint64(100 + len(f.logs)*1000 + i)
+	}
+	f.logs[id+"/"+runID] = recs
+}
+
+// Append adds a record to a run's log and wakes its followers.
+func (f *fakeSource) Append(id, runID string, rec history.Record) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := id + "/" + runID
+	recs := f.logs[k]
+	rec.V = 1
+	rec.StreamSeq = recs[len(recs)-1].StreamSeq + 1
+	f.logs[k] = append(recs, rec)
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+func (f *fakeSource) ListRuns(ctx context.Context) ([]engine.RunInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
+	return append([]engine.RunInfo(nil), f.runs...), nil
+}
+
+func (f *fakeSource) Describe(ctx context.Context, id, runID string) (*engine.RunInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.runs {
+		if r.WorkflowID == id && (runID == "" || r.RunID == runID) {
+			return &r, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s", engine.ErrWorkflowNotFound, id)
+}
+
+func (f *fakeSource) ReadPage(ctx context.Context, id, runID string, after uint64, limit int) ([]history.Record, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []history.Record
+	for _, r := range f.logs[id+"/"+runID] {
+		if r.StreamSeq > after && len(out) < limit {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeSource) CountRecords(ctx context.Context, id, runID string) (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return uint64(len(f.logs[id+"/"+runID])), nil
+}
+
+func (f *fakeSource) Follow(ctx context.Context, id, runID string, after uint64) iter.Seq2[history.Record, error] {
+	return func(yield func(history.Record, error) bool) {
+		for {
+			f.mu.Lock()
+			var next *history.Record
+			for _, r := range f.logs[id+"/"+runID] {
+				if r.StreamSeq > after {
+					next = &r
+					break
+				}
+			}
+			changed := f.changed
+			f.mu.Unlock()
+			if next != nil {
+				after = next.StreamSeq
+				if !yield(*next, nil) {
+					return
+				}
+				continue
+			}
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				yield(history.Record{}, ctx.Err())
+				return
+			}
+		}
+	}
+}
+
+// testOptions are deterministic: the fixed clock, no colour, a clipboard
+// that records.
+func testOptions(src Source, copied *[]string) Options {
+	return Options{
+		Source:   src,
+		Now:      func() time.Time { return testNow },
+		Renderer: lipgloss.NewRenderer(io.Discard),
+		NoColor:  true,
+		Copy: func(s string) error {
+			if copied != nil {
+				*copied = append(*copied, s)
+			}
+			return nil
+		},
+	}
+}

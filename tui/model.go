@@ -1,0 +1,434 @@
+// Package tui is dfctl's interactive history inspector (`dfctl tui`): the
+// runs list, a run's event log with its detail pane, the timeline and
+// follow mode. Each view is a component (a model, its keys from the one
+// KeyMap, SetSize); they share a Context with the styles, the clock and the
+// screen size. Everything is read through a Source.
+//
+// It builds on pkg/engine and pkg/history and must never be imported by
+// them or by pkg/sdk.
+package tui
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/aymanbagabas/go-osc52/v2"
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/durablefuture/durablefuture/pkg/engine"
+)
+
+// Options configure the inspector.
+type Options struct {
+	Source Source
+	// WorkflowID opens that workflow's run (RunID, or the latest) at once.
+	WorkflowID, RunID string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Renderer draws the styles (default: one for Output); NoColor turns
+	// colour off.
+	Renderer *lipgloss.Renderer
+	NoColor  bool
+	// Copy puts text on the clipboard (default: OSC 52 to Output).
+	Copy func(text string) error
+	// Output is the terminal (for OSC 52 and the default renderer).
+	Output io.Writer
+	// ListInterval is how often the runs list is read again (default 2s;
+	// longer when reading it is slow).
+	ListInterval time.Duration
+}
+
+// Messages of the root model.
+type (
+	runsMsg struct {
+		runs []engine.RunInfo
+		err  error
+		took time.Duration
+	}
+	runsTickMsg struct{}
+	statusMsg   struct {
+		text string
+		err  bool
+	}
+)
+
+// Model is the inspector: the runs list, with a run view over it once one
+// is opened.
+type Model struct {
+	ctx  *Context
+	opts Options
+	list *RunList
+	run  *RunView
+	help help.Model
+
+	showHelp  bool
+	status    string
+	statusErr bool
+	listing   bool
+	interval  time.Duration
+}
+
+// New returns the inspector's model.
+func New(o Options) *Model {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Renderer == nil {
+		if o.Output != nil {
+			o.Renderer = lipgloss.NewRenderer(o.Output)
+		} else {
+			o.Renderer = lipgloss.DefaultRenderer()
+		}
+	}
+	if o.ListInterval <= 0 {
+		o.ListInterval = 2 * time.Second
+	}
+	if o.Copy == nil {
+		out := o.Output
+		o.Copy = func(text string) error {
+			if out == nil {
+				return fmt.Errorf("no terminal to copy to")
+			}
+			_, err := osc52.New(text).WriteTo(out)
+			return err
+		}
+	}
+	ctx := &Context{Styles: DefaultStyles(o.Renderer, !o.NoColor), Keys: DefaultKeyMap(), Now: o.Now, Width: 80, Height: 24}
+	h := help.New()
+	h.Styles.ShortKey = ctx.Styles.Bold
+	h.Styles.FullKey = ctx.Styles.Bold
+	h.Styles.ShortDesc = ctx.Styles.Faint
+	h.Styles.FullDesc = ctx.Styles.Faint
+	h.Styles.ShortSeparator = ctx.Styles.Faint
+	h.Styles.FullSeparator = ctx.Styles.Faint
+	h.Styles.Ellipsis = ctx.Styles.Faint
+	m := &Model{ctx: ctx, opts: o, list: NewRunList(ctx), help: h, interval: o.ListInterval}
+	if o.WorkflowID != "" {
+		m.run = NewRunView(ctx, o.Source, o.WorkflowID, o.RunID)
+	}
+	m.layout()
+	return m
+}
+
+// Init starts reading the runs list (and the run given in Options).
+func (m *Model) Init() tea.Cmd {
+	cmds := []tea.Cmd{m.listRuns()}
+	if m.run != nil {
+		cmds = append(cmds, m.run.Init())
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) listRuns() tea.Cmd {
+	if m.listing {
+		return nil
+	}
+	m.listing = true
+	src, now := m.opts.Source, time.Now
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		t0 := now()
+		runs, err := src.ListRuns(ctx)
+		return runsMsg{runs: runs, err: err, took: now().Sub(t0)}
+	}
+}
+
+func (m *Model) layout() {
+	body := max(m.ctx.Height-3, 1)
+	m.list.SetSize(m.ctx.Width, body)
+	if m.run != nil {
+		m.run.SetSize(m.ctx.Width, body)
+	}
+	m.help.Width = m.ctx.Width
+}
+
+// Update handles a message.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.ctx.Width, m.ctx.Height = msg.Width, msg.Height
+		m.layout()
+		return m, nil
+	case runsMsg:
+		m.listing = false
+		if msg.err != nil {
+			m.setStatus("runs: "+msg.err.Error(), true)
+		} else {
+			m.list.SetRuns(msg.runs)
+			m.clearError()
+			// Reading 10,000 runs takes a while: poll less often then.
+			m.interval = max(m.opts.ListInterval, 10*msg.took)
+		}
+		return m, tea.Tick(m.interval, func(time.Time) tea.Msg { return runsTickMsg{} })
+	case runsTickMsg:
+		if m.run != nil {
+			// The list is hidden: read it again when it shows.
+			return m, tea.Tick(m.interval, func(time.Time) tea.Msg { return runsTickMsg{} })
+		}
+		return m, m.listRuns()
+	case statusMsg:
+		m.setStatus(msg.text, msg.err)
+		return m, nil
+	case runInfoMsg, pageMsg, countMsg, pageRetryMsg, followMsg, followRetryMsg:
+		if m.run == nil {
+			return m, nil
+		}
+		if ok := msgOK(msg); ok {
+			m.clearError()
+		}
+		return m, m.run.HandleMsg(msg)
+	case tea.KeyMsg:
+		if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
+			// Keys typed faster than they are read arrive as one message
+			// ("/ab"): handle them one by one, as typed.
+			var cmds []tea.Cmd
+			for _, r := range msg.Runes {
+				cmds = append(cmds, m.handleKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt}))
+			}
+			return m, tea.Batch(cmds...)
+		}
+		return m, m.handleKey(msg)
+	}
+	return m, nil
+}
+
+// msgOK reports whether a reply from the server succeeded (so a stale
+// connection error can leave the status line).
+func msgOK(msg tea.Msg) bool {
+	switch msg := msg.(type) {
+	case runInfoMsg:
+		return msg.err == nil
+	case pageMsg:
+		return msg.err == nil
+	case followMsg:
+		return msg.err == nil
+	}
+	return false
+}
+
+func (m *Model) setStatus(text string, isErr bool) { m.status, m.statusErr = text, isErr }
+
+func (m *Model) clearError() {
+	if m.statusErr {
+		m.status, m.statusErr = "", false
+	}
+}
+
+func (m *Model) handleKey(km tea.KeyMsg) tea.Cmd {
+	keys := m.ctx.Keys
+	if key.Matches(km, keys.ForceQuit) {
+		m.closeRun()
+		return tea.Quit
+	}
+	if m.run == nil && m.list.Filtering() {
+		return m.list.Update(km)
+	}
+	if m.showHelp {
+		if key.Matches(km, keys.Help, keys.Back, keys.Quit) {
+			m.showHelp = false
+		}
+		return nil
+	}
+	switch {
+	case key.Matches(km, keys.Help):
+		m.showHelp = true
+		return nil
+	case key.Matches(km, keys.Back, keys.Quit):
+		switch {
+		case m.run != nil && m.run.showTimeline:
+			m.run.showTimeline = false
+		case m.run != nil:
+			m.closeRun()
+			m.status, m.statusErr = "", false
+			return m.listRuns()
+		case key.Matches(km, keys.Back):
+			m.list.ClearFilter()
+		default:
+			return tea.Quit
+		}
+		return nil
+	case key.Matches(km, keys.Refresh):
+		if m.run != nil {
+			m.setStatus("refreshing…", false)
+			return m.run.Refresh()
+		}
+		return m.listRuns()
+	case key.Matches(km, keys.Copy):
+		return m.copyID()
+	}
+	if m.run != nil {
+		return m.run.Update(km)
+	}
+	if key.Matches(km, keys.Open) {
+		if r := m.list.Selected(); r != nil {
+			m.run = NewRunView(m.ctx, m.opts.Source, r.WorkflowID, r.RunID)
+			m.layout()
+			m.status, m.statusErr = "", false
+			return m.run.Init()
+		}
+		return nil
+	}
+	return m.list.Update(km)
+}
+
+func (m *Model) closeRun() {
+	if m.run != nil {
+		m.run.Close()
+		m.run = nil
+	}
+}
+
+func (m *Model) copyID() tea.Cmd {
+	id := ""
+	if m.run != nil {
+		id = m.run.ID
+	} else if r := m.list.Selected(); r != nil {
+		id = r.WorkflowID
+	}
+	if id == "" {
+		return nil
+	}
+	copyFn := m.opts.Copy
+	return func() tea.Msg {
+		if err := copyFn(id); err != nil {
+			return statusMsg{text: "copy: " + err.Error(), err: true}
+		}
+		return statusMsg{text: "copied " + id}
+	}
+}
+
+// keys are the bindings of the screen on show, for the footer and ?.
+func (m *Model) keys() helpKeys {
+	k := m.ctx.Keys
+	nav := []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageDown, k.PageUp}
+	general := []key.Binding{k.Refresh, k.Copy, k.Help, k.Back, k.Quit, k.ForceQuit}
+	// Signal, cancel, terminate, replay and reset come with their engine side.
+	notYet := key.NewBinding(key.WithKeys("s", "c", "x", "R", "z"), key.WithHelp("s c x R z", "actions: not available yet"))
+	switch {
+	case m.run != nil && m.run.showTimeline:
+		open := key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "show in log"))
+		tl := key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "event log"))
+		return helpKeys{
+			short: []key.Binding{open, tl, k.Follow, k.Back, k.Help, k.Copy},
+			full:  [][]key.Binding{nav, {open, tl, k.Follow, notYet}, general},
+		}
+	case m.run != nil:
+		return helpKeys{
+			short: []key.Binding{k.Expand, k.Timeline, k.Follow, k.FocusDetail, k.Back, k.Help, k.Copy},
+			full:  [][]key.Binding{nav, {k.Expand, k.FocusDetail, k.Timeline, k.Follow, notYet}, general},
+		}
+	case m.list.Filtering():
+		apply := key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply"))
+		clear := key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear"))
+		hint := key.NewBinding(key.WithKeys("status:"), key.WithHelp("status:failed", "by status"))
+		return helpKeys{short: []key.Binding{apply, clear, hint}, full: [][]key.Binding{{apply, clear, hint}}}
+	}
+	return helpKeys{
+		short: []key.Binding{k.Open, k.Filter, k.StatusFilter, k.Help, k.Quit, k.Copy, k.Refresh},
+		full:  [][]key.Binding{nav, {k.Open, k.Filter, k.StatusFilter, notYet}, general},
+	}
+}
+
+// fullHelp lists every key of the screen on show, in columns when they fit.
+func (m *Model) fullHelp() []string {
+	st := m.ctx.Styles
+	var cols []string
+	for _, group := range m.keys().FullHelp() {
+		kw := 0
+		for _, b := range group {
+			kw = max(kw, lipgloss.Width(b.Help().Key))
+		}
+		var lines []string
+		for _, b := range group {
+			lines = append(lines, st.Bold.Render(fit(b.Help().Key, kw))+"  "+st.Faint.Render(b.Help().Desc))
+		}
+		cols = append(cols, strings.Join(lines, "\n"))
+	}
+	var keys string
+	if wide := lipgloss.JoinHorizontal(lipgloss.Top, intersperse(cols, "    ")...); lipgloss.Width(wide) <= m.ctx.Width-2 {
+		keys = wide
+	} else {
+		keys = strings.Join(cols, "\n\n")
+	}
+	notes := ""
+	if m.run == nil {
+		notes = "Status keys: 0 all  1 running  2 completed  3 failed  4 canceled  5 terminated  6 timed out  7 blocked.\n" +
+			"/ filters by ID or type; status:NAME in the filter selects a status too.\n"
+	}
+	notes += "? or esc closes this help."
+	var out []string
+	for _, l := range strings.Split(st.Bold.Render("Keys")+"\n\n"+keys+"\n\n"+st.Faint.Render(notes), "\n") {
+		out = append(out, wrapLines(" "+l, m.ctx.Width)...)
+	}
+	return out
+}
+
+func intersperse(cols []string, sep string) []string {
+	var out []string
+	for i, c := range cols {
+		if i > 0 {
+			out = append(out, sep)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// View draws the screen: title bar, the view, the status line and the
+// footer with the main keys.
+func (m *Model) View() string {
+	st := m.ctx.Styles
+	w := m.ctx.Width
+	body := max(m.ctx.Height-3, 1)
+
+	title := st.Title.Render("DurableFuture") + st.Faint.Render(" › ") + m.list.Title()
+	badge := ""
+	if m.run != nil {
+		title += st.Faint.Render(" › ") + m.run.ID
+		if m.run.showTimeline {
+			title += st.Faint.Render(" › ") + "timeline"
+		}
+		if on, paused := m.run.Following(); on {
+			badge = st.Badge.Render(" FOLLOW ")
+			if paused {
+				badge = st.BadgePaused.Render(" FOLLOW paused · G resumes ")
+			}
+		}
+	}
+	titleLine := fit(title, max(w-lipgloss.Width(badge), 0)) + badge
+
+	var content string
+	switch {
+	case m.showHelp:
+		content = padLines(m.fullHelp(), w, body)
+	case m.run != nil:
+		content = m.run.View()
+	default:
+		content = m.list.View()
+	}
+
+	status := ""
+	if m.status != "" {
+		status = st.Info.Render(m.status)
+		if m.statusErr {
+			status = st.Error.Render("✗ " + m.status)
+		}
+	}
+	footer := m.help.ShortHelpView(m.keys().ShortHelp())
+	return titleLine + "\n" + content + "\n" + fit(status, w) + "\n" + fit(footer, w)
+}
+
+// Run runs the inspector on a terminal until the user quits or ctx ends.
+func Run(ctx context.Context, o Options, progOpts ...tea.ProgramOption) error {
+	m := New(o)
+	opts := append([]tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx)}, progOpts...)
+	_, err := tea.NewProgram(m, opts...).Run()
+	m.closeRun()
+	return err
+}

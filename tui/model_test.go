@@ -1,0 +1,366 @@
+package tui
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/durablefuture/durablefuture/pkg/history"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// harness drives a Model the way a program does: commands run on their own
+// goroutines and their messages come back to Update, one at a time.
+type harness struct {
+	t    *testing.T
+	m    *Model
+	msgs chan tea.Msg
+	done chan struct{}
+}
+
+func newHarness(t *testing.T, o Options, w, h int) *harness {
+	t.Helper()
+	hs := &harness{t: t, m: New(o), msgs: make(chan tea.Msg, 1024), done: make(chan struct{})}
+	t.Cleanup(func() { close(hs.done); hs.m.closeRun() })
+	hs.send(tea.WindowSizeMsg{Width: w, Height: h})
+	hs.run(hs.m.Init())
+	return hs
+}
+
+func (hs *harness) run(cmd tea.Cmd) {
+	if cmd == nil {
+		return
+	}
+	go func() {
+		msg := cmd()
+		if batch, ok := msg.(tea.BatchMsg); ok {
+			for _, c := range batch {
+				hs.run(c)
+			}
+			return
+		}
+		if msg == nil {
+			return
+		}
+		select {
+		case hs.msgs <- msg:
+		case <-hs.done:
+		}
+	}()
+}
+
+func (hs *harness) send(msg tea.Msg) {
+	_, cmd := hs.m.Update(msg)
+	hs.run(cmd)
+}
+
+// keys sends key presses: named keys ("enter", "esc", "ctrl+d", " ") or
+// runes.
+func (hs *harness) keys(keys ...string) {
+	for _, k := range keys {
+		var msg tea.KeyMsg
+		switch k {
+		case "enter":
+			msg = tea.KeyMsg{Type: tea.KeyEnter}
+		case "esc":
+			msg = tea.KeyMsg{Type: tea.KeyEsc}
+		case "tab":
+			msg = tea.KeyMsg{Type: tea.KeyTab}
+		case "ctrl+d":
+			msg = tea.KeyMsg{Type: tea.KeyCtrlD}
+		case "ctrl+c":
+			msg = tea.KeyMsg{Type: tea.KeyCtrlC}
+		case " ":
+			msg = tea.KeyMsg{Type: tea.KeySpace, Runes: []rune{' '}}
+		default:
+			msg = tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
+		}
+		hs.send(msg)
+	}
+}
+
+// until handles messages until cond holds.
+func (hs *harness) until(what string, cond func() bool) {
+	hs.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for !cond() {
+		select {
+		case msg := <-hs.msgs:
+			hs.send(msg)
+		case <-deadline:
+			hs.t.Fatalf("timed out waiting for %s; screen:\n%s", what, hs.m.View())
+		}
+	}
+}
+
+func (hs *harness) listed() {
+	hs.t.Helper()
+	hs.until("the runs list", func() bool { return hs.m.list.loaded })
+}
+
+func (hs *harness) opened() {
+	hs.t.Helper()
+	hs.until("the run's log", func() bool {
+		return hs.m.run != nil && hs.m.run.info != nil && !hs.m.run.loading
+	})
+}
+
+func (hs *harness) screenHas(s string) bool { return strings.Contains(hs.m.View(), s) }
+
+// golden compares the screen with testdata/NAME.golden (-update rewrites it).
+func (hs *harness) golden(name string) {
+	hs.t.Helper()
+	got := ansi.Strip(hs.m.View())
+	lines := strings.Split(got, "\n")
+	if len(lines) != hs.m.ctx.Height {
+		hs.t.Errorf("%s: %d lines, want the screen's %d", name, len(lines), hs.m.ctx.Height)
+	}
+	for i, l := range lines {
+		if w := ansi.StringWidth(l); w > hs.m.ctx.Width {
+			hs.t.Errorf("%s: line %d is %d cells wide, more than the screen's %d: %q", name, i+1, w, hs.m.ctx.Width, l)
+		}
+	}
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			hs.t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		hs.t.Fatalf("%v (run go test ./tui -update to create it)", err)
+	}
+	if got != string(want) {
+		hs.t.Errorf("%s differs from %s (go test ./tui -update rewrites it)\n--- got:\n%s\n--- want:\n%s", name, path, got, want)
+	}
+}
+
+var sizes = []struct {
+	name string
+	w, h int
+}{{"80x24", 80, 24}, {"120x40", 120, 40}}
+
+func TestGoldenViews(t *testing.T) {
+	for _, sz := range sizes {
+		t.Run(sz.name, func(t *testing.T) {
+			hs := newHarness(t, testOptions(newFakeSource(), nil), sz.w, sz.h)
+			hs.listed()
+			hs.golden("list-" + sz.name)
+			hs.keys("?")
+			hs.golden("help-list-" + sz.name)
+			hs.keys("?")
+
+			hs.keys("3")
+			hs.golden("list-failed-" + sz.name)
+			hs.keys("0", "/", "o", "r", "d")
+			hs.golden("list-filtering-" + sz.name)
+			hs.keys("enter", "j")
+			hs.keys("enter")
+			hs.opened()
+			hs.golden("run-" + sz.name)
+
+			hs.keys("j", "j", " ")
+			hs.golden("run-expanded-" + sz.name)
+
+			hs.keys("t")
+			hs.golden("timeline-" + sz.name)
+			hs.keys("esc", "?")
+			hs.golden("help-" + sz.name)
+		})
+	}
+}
+
+func TestGoldenRunningRun(t *testing.T) {
+	for _, sz := range sizes {
+		t.Run(sz.name, func(t *testing.T) {
+			o := testOptions(newFakeSource(), nil)
+			o.WorkflowID = "order-2"
+			hs := newHarness(t, o, sz.w, sz.h)
+			hs.listed()
+			hs.opened()
+			hs.golden("running-" + sz.name)
+			hs.keys("t")
+			hs.golden("running-timeline-" + sz.name)
+		})
+	}
+}
+
+func TestListFilters(t *testing.T) {
+	hs := newHarness(t, testOptions(newFakeSource(), nil), 120, 40)
+	hs.listed()
+	count := func() (int, int) { return hs.m.list.Count() }
+	if shown, total := count(); shown != 7 || total != 7 {
+		t.Fatalf("count = %d of %d, want 7 of 7", shown, total)
+	}
+	for _, tc := range []struct {
+		keys []string
+		want int
+	}{
+		{[]string{"1"}, 2}, // running, blocked included
+		{[]string{"7"}, 1}, // blocked
+		{[]string{"2"}, 1},
+		{[]string{"3"}, 1},
+		{[]string{"6"}, 1},
+		{[]string{"0"}, 7},
+		{[]string{"/", "p", "a", "y", "enter"}, 4},
+		{[]string{"esc"}, 7},
+		{[]string{"/", "s", "t", "a", "t", "u", "s", ":", "f", "a", "i", "l", "e", "d", "enter"}, 1},
+		{[]string{"esc", "/", "o", "r", "d", "e", "r", " ", "s", "t", "a", "t", "u", "s", ":", "r", "u", "n", "n", "i", "n", "g", "enter"}, 1},
+	} {
+		hs.keys(tc.keys...)
+		if shown, _ := count(); shown != tc.want {
+			t.Errorf("after %q: %d runs shown, want %d", tc.keys, shown, tc.want)
+		}
+	}
+	if !hs.screenHas("runs (1 of 7)") {
+		t.Errorf("the title does not show the count:\n%s", hs.m.View())
+	}
+}
+
+func TestKeysTypedAtOnce(t *testing.T) {
+	hs := newHarness(t, testOptions(newFakeSource(), nil), 120, 40)
+	hs.listed()
+	// A terminal may deliver "/pay" as one message.
+	hs.send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("/pay")})
+	if shown, _ := hs.m.list.Count(); shown != 4 {
+		t.Fatalf("%d runs shown after /pay, want 4", shown)
+	}
+}
+
+func TestExpandCollapse(t *testing.T) {
+	o := testOptions(newFakeSource(), nil)
+	o.WorkflowID = "order-1"
+	hs := newHarness(t, o, 80, 24)
+	hs.opened()
+	v := hs.m.run
+	if len(v.rows) != 5 { // started, 3 activities, completed
+		t.Fatalf("%d rows, want 5", len(v.rows))
+	}
+	hs.keys("j", "j", "enter")
+	if len(v.rows) != 9 || v.cursor != 2 {
+		t.Fatalf("after expanding ChargeCard: %d rows, cursor %d; want 9, 2", len(v.rows), v.cursor)
+	}
+	if !hs.screenHas("└ attempt failed") {
+		t.Errorf("expanded group shows no raw events:\n%s", hs.m.View())
+	}
+	hs.keys(" ")
+	if len(v.rows) != 5 {
+		t.Fatalf("after collapsing: %d rows, want 5", len(v.rows))
+	}
+}
+
+func TestDetailScrolls(t *testing.T) {
+	o := testOptions(newFakeSource(), nil)
+	o.WorkflowID = "order-1"
+	hs := newHarness(t, o, 80, 24)
+	hs.opened()
+	hs.keys("j", "j") // ChargeCard: four events, longer than the pane
+	hs.m.View()
+	v := hs.m.run
+	if len(v.detailLines) <= v.detH {
+		t.Fatalf("detail has %d lines, pane %d: nothing to scroll", len(v.detailLines), v.detH)
+	}
+	hs.keys("tab", "ctrl+d")
+	hs.m.View()
+	if v.detailTop == 0 {
+		t.Fatal("ctrl-d in the detail pane did not scroll it")
+	}
+	if !hs.screenHas("tab: back to log") {
+		t.Error("the detail pane does not show it has the keys")
+	}
+	hs.keys("tab", "j")
+	if v.cursor != 3 {
+		t.Errorf("after tab back, j moved the log to %d, want 3", v.cursor)
+	}
+}
+
+func TestBackAndQuit(t *testing.T) {
+	hs := newHarness(t, testOptions(newFakeSource(), nil), 80, 24)
+	hs.listed()
+	hs.keys("enter")
+	hs.opened()
+	hs.keys("t")
+	hs.keys("q")
+	if hs.m.run == nil || hs.m.run.showTimeline {
+		t.Fatal("q in the timeline should go back to the log")
+	}
+	hs.keys("esc")
+	if hs.m.run != nil {
+		t.Fatal("esc in the run view should go back to the list")
+	}
+	_, cmd := hs.m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("q")})
+	if cmd == nil {
+		t.Fatal("q at the list should quit")
+	}
+	if _, ok := cmd().(tea.QuitMsg); !ok {
+		t.Fatal("q at the list should quit")
+	}
+}
+
+func TestCopyID(t *testing.T) {
+	var copied []string
+	hs := newHarness(t, testOptions(newFakeSource(), &copied), 80, 24)
+	hs.listed()
+	hs.keys("y")
+	hs.until("the status line", func() bool { return hs.screenHas("copied order-2") })
+	if len(copied) != 1 || copied[0] != "order-2" {
+		t.Fatalf("copied %q, want order-2", copied)
+	}
+}
+
+func TestErrorsGoToStatusLineAndClear(t *testing.T) {
+	src := newFakeSource()
+	src.listErr = errors.New("nats: connection closed")
+	o := testOptions(src, nil)
+	o.ListInterval = 10 * time.Millisecond
+	hs := newHarness(t, o, 80, 24)
+	hs.until("the error", func() bool { return hs.screenHas("✗ runs: nats: connection closed") })
+	src.mu.Lock()
+	src.listErr = nil
+	src.mu.Unlock()
+	hs.until("the list after the server is back", func() bool { return hs.m.list.loaded && !hs.screenHas("connection closed") })
+}
+
+func TestFollowShowsNewEvents(t *testing.T) {
+	src := newFakeSource()
+	o := testOptions(src, nil)
+	o.WorkflowID = "order-2"
+	hs := newHarness(t, o, 80, 24)
+	hs.opened()
+	hs.keys("f")
+	if !hs.screenHas("FOLLOW") {
+		t.Fatalf("no FOLLOW badge:\n%s", hs.m.View())
+	}
+	src.Append("order-2", "run-o2", history.Record{Kind: history.KindDecision, Events: []history.Event{
+		{Seq: 4, Time: at(70000), Type: history.ActivityCompleted, Name: "ChargeCard", Cause: 2, Attempt: 2, StartedAt: atp(70000), Result: []byte(`"ok"`)},
+		{Seq: 5, Time: at(70001), Type: history.WorkflowCompleted, Result: []byte(`"done"`)},
+	}})
+	hs.until("the new events", func() bool { return hs.screenHas("workflow completed") })
+	v := hs.m.run
+	if v.cursor != len(v.rows)-1 {
+		t.Errorf("cursor %d, want the last row %d", v.cursor, len(v.rows)-1)
+	}
+	if !hs.screenHas("✓ completed") || !hs.screenHas(`result: "done"`) {
+		t.Errorf("the header did not follow the close:\n%s", hs.m.View())
+	}
+	hs.keys("k")
+	if _, paused := v.Following(); !paused || !hs.screenHas("FOLLOW paused") {
+		t.Errorf("scrolling up did not pause follow:\n%s", hs.m.View())
+	}
+	hs.keys("G")
+	if _, paused := v.Following(); paused {
+		t.Error("G did not resume follow")
+	}
+	hs.keys("f")
+	if on, _ := v.Following(); on || hs.screenHas("FOLLOW") {
+		t.Error("f did not stop follow")
+	}
+}

@@ -1,0 +1,66 @@
+package tui
+
+import (
+	"context"
+	"iter"
+
+	"github.com/durablefuture/durablefuture/pkg/engine"
+	"github.com/durablefuture/durablefuture/pkg/history"
+)
+
+// Source is what the inspector reads: the runs index and run histories.
+// dfctl passes a StoreSource; tests pass fakes.
+type Source interface {
+	// ListRuns returns the latest run of every workflow ID, newest first.
+	ListRuns(ctx context.Context) ([]engine.RunInfo, error)
+	// Describe returns a run's state (runID "": the latest run).
+	Describe(ctx context.Context, workflowID, runID string) (*engine.RunInfo, error)
+	// ReadPage returns at most limit records of a run stored after stream
+	// sequence after; fewer means the end of the log as it is now.
+	ReadPage(ctx context.Context, workflowID, runID string, after uint64, limit int) ([]history.Record, error)
+	// CountRecords returns how many records a run's log holds.
+	CountRecords(ctx context.Context, workflowID, runID string) (uint64, error)
+	// Follow yields the records stored after stream sequence after, then
+	// each new one, until ctx ends.
+	Follow(ctx context.Context, workflowID, runID string, after uint64) iter.Seq2[history.Record, error]
+}
+
+// StoreSource reads an engine store.
+type StoreSource struct{ Store *engine.Store }
+
+// ListRuns implements Source.
+func (s StoreSource) ListRuns(ctx context.Context) ([]engine.RunInfo, error) {
+	return s.Store.ListRuns(ctx, engine.ListFilter{})
+}
+
+// Describe implements Source.
+func (s StoreSource) Describe(ctx context.Context, workflowID, runID string) (*engine.RunInfo, error) {
+	return s.Store.Describe(ctx, workflowID, runID)
+}
+
+// ReadPage implements Source.
+func (s StoreSource) ReadPage(ctx context.Context, workflowID, runID string, after uint64, limit int) ([]history.Record, error) {
+	subj, err := s.Store.Log.Subject(workflowID, runID)
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.Log.ReadPage(ctx, subj, after, limit)
+}
+
+// CountRecords implements Source.
+func (s StoreSource) CountRecords(ctx context.Context, workflowID, runID string) (uint64, error) {
+	subj, err := s.Store.Log.Subject(workflowID, runID)
+	if err != nil {
+		return 0, err
+	}
+	return s.Store.Log.CountRecords(ctx, subj)
+}
+
+// Follow implements Source.
+func (s StoreSource) Follow(ctx context.Context, workflowID, runID string, after uint64) iter.Seq2[history.Record, error] {
+	subj, err := s.Store.Log.Subject(workflowID, runID)
+	if err != nil {
+		return func(yield func(history.Record, error) bool) { yield(history.Record{}, err) }
+	}
+	return s.Store.Log.Follow(ctx, subj, after)
+}

@@ -1,0 +1,283 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/durablefuture/durablefuture/pkg/history"
+)
+
+// Timeline draws a run's activities as bars on a time axis: each attempt a
+// segment, the back-off between attempts dotted, and the current moment
+// marked while the run is open. Timers and child workflows join it when the
+// engine records them.
+type Timeline struct {
+	ctx *Context
+	run *RunView
+
+	cursor, top   int
+	width, height int
+}
+
+// NewTimeline returns the timeline of a run view's log.
+func NewTimeline(ctx *Context, run *RunView) *Timeline { return &Timeline{ctx: ctx, run: run} }
+
+// SetSize sets the timeline's area.
+func (t *Timeline) SetSize(w, h int) { t.width, t.height = w, h }
+
+// activities are the log's activity items, in order.
+func (t *Timeline) activities() []int {
+	var out []int
+	for i := range t.run.log.items {
+		if t.run.log.items[i].activity {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// rows is how many activities fit: the axis, the workflow's own bar and the
+// legend take three lines.
+func (t *Timeline) rows() int { return max(t.height-3, 1) }
+
+// Update moves the cursor; Enter shows the activity in the log.
+func (t *Timeline) Update(km tea.KeyMsg) {
+	keys := t.ctx.Keys
+	acts := t.activities()
+	switch {
+	case key.Matches(km, keys.Up):
+		t.cursor--
+	case key.Matches(km, keys.Down):
+		t.cursor++
+	case key.Matches(km, keys.Top):
+		t.cursor = 0
+	case key.Matches(km, keys.Bottom):
+		t.cursor = len(acts) - 1
+	case key.Matches(km, keys.PageDown):
+		t.cursor += max(t.rows()/2, 1)
+	case key.Matches(km, keys.PageUp):
+		t.cursor -= max(t.rows()/2, 1)
+	case key.Matches(km, keys.Open):
+		if t.cursor < len(acts) {
+			t.run.selectItem(acts[t.cursor])
+			t.run.showTimeline = false
+		}
+	}
+	t.clamp(len(acts))
+}
+
+func (t *Timeline) clamp(n int) {
+	t.cursor = max(min(t.cursor, n-1), 0)
+	if t.cursor < t.top {
+		t.top = t.cursor
+	}
+	if t.cursor >= t.top+t.rows() {
+		t.top = t.cursor - t.rows() + 1
+	}
+	t.top = max(min(t.top, n-t.rows()), 0)
+}
+
+// Cell kinds, by drawing priority.
+const (
+	cellEmpty = iota
+	cellWait
+	cellRunning
+	cellAttemptFailed
+	cellFailed
+	cellCompleted
+)
+
+// View draws the timeline in exactly width x height cells.
+func (t *Timeline) View() string {
+	st := t.ctx.Styles
+	now := t.ctx.Now()
+	lg := &t.run.log
+	if len(lg.events) == 0 {
+		return padLines([]string{st.Faint.Render("  no events yet")}, t.width, t.height)
+	}
+	acts := t.activities()
+	t.clamp(len(acts))
+	start := lg.start()
+	open := t.run.info == nil || !t.run.info.Status.IsClosed()
+	end := lg.events[len(lg.events)-1].Time
+	if !open && t.run.info.CloseTime != nil {
+		end = *t.run.info.CloseTime
+	}
+	if open && now.After(end) {
+		end = now
+	}
+	span := end.Sub(start)
+	if span <= 0 {
+		span = time.Millisecond
+	}
+	if open {
+		span += span / 20 // room to show the "now" mark
+	}
+	nameW := min(26, max(t.width/4, 10))
+	barW := max(t.width-nameW-3, 10)
+	col := func(at time.Time) int {
+		c := int(float64(at.Sub(start)) / float64(span) * float64(barW))
+		return max(min(c, barW-1), 0)
+	}
+	nowCol := -1
+	if open {
+		nowCol = col(now)
+	}
+
+	var lines []string
+	// Axis: the start, the middle and the end as offsets from the start.
+	axis := []rune(strings.Repeat(" ", barW))
+	put := func(at int, s string) {
+		for i, r := range []rune(s) {
+			if at+i >= 0 && at+i < barW {
+				axis[at+i] = r
+			}
+		}
+	}
+	put(0, "+0s")
+	mid := history.Offset(start, start.Add(span/2))
+	put(barW/2-len(mid)/2, mid)
+	last := history.Offset(start, start.Add(span))
+	put(barW-len(last), last)
+	lines = append(lines, st.Header.Render(fit("  TIMELINE", nameW+1)+" "+string(axis)))
+
+	// The workflow's own bar.
+	wf := make([]int, barW)
+	for c := 0; c <= col(end) && c < barW; c++ {
+		wf[c] = cellCompleted
+		if open {
+			wf[c] = cellRunning
+		} else if t.run.info.Status != "completed" {
+			wf[c] = cellFailed
+		}
+	}
+	if open {
+		for c := col(now); c < barW; c++ {
+			wf[c] = cellEmpty
+		}
+	}
+	lines = append(lines, "  "+fit(st.Bold.Render("workflow"), nameW)+" "+t.drawBar(wf, nowCol))
+
+	endRow := min(t.top+t.rows(), len(acts))
+	if len(acts) == 0 {
+		lines = append(lines, st.Faint.Render("  no activities"))
+	}
+	for i := t.top; i < endRow; i++ {
+		it := &lg.items[acts[i]]
+		g := lg.group(it)
+		cells := make([]int, barW)
+		fill := func(from, to time.Time, kind int) {
+			a, b := col(from), col(to)
+			for c := a; c <= b; c++ {
+				if kind >= cells[c] {
+					cells[c] = kind
+				}
+			}
+		}
+		prev := g.scheduled().Time
+		for _, ev := range g.evs[1:] {
+			from := prev
+			if ev.StartedAt != nil && ev.StartedAt.After(prev) {
+				fill(prev, *ev.StartedAt, cellWait)
+				from = *ev.StartedAt
+			}
+			kind := cellCompleted
+			switch ev.Type {
+			case history.ActivityAttemptFailed:
+				kind = cellAttemptFailed
+			case history.ActivityFailed:
+				kind = cellFailed
+			}
+			fill(from, ev.Time, kind)
+			prev = ev.Time
+			if ev.NextAttemptAt != nil {
+				fill(prev, *ev.NextAttemptAt, cellWait)
+			}
+		}
+		if !g.closed() {
+			last := g.last()
+			from := last.Time
+			if last.NextAttemptAt != nil {
+				from = *last.NextAttemptAt
+			}
+			if open {
+				fill(from, now, cellRunning)
+			}
+		}
+		name := g.scheduled().Name
+		if g.attempts > 1 {
+			name += fmt.Sprintf(" ×%d", g.attempts)
+		}
+		cur := " "
+		if i == t.cursor {
+			cur = st.Cursor.Render("›")
+		}
+		nameCell := groupStyle(st, g.state).Render(fit(name, nameW))
+		line := cur + " " + nameCell + " " + t.drawBar(cells, nowCol)
+		if i == t.cursor {
+			line = st.Selected.Render(line)
+		}
+		lines = append(lines, line)
+	}
+	for len(lines) < t.height-1 {
+		lines = append(lines, "")
+	}
+	legend := st.Completed.Render("█") + " completed  " + st.Closed.Render("▒") + " failed attempt  " +
+		st.Failed.Render("▓") + " failed  " + st.Running.Render("░") + " running  " + st.Faint.Render("·") + " back-off"
+	if open {
+		legend += "  " + st.Info.Render("│") + " now"
+	}
+	if len(acts) > t.rows() {
+		legend += st.Faint.Render(fmt.Sprintf("  %d-%d of %d activities", t.top+1, endRow, len(acts)))
+	}
+	lines = append(lines[:t.height-1], "  "+legend)
+	return padLines(lines, t.width, t.height)
+}
+
+// drawBar renders cells, with the "now" mark where nothing else is drawn.
+func (t *Timeline) drawBar(cells []int, nowCol int) string {
+	st := t.ctx.Styles
+	var b strings.Builder
+	run := func(kind int, n int) {
+		if n == 0 {
+			return
+		}
+		var ch string
+		var s lipgloss.Style
+		switch kind {
+		case cellEmpty:
+			b.WriteString(strings.Repeat(" ", n))
+			return
+		case cellWait:
+			ch, s = "·", st.Faint
+		case cellRunning:
+			ch, s = "░", st.Running
+		case cellAttemptFailed:
+			ch, s = "▒", st.Closed
+		case cellFailed:
+			ch, s = "▓", st.Failed
+		default:
+			ch, s = "█", st.Completed
+		}
+		b.WriteString(s.Render(strings.Repeat(ch, n)))
+	}
+	i := 0
+	for i < len(cells) {
+		if i == nowCol && (cells[i] == cellEmpty || cells[i] == cellWait) {
+			b.WriteString(st.Info.Render("│"))
+			i++
+			continue
+		}
+		j := i
+		for j < len(cells) && cells[j] == cells[i] && (j == i || j != nowCol) {
+			j++
+		}
+		run(cells[i], j-i)
+		i = j
+	}
+	return b.String()
+}
