@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/durablefuture/durablefuture/examples/scenarios"
+	"github.com/durablefuture/durablefuture/examples/scenarios/approval"
 	"github.com/durablefuture/durablefuture/examples/scenarios/order"
 	"github.com/durablefuture/durablefuture/examples/scenarios/orderrecovery"
 	"github.com/durablefuture/durablefuture/examples/scenarios/orderretries"
@@ -105,7 +106,7 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("scenario %s is incomplete", sc.Name)
 		}
 	}
-	if got := strings.Join(names, ","); got != "order,order-recovery,order-retries" {
+	if got := strings.Join(names, ","); got != "approval,order,order-recovery,order-retries" {
 		t.Fatalf("scenarios: %s", got)
 	}
 	if _, err := scenarios.Get(scenarios.DefaultName); err != nil {
@@ -281,6 +282,37 @@ func TestOrderRecovery(t *testing.T) {
 // TestAllOnOneWorker registers every scenario on one worker, as
 // `dfctl dev --examples` and `examples/cmd --worker --scenario all` do, and
 // runs each once.
+// The approval waits on its deadline timer until the signal comes, then
+// cancels the timer.
+func TestApproval(t *testing.T) {
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	sc, err := scenarios.Get("approval")
+	if err != nil {
+		t.Fatal(err)
+	}
+	startWorker(t, c, func(w *worker.Worker) error {
+		if err := sc.RegisterWorkflows(w); err != nil {
+			return err
+		}
+		return sc.RegisterActivities(w)
+	})
+	ctx := timeout(t, 30*time.Second)
+	var res approval.Result
+	run(t, ctx, c, sc, "approval-1", &res)
+	if res.Status != "approved" || res.By == "" || res.Receipt == "" {
+		t.Fatalf("result %+v", res)
+	}
+	var types []string
+	for _, ev := range historyOf(t, ctx, c, "approval-1") {
+		types = append(types, string(ev.Type))
+	}
+	want := "WorkflowStarted,ActivityScheduled,ActivityCompleted,TimerStarted,SignalReceived,TimerCanceled,ActivityScheduled,ActivityCompleted,WorkflowCompleted"
+	if got := strings.Join(types, ","); got != want {
+		t.Fatalf("history:\n got %s\nwant %s", got, want)
+	}
+}
+
 func TestAllOnOneWorker(t *testing.T) {
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
@@ -300,7 +332,11 @@ func TestAllOnOneWorker(t *testing.T) {
 		var out map[string]any
 		took := run(t, ctx, c, sc, "all-"+sc.Name, &out)
 		t.Logf("%s took %v", sc.Name, took)
-		if out["tracking_id"] == "" || out["tracking_id"] == nil {
+		key := "tracking_id"
+		if sc.Name == "approval" {
+			key = "receipt"
+		}
+		if out[key] == "" || out[key] == nil {
 			t.Errorf("%s: result %v", sc.Name, out)
 		}
 	}
