@@ -116,7 +116,7 @@ echo "ok: enter opens the run with its events"
 
 tmux send-keys -t "$session" t
 wait_screen "TIMELINE"
-wait_screen "back-off"
+wait_screen "waiting"
 capture timeline
 echo "ok: t shows the timeline"
 tmux send-keys -t "$session" Escape

@@ -26,7 +26,7 @@ type Styles struct {
 	Running, Completed, Failed, Closed, Blocked  lipgloss.Style
 	Badge, BadgePaused, Error, Info              lipgloss.Style
 	JSONKey, JSONString, JSONNumber, JSONLiteral lipgloss.Style
-	Border                                       lipgloss.Style
+	Border, Box                                  lipgloss.Style
 }
 
 // DefaultStyles returns the styles drawn by r; colour false means no colour
@@ -57,6 +57,7 @@ func DefaultStyles(r *lipgloss.Renderer, colour bool) Styles {
 		JSONNumber:  c("3"),
 		JSONLiteral: c("5"),
 		Border:      c("8"),
+		Box:         r.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(lipgloss.Color("3")).Padding(0, 1),
 	}
 }
 
@@ -66,6 +67,7 @@ type KeyMap struct {
 	Open, Expand, Back, Quit, ForceQuit     key.Binding
 	Help, Filter, StatusFilter, Refresh     key.Binding
 	Copy, Timeline, Follow, FocusDetail     key.Binding
+	Signal, Cancel, Terminate               key.Binding
 }
 
 // DefaultKeyMap returns the inspector's keys.
@@ -90,6 +92,9 @@ func DefaultKeyMap() KeyMap {
 		Timeline:     key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "timeline")),
 		Follow:       key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "follow")),
 		FocusDetail:  key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "detail")),
+		Signal:       key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "signal")),
+		Cancel:       key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cancel")),
+		Terminate:    key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "terminate")),
 	}
 }
 

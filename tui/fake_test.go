@@ -91,13 +91,17 @@ func (f *fakeSource) addRunning() {
 	start := 30000
 	recs := []history.Record{
 		{Kind: history.KindInput, Events: []history.Event{{Seq: 1, Time: at(start), Type: history.WorkflowStarted, Name: "OrderWorkflow", WorkflowID: "order-2", RunID: "run-o2", TaskQueue: "default", Input: json.RawMessage(`["bob","phone",99,2]`)}}},
-		{Kind: history.KindDecision, Events: []history.Event{{Seq: 2, Time: at(start + 4), Type: history.ActivityScheduled, Name: "ChargeCard", Cause: 1, Input: json.RawMessage(`[198]`)}}},
-		{Kind: history.KindDecision, Events: []history.Event{{Seq: 3, Time: at(start + 30000), Type: history.ActivityAttemptFailed, Name: "ChargeCard", Cause: 2, Attempt: 1, StartedAt: atp(start + 5), NextAttemptAt: atp(start + 40000), Failure: fail("bank unavailable")}}},
+		{Kind: history.KindDecision, Events: []history.Event{
+			{Seq: 2, Time: at(start + 4), Type: history.ActivityScheduled, Name: "ChargeCard", Cause: 1, Input: json.RawMessage(`[198]`)},
+			{Seq: 3, Time: at(start + 4), Type: history.TimerStarted, Cause: 1, Duration: history.Duration(2 * time.Minute), FireAt: atp(start + 120004)},
+		}},
+		{Kind: history.KindDecision, Events: []history.Event{{Seq: 4, Time: at(start + 20000), Type: history.SignalReceived, Name: "priority", Input: json.RawMessage(`{"level":"high"}`)}}},
+		{Kind: history.KindDecision, Events: []history.Event{{Seq: 5, Time: at(start + 30000), Type: history.ActivityAttemptFailed, Name: "ChargeCard", Cause: 2, Attempt: 1, StartedAt: atp(start + 5), NextAttemptAt: atp(start + 40000), Failure: fail("bank unavailable")}}},
 	}
 	f.setLog("order-2", "run-o2", recs)
 	f.runs = append([]engine.RunInfo{{
 		WorkflowID: "order-2", RunID: "run-o2", Type: "OrderWorkflow", TaskQueue: "default", Status: engine.StatusRunning,
-		StartTime: at(start), LastEventSeq: 3,
+		StartTime: at(start), LastEventSeq: 5,
 	}}, f.runs...)
 }
 
@@ -205,4 +209,61 @@ func testOptions(src Source, copied *[]string) Options {
 			return nil
 		},
 	}
+}
+
+// lastSeq is the seq of a run's last event.
+func (f *fakeSource) lastSeq(id, runID string) int64 {
+	recs := f.logs[id+"/"+runID]
+	evs := recs[len(recs)-1].Events
+	return evs[len(evs)-1].Seq
+}
+
+// act records an action as the engine would: events in the log and the
+// run's new status.
+func (f *fakeSource) act(id, runID string, status engine.Status, evs ...history.Event) error {
+	f.mu.Lock()
+	var ri *engine.RunInfo
+	for i := range f.runs {
+		if f.runs[i].WorkflowID == id {
+			ri = &f.runs[i]
+		}
+	}
+	if ri == nil {
+		f.mu.Unlock()
+		return engine.ErrWorkflowNotFound
+	}
+	if ri.Status.IsClosed() {
+		f.mu.Unlock()
+		return engine.ErrWorkflowClosed
+	}
+	if runID == "" {
+		runID = ri.RunID
+	}
+	seq := f.lastSeq(id, runID)
+	for i := range evs {
+		seq++
+		evs[i].Seq, evs[i].Time = seq, testNow
+	}
+	if status != "" {
+		ri.Status = status
+		ct := testNow
+		ri.CloseTime = &ct
+	}
+	f.mu.Unlock()
+	f.Append(id, runID, history.Record{Kind: history.KindInput, Events: evs})
+	return nil
+}
+
+func (f *fakeSource) Signal(ctx context.Context, id, runID, name string, input json.RawMessage) error {
+	return f.act(id, runID, "", history.Event{Type: history.SignalReceived, Name: name, Input: input})
+}
+
+func (f *fakeSource) Cancel(ctx context.Context, id, runID, reason string) error {
+	return f.act(id, runID, engine.StatusCanceled,
+		history.Event{Type: history.WorkflowCancelRequested, Reason: reason},
+		history.Event{Type: history.WorkflowCanceled, Failure: &history.Failure{Message: "canceled", Type: "CanceledError"}})
+}
+
+func (f *fakeSource) Terminate(ctx context.Context, id, runID, reason string) error {
+	return f.act(id, runID, engine.StatusTerminated, history.Event{Type: history.WorkflowTerminated, Reason: reason})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/aymanbagabas/go-osc52/v2"
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/durablefuture/durablefuture/pkg/engine"
@@ -65,6 +66,8 @@ type Model struct {
 	list *RunList
 	run  *RunView
 	help help.Model
+	// prompt, when set, confirms an action and has the keys.
+	prompt *Prompt
 
 	showHelp  bool
 	status    string
@@ -146,6 +149,9 @@ func (m *Model) layout() {
 		m.run.SetSize(m.ctx.Width, body)
 	}
 	m.help.Width = m.ctx.Width
+	if m.prompt != nil {
+		m.prompt.SetSize(m.ctx.Width)
+	}
 }
 
 // Update handles a message.
@@ -175,6 +181,16 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case statusMsg:
 		m.setStatus(msg.text, msg.err)
 		return m, nil
+	case actionDoneMsg:
+		if msg.err != nil {
+			m.setStatus(msg.err.Error(), true)
+			return m, nil
+		}
+		m.setStatus(msg.text, false)
+		if m.run != nil {
+			return m, m.run.Refresh()
+		}
+		return m, m.listRuns()
 	case runInfoMsg, pageMsg, countMsg, pageRetryMsg, followMsg, followRetryMsg:
 		if m.run == nil {
 			return m, nil
@@ -226,6 +242,13 @@ func (m *Model) handleKey(km tea.KeyMsg) tea.Cmd {
 		m.closeRun()
 		return tea.Quit
 	}
+	if m.prompt != nil {
+		cmd, done := m.prompt.Update(km)
+		if done {
+			m.prompt = nil
+		}
+		return cmd
+	}
 	if m.run == nil && m.list.Filtering() {
 		return m.list.Update(km)
 	}
@@ -261,6 +284,12 @@ func (m *Model) handleKey(km tea.KeyMsg) tea.Cmd {
 		return m.listRuns()
 	case key.Matches(km, keys.Copy):
 		return m.copyID()
+	case key.Matches(km, keys.Signal):
+		return m.ask(actionSignal)
+	case key.Matches(km, keys.Cancel):
+		return m.ask(actionCancel)
+	case key.Matches(km, keys.Terminate):
+		return m.ask(actionTerminate)
 	}
 	if m.run != nil {
 		return m.run.Update(km)
@@ -275,6 +304,29 @@ func (m *Model) handleKey(km tea.KeyMsg) tea.Cmd {
 		return nil
 	}
 	return m.list.Update(km)
+}
+
+// ask opens the confirmation of an action on the run on show, or the one
+// under the cursor in the list.
+func (m *Model) ask(act action) tea.Cmd {
+	var ri *engine.RunInfo
+	id, runID := "", ""
+	if m.run != nil {
+		ri, id, runID = m.run.Info(), m.run.ID, m.run.RunID
+	} else if ri = m.list.Selected(); ri != nil {
+		id, runID = ri.WorkflowID, ri.RunID
+	}
+	if ri == nil {
+		return nil
+	}
+	if ri.Status.IsClosed() {
+		m.setStatus(fmt.Sprintf("%s is %s: there is nothing to %s", id, ri.Status, act.verb()), false)
+		return nil
+	}
+	m.prompt = NewPrompt(m.ctx, m.opts.Source, act, id, runID)
+	m.prompt.SetSize(m.ctx.Width)
+	m.showHelp = false
+	return textinput.Blink
 }
 
 func (m *Model) closeRun() {
@@ -308,20 +360,26 @@ func (m *Model) keys() helpKeys {
 	k := m.ctx.Keys
 	nav := []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageDown, k.PageUp}
 	general := []key.Binding{k.Refresh, k.Copy, k.Help, k.Back, k.Quit, k.ForceQuit}
-	// Signal, cancel, terminate, replay and reset come with their engine side.
-	notYet := key.NewBinding(key.WithKeys("s", "c", "x", "R", "z"), key.WithHelp("s c x R z", "actions: not available yet"))
+	actions := []key.Binding{k.Signal, k.Cancel, k.Terminate,
+		// Replay check and reset come with their engine side.
+		key.NewBinding(key.WithKeys("R", "z"), key.WithHelp("R z", "replay, reset: not yet"))}
 	switch {
+	case m.prompt != nil:
+		confirm := key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "confirm"))
+		next := key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next field"))
+		abort := key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "abort"))
+		return helpKeys{short: []key.Binding{confirm, next, abort}, full: [][]key.Binding{{confirm, next, abort}}}
 	case m.run != nil && m.run.showTimeline:
 		open := key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "show in log"))
 		tl := key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "event log"))
 		return helpKeys{
 			short: []key.Binding{open, tl, k.Follow, k.Back, k.Help, k.Copy},
-			full:  [][]key.Binding{nav, {open, tl, k.Follow, notYet}, general},
+			full:  [][]key.Binding{nav, {open, tl, k.Follow}, actions, general},
 		}
 	case m.run != nil:
 		return helpKeys{
 			short: []key.Binding{k.Expand, k.Timeline, k.Follow, k.FocusDetail, k.Back, k.Help, k.Copy},
-			full:  [][]key.Binding{nav, {k.Expand, k.FocusDetail, k.Timeline, k.Follow, notYet}, general},
+			full:  [][]key.Binding{nav, {k.Expand, k.FocusDetail, k.Timeline, k.Follow}, actions, general},
 		}
 	case m.list.Filtering():
 		apply := key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply"))
@@ -331,7 +389,7 @@ func (m *Model) keys() helpKeys {
 	}
 	return helpKeys{
 		short: []key.Binding{k.Open, k.Filter, k.StatusFilter, k.Help, k.Quit, k.Copy, k.Refresh},
-		full:  [][]key.Binding{nav, {k.Open, k.Filter, k.StatusFilter, notYet}, general},
+		full:  [][]key.Binding{nav, {k.Open, k.Filter, k.StatusFilter}, actions, general},
 	}
 }
 
@@ -413,6 +471,17 @@ func (m *Model) View() string {
 		content = m.list.View()
 	}
 
+	if m.prompt != nil {
+		// The prompt covers the bottom of the view.
+		box := strings.Split(m.prompt.View(), "\n")
+		lines := strings.Split(content, "\n")
+		if n := len(lines) - len(box); n >= 0 {
+			for i, l := range box {
+				lines[n+i] = fit(" "+l, w)
+			}
+			content = strings.Join(lines, "\n")
+		}
+	}
 	status := ""
 	if m.status != "" {
 		status = st.Info.Render(m.status)

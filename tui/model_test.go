@@ -340,8 +340,9 @@ func TestFollowShowsNewEvents(t *testing.T) {
 		t.Fatalf("no FOLLOW badge:\n%s", hs.m.View())
 	}
 	src.Append("order-2", "run-o2", history.Record{Kind: history.KindDecision, Events: []history.Event{
-		{Seq: 4, Time: at(70000), Type: history.ActivityCompleted, Name: "ChargeCard", Cause: 2, Attempt: 2, StartedAt: atp(70000), Result: []byte(`"ok"`)},
-		{Seq: 5, Time: at(70001), Type: history.WorkflowCompleted, Result: []byte(`"done"`)},
+		{Seq: 6, Time: at(70000), Type: history.ActivityCompleted, Name: "ChargeCard", Cause: 2, Attempt: 2, StartedAt: atp(70000), Result: []byte(`"ok"`)},
+		{Seq: 7, Time: at(70001), Type: history.TimerCanceled, Cause: 3},
+		{Seq: 8, Time: at(70001), Type: history.WorkflowCompleted, Result: []byte(`"done"`)},
 	}})
 	hs.until("the new events", func() bool { return hs.screenHas("workflow completed") })
 	v := hs.m.run
@@ -362,5 +363,77 @@ func TestFollowShowsNewEvents(t *testing.T) {
 	hs.keys("f")
 	if on, _ := v.Following(); on || hs.screenHas("FOLLOW") {
 		t.Error("f did not stop follow")
+	}
+}
+
+func typeText(hs *harness, s string) {
+	for _, r := range s {
+		hs.send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+	}
+}
+
+func TestCancelAsksThenCancels(t *testing.T) {
+	src := newFakeSource()
+	o := testOptions(src, nil)
+	o.WorkflowID = "order-2"
+	hs := newHarness(t, o, 80, 24)
+	hs.listed()
+	hs.opened()
+
+	hs.keys("c")
+	hs.golden("prompt-cancel-80x24")
+	hs.keys("esc")
+	if hs.m.prompt != nil || src.runs[0].Status != "running" {
+		t.Fatal("esc should abort the cancel")
+	}
+
+	hs.keys("c")
+	typeText(hs, "customer asked")
+	hs.keys("enter")
+	hs.until("the status line", func() bool { return hs.screenHas("cancel requested for order-2") })
+	hs.until("the cancel in the log", func() bool { return hs.screenHas("workflow canceled") })
+	if !hs.screenHas("workflow cancel requested") || !hs.screenHas("customer asked") {
+		t.Errorf("the log does not show the request and its reason:\n%s", hs.m.View())
+	}
+	if !hs.screenHas("⊘ canceled") {
+		t.Errorf("the header does not show the run canceled:\n%s", hs.m.View())
+	}
+
+	// A closed run has nothing to cancel or terminate.
+	hs.keys("x")
+	if hs.m.prompt != nil || !hs.screenHas("order-2 is canceled: there is nothing to terminate") {
+		t.Errorf("x on a closed run:\n%s", hs.m.View())
+	}
+}
+
+func TestSignalNeedsNameAndJSON(t *testing.T) {
+	src := newFakeSource()
+	hs := newHarness(t, testOptions(src, nil), 120, 40)
+	hs.listed()
+	hs.keys("s") // order-2, under the cursor in the list
+	hs.golden("prompt-signal-120x40")
+	hs.keys("enter", "enter")
+	if !hs.screenHas("a signal needs a name") {
+		t.Fatalf("no error for an empty name:\n%s", hs.m.View())
+	}
+	hs.keys("tab")
+	typeText(hs, "approve")
+	hs.keys("tab")
+	typeText(hs, "yes")
+	hs.keys("enter")
+	if !hs.screenHas("not valid JSON") {
+		t.Fatalf("no error for bad JSON:\n%s", hs.m.View())
+	}
+	hs.send(tea.KeyMsg{Type: tea.KeyCtrlU})
+	for range 3 {
+		hs.send(tea.KeyMsg{Type: tea.KeyBackspace})
+	}
+	typeText(hs, `{"by":"dana"}`)
+	hs.keys("enter")
+	hs.until("the signal", func() bool { return hs.screenHas("signal sent to order-2") })
+	recs, _ := src.ReadPage(t.Context(), "order-2", "run-o2", 0, 100)
+	last := recs[len(recs)-1].Events[0]
+	if last.Type != history.SignalReceived || last.Name != "approve" || string(last.Input) != `{"by":"dana"}` {
+		t.Fatalf("signal recorded as %+v", last)
 	}
 }

@@ -8,13 +8,15 @@ import (
 )
 
 // runLog is a run's events as the inspector shows them: an activity's
-// scheduled event, failed attempts and outcome make one item (a group),
-// every other event an item of its own.
+// scheduled event, failed attempts, cancel request and outcome make one item
+// (a group), so do a timer's start and its firing or cancellation; every
+// other event is an item of its own.
 type runLog struct {
 	events []history.Event
 	items  []logItem
-	// groups maps an ActivityScheduled seq to its item, so that outcomes
-	// (whose Cause is that seq) join it.
+	// groups maps the seq of an ActivityScheduled or TimerStarted event to
+	// its item, so that the events answering it (whose Cause is that seq)
+	// join it.
 	groups        map[int64]int
 	lastStreamSeq uint64
 	records       int
@@ -22,9 +24,19 @@ type runLog struct {
 
 type logItem struct {
 	events   []int // indices into runLog.events, in order
-	activity bool
+	kind     itemKind
 	expanded bool
 }
+
+type itemKind int
+
+const (
+	itemEvent itemKind = iota
+	itemActivity
+	itemTimer
+)
+
+func (it *logItem) grouped() bool { return it.kind != itemEvent }
 
 // logRow is one line of the log: an item, or (child >= 0) one raw event of
 // an expanded group.
@@ -50,11 +62,16 @@ func (l *runLog) add(recs []history.Record) bool {
 			idx := len(l.events)
 			l.events = append(l.events, ev)
 			switch ev.Type {
-			case history.ActivityScheduled:
+			case history.ActivityScheduled, history.TimerStarted:
+				kind := itemActivity
+				if ev.Type == history.TimerStarted {
+					kind = itemTimer
+				}
 				l.groups[ev.Seq] = len(l.items)
-				l.items = append(l.items, logItem{events: []int{idx}, activity: true})
+				l.items = append(l.items, logItem{events: []int{idx}, kind: kind})
 				continue
-			case history.ActivityAttemptFailed, history.ActivityCompleted, history.ActivityFailed:
+			case history.ActivityAttemptFailed, history.ActivityCompleted, history.ActivityFailed,
+				history.ActivityCancelRequested, history.TimerFired, history.TimerCanceled:
 				if g, ok := l.groups[ev.Cause]; ok {
 					l.items[g].events = append(l.items[g].events, idx)
 					continue
@@ -71,7 +88,7 @@ func (l *runLog) rows(buf []logRow) []logRow {
 	buf = buf[:0]
 	for i := range l.items {
 		buf = append(buf, logRow{item: i, child: -1})
-		if it := &l.items[i]; it.activity && it.expanded {
+		if it := &l.items[i]; it.grouped() && it.expanded {
 			for c := range it.events {
 				buf = append(buf, logRow{item: i, child: c})
 			}
@@ -87,25 +104,29 @@ func (l *runLog) start() time.Time {
 	return l.events[0].Time
 }
 
-// activityState says where an activity group stands.
-type activityState int
+// groupState says where an activity or a timer stands.
+type groupState int
 
 const (
-	activityScheduled activityState = iota // no outcome yet
-	activityRetrying                       // last attempt failed, another is due
-	activityCompleted
-	activityFailed
+	groupOpen      groupState = iota // scheduled or started, no outcome yet
+	groupRetrying                    // the last attempt failed, another is due
+	groupCanceling                   // cancellation requested
+	groupCompleted                   // an activity completed, a timer fired
+	groupFailed
+	groupCanceled // a timer canceled
 )
 
-// group is an activity item read back: its events and what they add up to.
+// group is an activity or timer item read back: its events and what they
+// add up to.
 type group struct {
+	kind     itemKind
 	evs      []*history.Event
-	state    activityState
+	state    groupState
 	attempts int
 }
 
 func (l *runLog) group(it *logItem) group {
-	g := group{evs: make([]*history.Event, len(it.events)), attempts: 1}
+	g := group{kind: it.kind, evs: make([]*history.Event, len(it.events)), attempts: 1}
 	for i, idx := range it.events {
 		ev := &l.events[idx]
 		g.evs[i] = ev
@@ -114,15 +135,19 @@ func (l *runLog) group(it *logItem) group {
 		}
 		switch ev.Type {
 		case history.ActivityAttemptFailed:
-			g.state = activityRetrying
+			g.state = groupRetrying
 			g.attempts = max(g.attempts, ev.Attempt+1)
-		case history.ActivityCompleted:
-			g.state = activityCompleted
+		case history.ActivityCancelRequested:
+			g.state = groupCanceling
+		case history.ActivityCompleted, history.TimerFired:
+			g.state = groupCompleted
 		case history.ActivityFailed:
-			g.state = activityFailed
+			g.state = groupFailed
+		case history.TimerCanceled:
+			g.state = groupCanceled
 		}
 	}
-	if g.state == activityCompleted || g.state == activityFailed {
+	if g.kind == itemActivity && (g.state == groupCompleted || g.state == groupFailed) {
 		g.attempts = max(g.evs[len(g.evs)-1].Attempt, 1)
 	}
 	return g
@@ -130,7 +155,9 @@ func (l *runLog) group(it *logItem) group {
 
 func (g group) scheduled() *history.Event { return g.evs[0] }
 func (g group) last() *history.Event      { return g.evs[len(g.evs)-1] }
-func (g group) closed() bool              { return g.state == activityCompleted || g.state == activityFailed }
+func (g group) closed() bool {
+	return g.state == groupCompleted || g.state == groupFailed || g.state == groupCanceled
+}
 
 // duration is from scheduling to the outcome, or to now while open.
 func (g group) duration(now time.Time) time.Duration {
@@ -143,6 +170,16 @@ func (g group) duration(now time.Time) time.Duration {
 
 // summary is the group's line: name, attempts, duration and outcome.
 func (g group) summary(now time.Time) string {
+	if g.kind == itemTimer {
+		s := history.Summary(*g.scheduled())
+		switch g.state {
+		case groupCompleted:
+			s += ", fired after " + shortDuration(g.duration(now))
+		case groupCanceled:
+			s += ", canceled after " + shortDuration(g.duration(now))
+		}
+		return s
+	}
 	s := g.scheduled().Name
 	if g.attempts > 1 {
 		s += fmt.Sprintf(" ×%d attempts", g.attempts)
@@ -150,10 +187,12 @@ func (g group) summary(now time.Time) string {
 	s += " (" + shortDuration(g.duration(now)) + ")"
 	last := g.last()
 	switch g.state {
-	case activityCompleted:
+	case groupCompleted:
 		s += " → " + history.Truncate(history.CompactJSON(last.Result), 60)
-	case activityFailed, activityRetrying:
+	case groupFailed, groupRetrying:
 		s += ": " + oneLine(history.FailureText(last.Failure))
+	case groupCanceling:
+		s += ": cancel requested"
 	default:
 		s += " " + history.Truncate(history.Args(g.scheduled().Input), 60)
 	}
@@ -161,13 +200,24 @@ func (g group) summary(now time.Time) string {
 }
 
 func (g group) label() string {
+	if g.kind == itemTimer {
+		switch g.state {
+		case groupCompleted:
+			return "timer ✓ fired"
+		case groupCanceled:
+			return "timer ⊘ canceled"
+		}
+		return "timer … pending"
+	}
 	switch g.state {
-	case activityCompleted:
+	case groupCompleted:
 		return "activity ✓"
-	case activityFailed:
+	case groupFailed:
 		return "activity ✗"
-	case activityRetrying:
+	case groupRetrying:
 		return "activity ↻ retrying"
+	case groupCanceling:
+		return "activity ⊘ canceling"
 	}
 	return "activity … running"
 }

@@ -261,16 +261,13 @@ func (v *RunView) applyToInfo(ev history.Event) {
 	if ev.Seq > v.info.LastEventSeq {
 		v.info.LastEventSeq = ev.Seq
 	}
-	if v.info.Status.IsClosed() {
+	if v.info.Status.IsClosed() || !ev.Type.IsClosing() {
 		return
 	}
-	t := ev.Time
-	switch ev.Type {
-	case history.WorkflowCompleted:
-		v.info.Status, v.info.Result, v.info.CloseTime, v.info.Blocked = engine.StatusCompleted, ev.Result, &t, ""
-	case history.WorkflowFailed:
-		v.info.Status, v.info.Failure, v.info.CloseTime, v.info.Blocked = engine.StatusFailed, ev.Failure, &t, ""
-	}
+	// The engine says what a closing event means for the run.
+	closed := engine.RunInfoFromHistory([]history.Event{ev})
+	v.info.Status, v.info.Result, v.info.Failure = closed.Status, closed.Result, closed.Failure
+	v.info.CloseTime, v.info.Blocked = closed.CloseTime, ""
 }
 
 // ToggleFollow turns follow mode on (from the last event read) or off.
@@ -475,7 +472,7 @@ func (v *RunView) toggleExpand() {
 	}
 	r := v.rows[v.cursor]
 	it := &v.log.items[r.item]
-	if !it.activity {
+	if !it.grouped() {
 		return
 	}
 	it.expanded = !it.expanded
@@ -577,7 +574,7 @@ func (v *RunView) headerView() string {
 const (
 	seqW   = 7
 	timeW  = 9
-	labelW = 22
+	labelW = 25
 )
 
 func (v *RunView) logView() string {
@@ -613,7 +610,7 @@ func (v *RunView) logView() string {
 			// Under its activity, "activity" goes without saying.
 			label = eventStyle(st, ev.Type).Render(fit("└ "+strings.TrimPrefix(history.Label(ev.Type), "activity "), labelW))
 			summary = history.Summary(*ev)
-		case it.activity:
+		case it.grouped():
 			g := v.log.group(it)
 			mark = "▸"
 			if it.expanded {
@@ -649,7 +646,8 @@ func eventStyle(st Styles, t history.EventType) lipgloss.Style {
 		return st.Completed
 	case history.WorkflowFailed, history.ActivityFailed:
 		return st.Failed
-	case history.ActivityAttemptFailed, history.WorkflowTaskFailed:
+	case history.ActivityAttemptFailed, history.WorkflowTaskFailed, history.WorkflowCancelRequested,
+		history.WorkflowCanceled, history.WorkflowTerminated, history.ActivityCancelRequested, history.TimerCanceled:
 		return st.Closed
 	case history.WorkflowStarted:
 		return st.Bold
@@ -657,13 +655,13 @@ func eventStyle(st Styles, t history.EventType) lipgloss.Style {
 	return st.Info
 }
 
-func groupStyle(st Styles, s activityState) lipgloss.Style {
+func groupStyle(st Styles, s groupState) lipgloss.Style {
 	switch s {
-	case activityCompleted:
+	case groupCompleted:
 		return st.Completed
-	case activityFailed:
+	case groupFailed:
 		return st.Failed
-	case activityRetrying:
+	case groupRetrying, groupCanceling, groupCanceled:
 		return st.Closed
 	}
 	return st.Running
@@ -676,7 +674,7 @@ func (v *RunView) selectedEvents() ([]history.Event, string, [3]int) {
 	}
 	r := v.rows[v.cursor]
 	it := &v.log.items[r.item]
-	if r.child >= 0 || !it.activity {
+	if r.child >= 0 || !it.grouped() {
 		c := max(r.child, 0)
 		ev := v.log.events[it.events[c]]
 		return []history.Event{ev}, fmt.Sprintf("event %d · %s", ev.Seq, history.Label(ev.Type)), [3]int{r.item, c, 1}
@@ -685,7 +683,11 @@ func (v *RunView) selectedEvents() ([]history.Event, string, [3]int) {
 	for i, idx := range it.events {
 		evs[i] = v.log.events[idx]
 	}
-	return evs, fmt.Sprintf("activity %s · events %d", evs[0].Name, len(evs)), [3]int{r.item, -1, len(evs)}
+	what := "activity " + evs[0].Name
+	if it.kind == itemTimer {
+		what = fmt.Sprintf("timer %d", evs[0].Seq)
+	}
+	return evs, fmt.Sprintf("%s · %d events", what, len(evs)), [3]int{r.item, -1, len(evs)}
 }
 
 func (v *RunView) detailView() string {

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"encoding/json"
 	"iter"
 
 	"github.com/durablefuture/durablefuture/pkg/engine"
@@ -23,6 +24,13 @@ type Source interface {
 	// Follow yields the records stored after stream sequence after, then
 	// each new one, until ctx ends.
 	Follow(ctx context.Context, workflowID, runID string, after uint64) iter.Seq2[history.Record, error]
+
+	// Signal sends a signal with a JSON value to a running workflow.
+	Signal(ctx context.Context, workflowID, runID, name string, input json.RawMessage) error
+	// Cancel asks a running workflow to stop; its code may clean up.
+	Cancel(ctx context.Context, workflowID, runID, reason string) error
+	// Terminate ends a running workflow at once.
+	Terminate(ctx context.Context, workflowID, runID, reason string) error
 }
 
 // StoreSource reads an engine store.
@@ -63,4 +71,19 @@ func (s StoreSource) Follow(ctx context.Context, workflowID, runID string, after
 		return func(yield func(history.Record, error) bool) { yield(history.Record{}, err) }
 	}
 	return s.Store.Log.Follow(ctx, subj, after)
+}
+
+// Signal implements Source.
+func (s StoreSource) Signal(ctx context.Context, workflowID, runID, name string, input json.RawMessage) error {
+	return s.Store.SignalWorkflow(ctx, workflowID, runID, name, input)
+}
+
+// Cancel implements Source.
+func (s StoreSource) Cancel(ctx context.Context, workflowID, runID, reason string) error {
+	return s.Store.CancelWorkflow(ctx, workflowID, runID, reason)
+}
+
+// Terminate implements Source.
+func (s StoreSource) Terminate(ctx context.Context, workflowID, runID, reason string) error {
+	return s.Store.TerminateWorkflow(ctx, workflowID, runID, reason)
 }

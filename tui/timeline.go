@@ -29,11 +29,11 @@ func NewTimeline(ctx *Context, run *RunView) *Timeline { return &Timeline{ctx: c
 // SetSize sets the timeline's area.
 func (t *Timeline) SetSize(w, h int) { t.width, t.height = w, h }
 
-// activities are the log's activity items, in order.
+// activities are the log's activity and timer items, in order.
 func (t *Timeline) activities() []int {
 	var out []int
 	for i := range t.run.log.items {
-		if t.run.log.items[i].activity {
+		if t.run.log.items[i].grouped() {
 			out = append(out, i)
 		}
 	}
@@ -89,6 +89,7 @@ const (
 	cellAttemptFailed
 	cellFailed
 	cellCompleted
+	cellTimer
 )
 
 // View draws the timeline in exactly width x height cells.
@@ -164,7 +165,7 @@ func (t *Timeline) View() string {
 
 	endRow := min(t.top+t.rows(), len(acts))
 	if len(acts) == 0 {
-		lines = append(lines, st.Faint.Render("  no activities"))
+		lines = append(lines, st.Faint.Render("  no activities or timers"))
 	}
 	for i := t.top; i < endRow; i++ {
 		it := &lg.items[acts[i]]
@@ -179,7 +180,21 @@ func (t *Timeline) View() string {
 			}
 		}
 		prev := g.scheduled().Time
+		if g.kind == itemTimer {
+			switch {
+			case g.closed():
+				fill(prev, g.last().Time, cellTimer)
+			case open:
+				fill(prev, now, cellTimer)
+				if fa := g.scheduled().FireAt; fa != nil && fa.After(now) {
+					fill(now, *fa, cellWait)
+				}
+			}
+		}
 		for _, ev := range g.evs[1:] {
+			if g.kind == itemTimer {
+				break
+			}
 			from := prev
 			if ev.StartedAt != nil && ev.StartedAt.After(prev) {
 				fill(prev, *ev.StartedAt, cellWait)
@@ -198,7 +213,7 @@ func (t *Timeline) View() string {
 				fill(prev, *ev.NextAttemptAt, cellWait)
 			}
 		}
-		if !g.closed() {
+		if !g.closed() && g.kind == itemActivity {
 			last := g.last()
 			from := last.Time
 			if last.NextAttemptAt != nil {
@@ -209,7 +224,9 @@ func (t *Timeline) View() string {
 			}
 		}
 		name := g.scheduled().Name
-		if g.attempts > 1 {
+		if g.kind == itemTimer {
+			name = "timer " + shortDuration(time.Duration(g.scheduled().Duration))
+		} else if g.attempts > 1 {
 			name += fmt.Sprintf(" ×%d", g.attempts)
 		}
 		cur := " "
@@ -227,7 +244,7 @@ func (t *Timeline) View() string {
 		lines = append(lines, "")
 	}
 	legend := st.Completed.Render("█") + " completed  " + st.Closed.Render("▒") + " failed attempt  " +
-		st.Failed.Render("▓") + " failed  " + st.Running.Render("░") + " running  " + st.Faint.Render("·") + " back-off"
+		st.Failed.Render("▓") + " failed  " + st.Running.Render("░") + " running  " + st.Info.Render("━") + " timer  " + st.Faint.Render("·") + " waiting"
 	if open {
 		legend += "  " + st.Info.Render("│") + " now"
 	}
@@ -260,6 +277,8 @@ func (t *Timeline) drawBar(cells []int, nowCol int) string {
 			ch, s = "▒", st.Closed
 		case cellFailed:
 			ch, s = "▓", st.Failed
+		case cellTimer:
+			ch, s = "━", st.Info
 		default:
 			ch, s = "█", st.Completed
 		}
