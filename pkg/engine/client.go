@@ -23,6 +23,10 @@ type StartRequest struct {
 	Type string
 	// Input is the JSON array of arguments.
 	Input json.RawMessage
+	// RunID and Parent are set for a child run: its run ID is derived from
+	// the parent's, so that starting it again is a no-op.
+	RunID  string
+	Parent *history.RunRef
 }
 
 // StartWorkflow starts a run: it reserves the workflow ID in the runs index
@@ -54,12 +58,16 @@ func (s *Store) StartWorkflow(ctx context.Context, req StartRequest) (*RunInfo, 
 	if err := checkPayload("workflow input", req.Input); err != nil {
 		return nil, err
 	}
-	runID, err := uuid.NewV7()
-	if err != nil {
-		return nil, err
+	runID := req.RunID
+	if runID == "" {
+		v7, err := uuid.NewV7()
+		if err != nil {
+			return nil, err
+		}
+		runID = v7.String()
 	}
 	now := time.Now().UTC()
-	info := &RunInfo{WorkflowID: req.WorkflowID, RunID: runID.String(), Type: req.Type, TaskQueue: req.TaskQueue, Status: StatusRunning, StartTime: now, LastEventSeq: 1}
+	info := &RunInfo{WorkflowID: req.WorkflowID, RunID: runID, Type: req.Type, TaskQueue: req.TaskQueue, Status: StatusRunning, StartTime: now, LastEventSeq: 1, Parent: req.Parent}
 	if err := s.createRun(ctx, info); err != nil {
 		return nil, err
 	}
@@ -67,10 +75,17 @@ func (s *Store) StartWorkflow(ctx context.Context, req StartRequest) (*RunInfo, 
 	rec := history.Record{Kind: history.KindInput, Events: []history.Event{{
 		Seq: 1, Time: now, Type: history.WorkflowStarted, InputID: startInputID,
 		Name: req.Type, WorkflowID: req.WorkflowID, RunID: info.RunID, TaskQueue: req.TaskQueue, Input: req.Input,
+		Parent: req.Parent,
 	}}}
+	task := workflowTask{V: 1, WorkflowID: info.WorkflowID, RunID: info.RunID, InputID: startInputID}
 	seq, err := s.Log.Append(ctx, subj, 0, &rec)
+	switch {
+	case err == nil:
+		task.Event, task.RecordSeq = &rec.Events[0], seq
+	case errors.Is(err, history.ErrConflict) && req.RunID != "":
+		err = nil // started before (a redelivered decision): only wake it
+	}
 	if err == nil {
-		task := workflowTask{V: 1, WorkflowID: info.WorkflowID, RunID: info.RunID, InputID: startInputID, Event: &rec.Events[0], RecordSeq: seq}
 		_, err = s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(req.TaskQueue), info.RunID+":"+startInputID, task))
 	}
 	if err != nil {
@@ -185,8 +200,39 @@ func (s *Store) TerminateWorkflow(ctx context.Context, workflowID, runID, reason
 		if err := s.tasks.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf("%s.task.sched.%s.>", s.Config.Prefix, ri.RunID))); err != nil {
 			return fmt.Errorf("terminate: drop timers: %w", err)
 		}
-		return s.closeRun(ctx, ri.WorkflowID, ri.RunID, &ev)
+		if err := s.closeRun(ctx, ri.WorkflowID, ri.RunID, &ev); err != nil {
+			return err
+		}
+		self := history.RunRef{WorkflowID: ri.WorkflowID, RunID: ri.RunID, TaskQueue: ri.TaskQueue}
+		if err := s.notifyParent(ctx, evs[0].Parent, self, &ev); err != nil {
+			return err
+		}
+		return s.closeChildren(ctx, openChildren(evs))
 	}
+}
+
+// openChildren lists the children a history scheduled and did not see close.
+func openChildren(evs []history.Event) []*childState {
+	open := map[int64]*childState{}
+	var order []int64
+	for _, ev := range evs {
+		switch ev.Type {
+		case history.ChildWorkflowScheduled:
+			if ev.Child != nil {
+				open[ev.Seq] = &childState{ref: *ev.Child, policy: ParentClosePolicy(ev.ParentClosePolicy)}
+				order = append(order, ev.Seq)
+			}
+		case history.ChildWorkflowCompleted, history.ChildWorkflowFailed, history.ChildWorkflowStartFailed:
+			delete(open, ev.Cause)
+		}
+	}
+	var out []*childState
+	for _, seq := range order {
+		if cs := open[seq]; cs != nil {
+			out = append(out, cs)
+		}
+	}
+	return out
 }
 
 // SignalWithStart signals the workflow if it is running, and otherwise
@@ -260,7 +306,7 @@ func RunInfoFromHistory(evs []history.Event) RunInfo {
 		ri.LastEventSeq = ev.Seq
 		switch ev.Type {
 		case history.WorkflowStarted:
-			ri.WorkflowID, ri.RunID, ri.Type, ri.TaskQueue = ev.WorkflowID, ev.RunID, ev.Name, ev.TaskQueue
+			ri.WorkflowID, ri.RunID, ri.Type, ri.TaskQueue, ri.Parent = ev.WorkflowID, ev.RunID, ev.Name, ev.TaskQueue, ev.Parent
 			ri.Status, ri.StartTime = StatusRunning, ev.Time
 		case history.WorkflowCompleted, history.WorkflowFailed, history.WorkflowCanceled, history.WorkflowTerminated:
 			t := ev.Time

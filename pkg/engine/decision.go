@@ -248,21 +248,10 @@ func (w *Worker) loadRun(ctx context.Context, subj string) (*run, []history.Reco
 	if len(recs) == 0 {
 		return nil, nil, history.ErrNotFound
 	}
-	lastDecision := -1
-	for i, rec := range recs {
-		if rec.Kind == history.KindDecision {
-			lastDecision = i
-		}
+	r, err := replayRun(w.reg, w.log, recs)
+	if err != nil {
+		return nil, recs, err
 	}
-	r := newRun(w.log)
-	for i, rec := range recs {
-		r.replaying = i <= lastDecision
-		if err := r.applyRecord(w.reg, rec); err != nil {
-			r.dispose()
-			return nil, recs, err
-		}
-	}
-	r.replaying = false
 	last := recs[len(recs)-1].Events
 	r.blockedMark = len(last) > 0 && last[len(last)-1].Type == history.WorkflowTaskFailed
 	return r, recs, nil
@@ -311,10 +300,51 @@ func (w *Worker) requirements(ctx context.Context, r *run, streamSeq uint64) err
 			return fmt.Errorf("cancel timer %d: %w", seq, err)
 		}
 	}
+	if err := w.childRequirements(ctx, r, streamSeq); err != nil {
+		return err
+	}
 	if r.closed {
 		if err := w.store.closeRun(ctx, r.info.WorkflowID, r.info.RunID, r.closeEvent); err != nil {
 			return err
 		}
+		self := history.RunRef{WorkflowID: r.info.WorkflowID, RunID: r.info.RunID, TaskQueue: r.info.TaskQueue}
+		if err := w.store.notifyParent(ctx, r.parent, self, r.closeEvent); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// childRequirements starts the children this decision scheduled, asks
+// those it cancelled to stop, and, when the run has closed, applies the
+// parent close policy to the children still open.
+func (w *Worker) childRequirements(ctx context.Context, r *run, streamSeq uint64) error {
+	seqs := make([]int64, 0, len(r.children))
+	for seq := range r.children {
+		seqs = append(seqs, seq)
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	var open []*childState
+	for _, seq := range seqs {
+		cs := r.children[seq]
+		if cs.done {
+			continue
+		}
+		if cs.scheduledIn == streamSeq {
+			if err := w.startChild(ctx, r, seq, cs); err != nil {
+				return err
+			}
+		}
+		if cs.cancelIn == streamSeq {
+			err := w.store.CancelWorkflow(ctx, cs.ref.WorkflowID, cs.ref.RunID, "cancelled by its parent")
+			if err != nil && !errors.Is(err, ErrWorkflowClosed) && !errors.Is(err, ErrWorkflowNotFound) {
+				return err
+			}
+		}
+		open = append(open, cs)
+	}
+	if r.closed {
+		return w.store.closeChildren(ctx, open)
 	}
 	return nil
 }

@@ -447,3 +447,95 @@ func TestReplicatedCluster(t *testing.T) {
 		}
 	}
 }
+
+var versionGate = make(chan struct{})
+
+func VGate(ctx context.Context) error {
+	select {
+	case <-versionGate:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// VersionedV1 is the old code: a side effect, Inc(1), then the gate.
+func VersionedV1(ctx workflow.Context) (string, error) {
+	var id string
+	_ = workflow.SideEffect(ctx, func(workflow.Context) any { return fmt.Sprint(time.Now().UnixNano()) }).Get(&id)
+	var n int
+	if err := workflow.ExecuteActivity(ctx, Inc, 1).Get(ctx, &n); err != nil {
+		return "", err
+	}
+	err := workflow.ExecuteActivity(ctx, VGate).Get(ctx, nil)
+	return fmt.Sprintf("v1:%d:%s", n, id), err
+}
+
+// VersionedV2 changed the step before the gate, guarded by GetVersion.
+func VersionedV2(ctx workflow.Context) (string, error) {
+	var id string
+	_ = workflow.SideEffect(ctx, func(workflow.Context) any { return "never used on replay" }).Get(&id)
+	var n int
+	v := workflow.GetVersion(ctx, "bigger-inc", workflow.DefaultVersion, 1)
+	step := 1
+	if v == 1 {
+		step = 10
+	}
+	if err := workflow.ExecuteActivity(ctx, Inc, step).Get(ctx, &n); err != nil {
+		return "", err
+	}
+	err := workflow.ExecuteActivity(ctx, VGate).Get(ctx, nil)
+	if v == workflow.DefaultVersion {
+		return fmt.Sprintf("v1:%d:%s", n, id), err
+	}
+	return fmt.Sprintf("v2:%d", n), err
+}
+
+// A change guarded by GetVersion replays the runs that started with the old
+// code (they keep the old branch), new runs take the new branch, and a
+// SideEffect's recorded value comes back on replay.
+func TestVersioningAndSideEffect(t *testing.T) {
+	versionGate = make(chan struct{})
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterActivity(VGate))
+		testsrv.Must(t, w.RegisterActivity(Inc))
+	})
+	stopV1 := testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflowWithOptions(VersionedV1, worker.RegisterOptions{Name: "Versioned"}))
+	})
+	ctx := testsrv.Context(t, 30*time.Second)
+	old, err := c.StartJSON(ctx, client.StartOptions{ID: "old"}, "Versioned", nil)
+	testsrv.Must(t, err)
+	testsrv.WaitFor(t, ctx, "old run waiting at the gate", func() bool {
+		return hasEvent(t, ctx, c, "old", func(ev history.Event) bool { return ev.Type == history.ActivityScheduled && ev.Name == "VGate" })
+	})
+	stopV1()
+	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflowWithOptions(VersionedV2, worker.RegisterOptions{Name: "Versioned"}))
+	})
+	close(versionGate)
+	var out string
+	testsrv.Must(t, old.Get(ctx, &out))
+	if !strings.HasPrefix(out, "v1:2:") || len(out) < 10 || strings.Contains(out, "never used") {
+		t.Fatalf("old run on new code: %q", out)
+	}
+	fresh, err := c.StartJSON(ctx, client.StartOptions{ID: "new"}, "Versioned", nil)
+	testsrv.Must(t, err)
+	testsrv.Must(t, fresh.Get(ctx, &out))
+	if out != "v2:11" {
+		t.Fatalf("new run: %q", out)
+	}
+	evs, err := c.History(ctx, "new", "")
+	testsrv.Must(t, err)
+	found := false
+	for _, ev := range evs {
+		if ev.Type == history.MarkerRecorded && ev.Name == "Version:bigger-inc" && string(ev.Result) == "1" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no version marker in %v", evs)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/durablefuture/durablefuture/pkg/history"
@@ -78,6 +79,23 @@ type run struct {
 	closeCmd     bool // the code produced its closing command
 	closed       bool // a closing event is recorded
 	closeEvent   *history.Event
+	// versions holds the version of each change id: those recorded anywhere
+	// in the history (known before the code reaches them) and those chosen
+	// now; versionMarked says which the code has already marked this time.
+	versions      map[string]int
+	versionMarked map[string]bool
+	// sideEffects are the recorded SideEffect results not yet handed back.
+	sideEffects []json.RawMessage
+	// children by the seq of their ChildWorkflowScheduled event; childCount
+	// numbers default child IDs.
+	children   map[int64]*childState
+	childCount int
+	// parent is set for a child run.
+	parent *history.RunRef
+	// queries are the handlers set with SetQueryHandler, by name.
+	queries map[string]*fnSig
+	// nde is a mismatch found inside workflow code (a marker).
+	nde *NonDeterminismError
 	// cancelRequested: a WorkflowCancelRequested was applied.
 	cancelRequested bool
 	// blockedMark: the history ends with a WorkflowTaskFailed, so the runs
@@ -91,11 +109,53 @@ func newRun(base *slog.Logger) *run {
 		activities: map[int64]*activityState{},
 		timers:     map[int64]*timerState{},
 		signals:    map[string]*channel{},
-		applied:    map[string]uint64{},
+		versions:   map[string]int{},
+		queries:    map[string]*fnSig{},
+		children:   map[int64]*childState{},
+
+		versionMarked: map[string]bool{},
+		applied:       map[string]uint64{},
 	}
 	r.root = rootContext{r: r, canceler: newCanceler(nil)}
 	r.logger = slog.New(replayAwareHandler{r: r, h: base.Handler()})
 	return r
+}
+
+// replayRun rebuilds a run from its records. Records up to the last
+// decision are replayed (the logger is silent); those after it are new.
+func replayRun(reg *Registry, logger *slog.Logger, recs []history.Record) (*run, error) {
+	lastDecision := -1
+	for i, rec := range recs {
+		if rec.Kind == history.KindDecision {
+			lastDecision = i
+		}
+	}
+	r := newRun(logger)
+	// Markers are known ahead: the code asks for a version or a side
+	// effect's result before the replay reaches the event that recorded it.
+	for _, rec := range recs {
+		for _, ev := range rec.Events {
+			if ev.Type != history.MarkerRecorded {
+				continue
+			}
+			if id, ok := strings.CutPrefix(ev.Name, versionMarkerPrefix); ok {
+				var v int
+				_ = json.Unmarshal(ev.Result, &v)
+				r.versions[id] = v
+			} else if ev.Name == sideEffectMarker {
+				r.sideEffects = append(r.sideEffects, ev.Result)
+			}
+		}
+	}
+	for i, rec := range recs {
+		r.replaying = i <= lastDecision
+		if err := r.applyRecord(reg, rec); err != nil {
+			r.dispose()
+			return nil, err
+		}
+	}
+	r.replaying = false
+	return r, nil
 }
 
 // dispose unwinds the run's coroutines.
@@ -146,6 +206,9 @@ func (r *run) applyRecord(reg *Registry, rec history.Record) error {
 		} else if err := r.applyInput(reg, ev); err != nil {
 			return err
 		}
+		if r.nde != nil {
+			return r.nde
+		}
 		r.lastSeq = ev.Seq
 	}
 	if rec.Kind == history.KindDecision {
@@ -183,7 +246,7 @@ func (r *run) matchCommand(ev history.Event, streamSeq uint64) error {
 		return &NonDeterminismError{Seq: ev.Seq, Recorded: describeCommand(ev), Produced: "no command"}
 	}
 	c := r.pending[0]
-	cancels := ev.Type == history.TimerCanceled || ev.Type == history.ActivityCancelRequested
+	cancels := ev.Type == history.TimerCanceled || ev.Type == history.ActivityCancelRequested || ev.Type == history.ChildWorkflowCancelRequested
 	if c.event.Type != ev.Type || c.event.Name != ev.Name || cancels && c.event.Cause != ev.Cause {
 		return &NonDeterminismError{Seq: ev.Seq, Recorded: describeCommand(ev), Produced: describeCommand(c.event)}
 	}
@@ -213,6 +276,14 @@ func (r *run) bindCommand(c *command, ev history.Event, streamSeq uint64) {
 	case history.TimerCanceled:
 		if t := r.timers[ev.Cause]; t != nil {
 			t.canceledIn = streamSeq
+		}
+	case history.ChildWorkflowScheduled:
+		if cs := r.children[ev.Seq]; cs != nil {
+			cs.scheduled, cs.scheduledIn = ev, streamSeq
+		}
+	case history.ChildWorkflowCancelRequested:
+		if cs := r.children[ev.Cause]; cs != nil {
+			cs.cancelIn = streamSeq
 		}
 	}
 }
@@ -278,6 +349,8 @@ func (r *run) applyInput(reg *Registry, ev history.Event) error {
 		r.cancelRequested = true
 		r.root.cancel(ErrCanceled)
 		r.runCode()
+	case history.ChildWorkflowStarted, history.ChildWorkflowStartFailed, history.ChildWorkflowCompleted, history.ChildWorkflowFailed:
+		r.applyChild(ev)
 	case history.WorkflowTerminated:
 		r.closed = true
 		e := ev
@@ -303,6 +376,7 @@ func (r *run) applyInput(reg *Registry, ev history.Event) error {
 
 func (r *run) start(reg *Registry, ev history.Event) error {
 	r.info = Info{WorkflowID: ev.WorkflowID, RunID: ev.RunID, WorkflowType: ev.Name, TaskQueue: ev.TaskQueue, StartTime: ev.Time}
+	r.parent = ev.Parent
 	sig, ok := reg.workflow(ev.Name)
 	if !ok {
 		return fmt.Errorf("%w %q: this worker registers %v", ErrUnknownWorkflowType, ev.Name, reg.WorkflowNames())

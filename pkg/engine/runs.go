@@ -41,6 +41,8 @@ type RunInfo struct {
 	LastEventSeq int64            `json:"last_event_seq,omitempty"`
 	Result       json.RawMessage  `json:"result,omitempty"`
 	Failure      *history.Failure `json:"failure,omitempty"`
+	// Parent is the run that started this one as its child.
+	Parent *history.RunRef `json:"parent,omitempty"`
 	// Blocked says why a running run cannot make progress (unknown workflow
 	// type, non-deterministic code), until a worker that can run it comes.
 	Blocked string `json:"blocked,omitempty"`
@@ -76,6 +78,9 @@ func (s *Store) createRun(ctx context.Context, info *RunInfo) error {
 		var cur RunInfo
 		if err := json.Unmarshal(e.Value(), &cur); err != nil {
 			return fmt.Errorf("runs index: entry for %q: %w", info.WorkflowID, err)
+		}
+		if cur.RunID == info.RunID {
+			return nil // reserved by an earlier attempt of this very start
 		}
 		if !cur.Status.IsClosed() {
 			return fmt.Errorf("%w: workflow %q has run %s (%s) open; wait for it, cancel or terminate it, or use another ID", ErrWorkflowAlreadyRunning, info.WorkflowID, cur.RunID, cur.Type)

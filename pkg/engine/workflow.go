@@ -2,9 +2,12 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
+	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/durablefuture/durablefuture/pkg/history"
@@ -528,4 +531,125 @@ func Sleep(ctx Context, d time.Duration) error {
 // before the code asks are kept.
 func GetSignalChannel(ctx Context, name string) Channel {
 	return ctx.run().signalChannel(name)
+}
+
+const (
+	versionMarkerPrefix = "Version:"
+	sideEffectMarker    = "SideEffect"
+	// DefaultVersion is what GetVersion returns for a run that passed the
+	// change point before the change existed.
+	DefaultVersion = -1
+)
+
+// GetVersion lets workflow code change while runs are open. The first call
+// for changeID in a run that reaches it with new code records maxSupported
+// and returns it; a run whose history passed this point before the change
+// gets DefaultVersion (or the version it recorded). A recorded version
+// outside [minSupported, maxSupported] is a non-determinism error: the run
+// waits for code that supports it.
+func GetVersion(ctx Context, changeID string, minSupported, maxSupported int) int {
+	r := ctx.run()
+	v, known := r.versions[changeID]
+	switch {
+	case !known && r.replaying:
+		v = DefaultVersion
+	case !known:
+		v = maxSupported
+		r.versions[changeID] = v
+	}
+	if v != DefaultVersion && !r.versionMarked[changeID] {
+		r.versionMarked[changeID] = true
+		b, _ := json.Marshal(v)
+		r.addCommand(&command{event: history.Event{Type: history.MarkerRecorded, Name: versionMarkerPrefix + changeID, Result: b}})
+	}
+	if v < minSupported || v > maxSupported {
+		r.nde = &NonDeterminismError{Seq: r.lastSeq + 1, Recorded: fmt.Sprintf("version %d of change %q", v, changeID),
+			Produced: fmt.Sprintf("code supporting versions %d to %d", minSupported, maxSupported)}
+		r.disp.yield(func() bool { return false }) // never resumes: the run is blocked
+	}
+	return v
+}
+
+// SideEffect runs f once and records its result; on replay the recorded
+// result is returned without running f. Use it for small non-deterministic
+// values (a random ID); do I/O in activities.
+func SideEffect(ctx Context, f func(ctx Context) any) EncodedValue {
+	r := ctx.run()
+	var b json.RawMessage
+	if len(r.sideEffects) > 0 {
+		b, r.sideEffects = r.sideEffects[0], r.sideEffects[1:]
+	} else {
+		var err error
+		if b, err = json.Marshal(f(ctx)); err != nil {
+			panic(fmt.Sprintf("workflow: SideEffect result cannot be encoded: %v", err))
+		}
+	}
+	r.addCommand(&command{event: history.Event{Type: history.MarkerRecorded, Name: sideEffectMarker, Result: b}})
+	return EncodedValue(b)
+}
+
+// EncodedValue is a recorded JSON value.
+type EncodedValue json.RawMessage
+
+// Get decodes the value into valuePtr.
+func (v EncodedValue) Get(valuePtr any) error {
+	return DecodeResult("side effect", json.RawMessage(v), valuePtr)
+}
+
+// SetQueryHandler makes the run answer queries called name with handler, a
+// function func(args...) (T, error) of JSON-decodable arguments. A handler
+// reads the workflow's state and must not block or change it.
+func SetQueryHandler(ctx Context, name string, handler any) error {
+	if name == "" {
+		return invalidf("query name is empty")
+	}
+	sig, err := checkQueryFunc(name, handler)
+	if err != nil {
+		return err
+	}
+	ctx.run().queries[name] = sig
+	return nil
+}
+
+func checkQueryFunc(name string, fn any) (*fnSig, error) {
+	v := reflect.ValueOf(fn)
+	if v.Kind() != reflect.Func || v.IsNil() {
+		return nil, invalidf("query handler %s: %T is not a function", name, fn)
+	}
+	t := v.Type()
+	if t.IsVariadic() || t.NumOut() != 2 || t.Out(1) != errorType {
+		return nil, invalidf("query handler %s: must be func(args...) (T, error), got %s", name, t)
+	}
+	s := &fnSig{name: name, fn: v, hasResult: true}
+	for i := 0; i < t.NumIn(); i++ {
+		s.args = append(s.args, t.In(i))
+	}
+	return s, nil
+}
+
+// ErrQueryNotFound: the run has no handler for the query.
+var ErrQueryNotFound = errors.New("query not found")
+
+// query answers one query from the run's current state. The caller holds
+// the run (no coroutine runs meanwhile).
+func (r *run) query(name string, input json.RawMessage) (result json.RawMessage, err error) {
+	sig, ok := r.queries[name]
+	if !ok {
+		names := make([]string, 0, len(r.queries))
+		for n := range r.queries {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		return nil, fmt.Errorf("%w: workflow %s has no query %q (it answers %v)", ErrQueryNotFound, r.info.WorkflowType, name, names)
+	}
+	args, err := sig.decodeArgs("query", input)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = &PanicError{Value: fmt.Sprint(p), Stack: string(debug.Stack())}
+		}
+	}()
+	return sig.splitResult("query", sig.fn.Call(args))
 }

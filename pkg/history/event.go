@@ -40,6 +40,18 @@ const (
 	// client that terminates.
 	WorkflowTerminated      EventType = "WorkflowTerminated"
 	ActivityCancelRequested EventType = "ActivityCancelRequested"
+	// MarkerRecorded keeps a value the code must see again on replay: a
+	// version chosen by GetVersion (name "Version:<change id>") or the
+	// result of a SideEffect (name "SideEffect").
+	MarkerRecorded EventType = "MarkerRecorded"
+	// Child workflows: the parent schedules one (command), hears that it
+	// started or could not start, and how it closed (inputs).
+	ChildWorkflowScheduled       EventType = "ChildWorkflowScheduled"
+	ChildWorkflowStarted         EventType = "ChildWorkflowStarted"
+	ChildWorkflowStartFailed     EventType = "ChildWorkflowStartFailed"
+	ChildWorkflowCompleted       EventType = "ChildWorkflowCompleted"
+	ChildWorkflowFailed          EventType = "ChildWorkflowFailed"
+	ChildWorkflowCancelRequested EventType = "ChildWorkflowCancelRequested"
 )
 
 // IsCommand reports whether events of this type are produced by workflow code
@@ -47,7 +59,7 @@ const (
 func (t EventType) IsCommand() bool {
 	switch t {
 	case ActivityScheduled, WorkflowCompleted, WorkflowFailed, TimerStarted, TimerCanceled,
-		WorkflowCanceled, ActivityCancelRequested:
+		WorkflowCanceled, ActivityCancelRequested, MarkerRecorded, ChildWorkflowScheduled, ChildWorkflowCancelRequested:
 		return true
 	}
 	return false
@@ -95,6 +107,13 @@ type Event struct {
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
 	// Identity names the worker that ran an activity attempt or a decision.
 	Identity string `json:"identity,omitempty"`
+	// Child names the child run of a ChildWorkflowScheduled (and the
+	// child events answering it); Parent, on WorkflowStarted, the parent.
+	Child  *RunRef `json:"child,omitempty"`
+	Parent *RunRef `json:"parent,omitempty"`
+	// ParentClosePolicy of a child: terminate (default), request_cancel or
+	// abandon.
+	ParentClosePolicy string `json:"parent_close_policy,omitempty"`
 	// Reason says why a run was cancelled or terminated.
 	Reason string `json:"reason,omitempty"`
 	// FireAt is when a timer falls due; Duration what it was started with.
@@ -105,6 +124,15 @@ type Event struct {
 	SignalSeq uint64 `json:"signal_seq,omitempty"`
 	// WorkflowTimeout is the run's execution timeout, if any.
 	WorkflowTimeout Duration `json:"workflow_timeout,omitempty"`
+}
+
+// RunRef points at another run: a child from its parent, a parent from its
+// child (Seq: the parent's ChildWorkflowScheduled event).
+type RunRef struct {
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id"`
+	TaskQueue  string `json:"task_queue,omitempty"`
+	Seq        int64  `json:"seq,omitempty"`
 }
 
 // ActivityOptions as recorded on ActivityScheduled.

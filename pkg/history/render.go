@@ -66,6 +66,21 @@ func Summary(ev Event) string {
 		s = FailureText(ev.Failure)
 	case ActivityCancelRequested:
 		s = fmt.Sprintf("%s of event %d", ev.Name, ev.Cause)
+	case ChildWorkflowScheduled:
+		s = ev.Name + "(" + Truncate(Args(ev.Input), partWidth) + ")"
+		if ev.Child != nil {
+			s += " as " + ev.Child.WorkflowID
+		}
+	case ChildWorkflowStarted, ChildWorkflowCancelRequested:
+		if ev.Child != nil {
+			s = ev.Child.WorkflowID + " run " + ev.Child.RunID
+		} else {
+			s = fmt.Sprintf("child of event %d", ev.Cause)
+		}
+	case ChildWorkflowCompleted:
+		s = Truncate(CompactJSON(ev.Result), partWidth)
+	case ChildWorkflowFailed, ChildWorkflowStartFailed:
+		s = FailureText(ev.Failure)
 	case SignalReceived:
 		s = ev.Name + "(" + Truncate(CompactJSON(ev.Input), partWidth) + ")"
 	case TimerFired, TimerCanceled:

@@ -17,6 +17,8 @@ type (
 	ActivityError = engine.ActivityError
 	// WorkflowExecutionError is a run's failure as seen by a client.
 	WorkflowExecutionError = engine.WorkflowExecutionError
+	// ChildWorkflowError is a child's failure as its parent sees it.
+	ChildWorkflowError = engine.ChildWorkflowError
 	// NonDeterminismError says workflow code diverged from its history.
 	NonDeterminismError = engine.NonDeterminismError
 )

@@ -130,3 +130,67 @@ func IsReplaying(ctx Context) bool { return engine.IsReplaying(ctx) }
 // arrive in the order they were accepted, each once; those sent before the
 // code asks are kept. Receive them with Receive, ReceiveAsync or a selector.
 func GetSignalChannel(ctx Context, name string) Channel { return engine.GetSignalChannel(ctx, name) }
+
+// DefaultVersion is what GetVersion returns for a run that passed the change
+// point before the change existed.
+const DefaultVersion = engine.DefaultVersion
+
+// EncodedValue is a recorded value (SideEffect's result).
+type EncodedValue = engine.EncodedValue
+
+// GetVersion guards a change of workflow code while runs are open:
+//
+//	v := workflow.GetVersion(ctx, "charge-before-reserve", workflow.DefaultVersion, 1)
+//	if v == workflow.DefaultVersion { /* the old steps */ } else { /* the new ones */ }
+//
+// Runs that passed this point before the change replay the old branch; new
+// runs record version 1 and take the new one.
+func GetVersion(ctx Context, changeID string, minSupported, maxSupported int) int {
+	return engine.GetVersion(ctx, changeID, minSupported, maxSupported)
+}
+
+// SideEffect runs f once, records its result, and returns the recorded
+// result on every replay.
+func SideEffect(ctx Context, f func(ctx Context) any) EncodedValue { return engine.SideEffect(ctx, f) }
+
+// SetQueryHandler makes the run answer the query name with handler, a
+// func(args...) (T, error) that reads the workflow's state; it must not
+// block or change the state. dfctl query and client.QueryWorkflow call it
+// on a live worker of the run's task queue.
+func SetQueryHandler(ctx Context, name string, handler any) error {
+	return engine.SetQueryHandler(ctx, name, handler)
+}
+
+type (
+	// ChildWorkflowOptions say how a child workflow starts: its ID (default:
+	// the parent's ID + "_child_" + a counter), task queue (default: the
+	// parent's) and ParentClosePolicy (default: terminate).
+	ChildWorkflowOptions = engine.ChildWorkflowOptions
+	// ParentClosePolicy says what happens to a running child when its
+	// parent closes.
+	ParentClosePolicy = engine.ParentClosePolicy
+	// ChildWorkflowFuture gives a child's result; GetChildWorkflowExecution
+	// is ready once it started.
+	ChildWorkflowFuture = engine.ChildWorkflowFuture
+	// WorkflowExecution identifies a run.
+	WorkflowExecution = engine.WorkflowExecution
+)
+
+// Parent close policies.
+const (
+	ParentCloseTerminate     = engine.ParentCloseTerminate
+	ParentCloseRequestCancel = engine.ParentCloseRequestCancel
+	ParentCloseAbandon       = engine.ParentCloseAbandon
+)
+
+// WithChildOptions returns a context whose child workflows use opts.
+func WithChildOptions(ctx Context, opts ChildWorkflowOptions) Context {
+	return engine.WithChildOptions(ctx, opts)
+}
+
+// ExecuteChildWorkflow starts a child workflow (a function or a registered
+// type) with args. Each history links to the other; the child's failure
+// arrives as a *failure.ChildWorkflowError wrapping its cause.
+func ExecuteChildWorkflow(ctx Context, childWorkflow any, args ...any) ChildWorkflowFuture {
+	return engine.ExecuteChildWorkflow(ctx, childWorkflow, args...)
+}
