@@ -85,7 +85,9 @@ echo "tui-e2e: starting workflows"
 for id in tui-e2e-a tui-e2e-b; do
   dfctl start OrderWithRetriesWorkflow --id "$id" --input '"a"' --input '"b"' --input 1 --input 1 >/dev/null
 done
+dfctl start ExpenseApprovalWorkflow --id tui-e2e-expense --input '"exp-9"' --input 50 --input 3600 >/dev/null
 dfctl result tui-e2e-a --wait >/dev/null 2>&1 || true
+dfctl result tui-e2e-b --wait >/dev/null 2>&1 || true
 
 echo "tui-e2e: dfctl tui in tmux"
 tmux new-session -d -s "$session" -x 120 -y 40 \
@@ -94,13 +96,14 @@ tmux new-session -d -s "$session" -x 120 -y 40 \
 wait_screen "tui-e2e-a"
 wait_screen "tui-e2e-b"
 wait_screen "OrderWithRetriesWorkflow"
-wait_screen "runs (2)"
+wait_screen "runs (3)"
+wait_screen "● running"
 capture list
-echo "ok: the list shows both runs"
+echo "ok: the list shows the runs"
 
 # Filter to one run, then open it.
 tmux send-keys -t "$session" / t u i - e 2 e - a Enter
-wait_screen "runs (1 of 2)"
+wait_screen "runs (1 of 3)"
 wait_gone "tui-e2e-b"
 echo "ok: / filters the list"
 tmux send-keys -t "$session" Enter
@@ -123,10 +126,34 @@ tmux send-keys -t "$session" Escape
 wait_gone "TIMELINE"
 
 tmux send-keys -t "$session" q
-wait_screen "runs (1 of 2)"
+wait_screen "runs (1 of 3)"
 tmux send-keys -t "$session" q
 wait_screen "TUI-EXITED rc=0"
 echo "ok: q goes back, then quits"
+tmux kill-session -t "$session"
+
+# dfctl tui ID opens the run; c cancels it after confirmation.
+tmux new-session -d -s "$session" -x 100 -y 30 \
+  "env XDG_STATE_HOME=$work/state TERM=xterm-256color $work/dfctl --server nats://127.0.0.1:$port tui tui-e2e-expense; echo TUI-EXITED rc=\$?; sleep 600"
+wait_screen "timer … pending"
+tmux send-keys -t "$session" f
+wait_screen "FOLLOW"
+capture running
+tmux send-keys -t "$session" c
+wait_screen "Cancel tui-e2e-expense?"
+capture cancel-prompt
+tmux send-keys -t "$session" -l "no longer needed"
+tmux send-keys -t "$session" Enter
+wait_screen "workflow canceled"
+wait_screen "⊘ canceled"
+wait_screen "no longer needed"
+capture canceled
+[ "$(dfctl list --status canceled | grep -c tui-e2e-expense)" = 1 ] || fail "dfctl list does not show the run canceled"
+echo "ok: dfctl tui ID opens the run, c cancels it"
+tmux send-keys -t "$session" q
+wait_screen "runs (3)"
+tmux send-keys -t "$session" q
+wait_screen "TUI-EXITED rc=0"
 
 # Without a terminal it refuses and points at dfctl show.
 if out=$("$work/dfctl" --server "nats://127.0.0.1:$port" tui </dev/null 2>&1); then

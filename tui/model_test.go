@@ -14,18 +14,24 @@ import (
 	"github.com/durablefuture/durablefuture/pkg/history"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+// updating reports -update: rewrite the golden files in testdata. The flag
+// is the one teatest's golden package defines (both test packages are one
+// binary, so defining it again would panic).
+func updating() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
 
 // harness drives a Model the way a program does: commands run on their own
 // goroutines and their messages come back to Update, one at a time.
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	m    *Model
 	msgs chan tea.Msg
 	done chan struct{}
 }
 
-func newHarness(t *testing.T, o Options, w, h int) *harness {
+func newHarness(t testing.TB, o Options, w, h int) *harness {
 	t.Helper()
 	hs := &harness{t: t, m: New(o), msgs: make(chan tea.Msg, 1024), done: make(chan struct{})}
 	t.Cleanup(func() { close(hs.done); hs.m.closeRun() })
@@ -128,7 +134,7 @@ func (hs *harness) golden(name string) {
 		}
 	}
 	path := filepath.Join("testdata", name+".golden")
-	if *update {
+	if updating() {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			hs.t.Fatal(err)
 		}

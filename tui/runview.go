@@ -365,7 +365,7 @@ func (v *RunView) SetSize(w, h int) {
 	body := max(h-v.headerH, 4)
 	v.side = w >= 120
 	if v.side {
-		v.logW = w * 3 / 5
+		v.logW = w * 2 / 3
 		v.detW = w - v.logW - 1
 		v.logH, v.detH = body, body
 	} else {
@@ -551,11 +551,11 @@ func (v *RunView) headerView() string {
 		times += st.Faint.Render("  closed ") + ri.CloseTime.UTC().Format("15:04:05")
 	}
 	times += st.Faint.Render("  duration ") + runDuration(now, ri)
-	events := fmt.Sprintf("  %d events", len(v.log.events))
+	events := "  " + plural(len(v.log.events), "event")
 	if v.loading && v.total > 0 {
-		events = fmt.Sprintf("  %d events (loading %d%%)", len(v.log.events), min(100, uint64(v.log.records)*100/v.total))
+		events += fmt.Sprintf(" (loading %d%%)", min(100, uint64(v.log.records)*100/v.total))
 	} else if v.loading {
-		events = fmt.Sprintf("  %d events (loading…)", len(v.log.events))
+		events += " (loading…)"
 	}
 	lines = append(lines, times+st.Faint.Render(events))
 	switch {
@@ -687,7 +687,7 @@ func (v *RunView) selectedEvents() ([]history.Event, string, [3]int) {
 	if it.kind == itemTimer {
 		what = fmt.Sprintf("timer %d", evs[0].Seq)
 	}
-	return evs, fmt.Sprintf("%s · %d events", what, len(evs)), [3]int{r.item, -1, len(evs)}
+	return evs, what + " · " + plural(len(evs), "event"), [3]int{r.item, -1, len(evs)}
 }
 
 func (v *RunView) detailView() string {
@@ -723,4 +723,11 @@ func (v *RunView) detailView() string {
 		lines = append(lines, " "+l)
 	}
 	return padLines(lines, w, v.detH)
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
