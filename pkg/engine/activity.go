@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -15,16 +16,21 @@ import (
 
 // ActivityInfo describes the activity attempt being run.
 type ActivityInfo struct {
-	WorkflowID        string
-	RunID             string
-	WorkflowType      string
-	ActivityName      string
-	ScheduledSeq      int64
-	Attempt           int
-	TaskQueue         string
-	ScheduledTime     time.Time
-	StartedTime       time.Time
-	Deadline          time.Time
+	WorkflowID    string
+	RunID         string
+	WorkflowType  string
+	ActivityName  string
+	ScheduledSeq  int64
+	Attempt       int
+	TaskQueue     string
+	ScheduledTime time.Time
+	StartedTime   time.Time
+	// Deadline is when the attempt times out: its start-to-close timeout,
+	// or the activity's schedule-to-close deadline if sooner.
+	Deadline time.Time
+	// HeartbeatTimeout: the attempt fails if it does not call
+	// RecordHeartbeat for this long (0: no heartbeat needed).
+	HeartbeatTimeout  time.Duration
 	WorkerIdentity    string
 	WorkflowTaskQueue string
 }
@@ -50,6 +56,10 @@ func GetActivityLogger(ctx context.Context) *slog.Logger {
 // outcome to the workflow's task queue before acking. A retry waits in
 // JetStream (the task is nak'ed with the back-off as delay), so it survives
 // any worker crash; the attempt number is JetStream's delivery count.
+//
+// Heartbeat details are written (throttled) to the heartbeats bucket while
+// the attempt runs, flushed before the task is given back for another
+// attempt, and deleted once the activity completes or fails for good.
 func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.Msg) {
 	var t activityTask
 	if err := json.Unmarshal(msg.Data(), &t); err != nil || t.RunID == "" || t.Options == nil {
@@ -62,21 +72,33 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 		attempt = int(md.NumDelivered)
 	}
 	startedAt := time.Now().UTC()
+	// closeBy is the schedule-to-close deadline (zero: none).
+	var closeBy time.Time
+	s2c := time.Duration(t.Options.ScheduleToCloseTimeout)
+	if s2c > 0 && !t.ScheduledAt.IsZero() {
+		closeBy = t.ScheduledAt.Add(s2c)
+	}
+	a := w.newAttempt(t, attempt)
 	var result json.RawMessage
 	var failure *history.Failure
 	sig, ok := w.reg.activity(t.Name)
-	if !ok {
+	switch {
+	case !ok:
 		failure = &history.Failure{
 			Message: fmt.Sprintf("activity %q is not registered on worker %s (it registers %v)", t.Name, w.opts.Identity, w.reg.ActivityNames()),
 			Type:    "ActivityNotRegistered",
 		}
-	} else {
+	case !closeBy.IsZero() && !startedAt.Before(closeBy):
+		// Delivered too late (a backlog, no worker for a while): not run.
+		failure = timeoutFailure(TimeoutScheduleToClose, t.Name, s2c, nil)
+	default:
 		var stopped bool
-		result, failure, stopped = w.runActivity(hard, msg, sig, t, attempt, startedAt)
+		result, failure, stopped = w.runActivity(hard, msg, sig, t, a, startedAt, closeBy)
 		if stopped {
 			// The worker is shutting down: give the task back for another worker
 			// at once (JetStream counts the delivery, so the next attempt number
-			// is one higher).
+			// is one higher), with the latest heartbeat details kept.
+			a.finish(true)
 			_ = msg.Nak()
 			return
 		}
@@ -86,18 +108,28 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 	policy := t.Options.RetryPolicy.Normalize()
 	retry := failure != nil && policy.Retryable(failure, attempt)
 	var delay time.Duration
+	if retry {
+		delay = policy.Backoff(attempt)
+		if !closeBy.IsZero() && !time.Now().Add(delay).Before(closeBy) {
+			// The retry would start after the schedule-to-close deadline.
+			failure, retry = timeoutFailure(TimeoutScheduleToClose, t.Name, s2c, failure), false
+		}
+	}
 	switch {
 	case failure == nil:
 		ev.Type, ev.Result = history.ActivityCompleted, result
 		base.InputID = fmt.Sprintf("act:%d:done", t.ScheduledSeq)
 	case retry:
-		delay = policy.Backoff(attempt)
 		next := time.Now().Add(delay).UTC()
 		ev.Type, ev.Failure, ev.NextAttemptAt = history.ActivityAttemptFailed, failure, &next
 		base.InputID = fmt.Sprintf("act:%d:attempt:%d", t.ScheduledSeq, attempt)
 	default:
 		ev.Type, ev.Failure = history.ActivityFailed, failure
 		base.InputID = fmt.Sprintf("act:%d:done", t.ScheduledSeq)
+	}
+	if retry {
+		// The next attempt may start as soon as the task is given back.
+		a.finish(true)
 	}
 	base.Event = &ev
 	out := newMsg(w.store.workflowTaskSubject(t.WorkflowTaskQueue), t.RunID+":"+base.InputID, base)
@@ -107,6 +139,7 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 	if _, err := w.store.JS.PublishMsg(pctx, out); err != nil {
 		// Not reported: the task comes back and the attempt runs again.
 		w.log.Warn("activity: report outcome", "activity", t.Name, "err", err)
+		a.finish(true)
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
@@ -115,25 +148,47 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 		return
 	}
 	_ = msg.Ack()
+	a.finish(false)
 }
 
-// runActivity runs one attempt under its start-to-close timeout, keeping the
-// JetStream task alive while it runs. stopped reports a worker shutdown.
-func (w *Worker) runActivity(hard context.Context, msg jetstream.Msg, sig *fnSig, t activityTask, attempt int, startedAt time.Time) (result json.RawMessage, failure *history.Failure, stopped bool) {
+// runActivity runs one attempt under its deadline (start-to-close, or the
+// schedule-to-close deadline if sooner) and its heartbeat timeout, keeping
+// the JetStream task alive while it runs. stopped reports a worker
+// shutdown. The attempt's context is cancelled with a cause: a
+// TimeoutError, or ErrCanceled when the workflow cancelled the activity.
+func (w *Worker) runActivity(hard context.Context, msg jetstream.Msg, sig *fnSig, t activityTask, a *activityAttempt, startedAt, closeBy time.Time) (result json.RawMessage, failure *history.Failure, stopped bool) {
 	timeout := time.Duration(t.Options.StartToCloseTimeout)
 	if timeout <= 0 {
 		timeout = DefaultStartToCloseTimeout
 	}
-	ctx, cancel := context.WithTimeout(hard, timeout)
+	deadline := startedAt.Add(timeout)
+	deadlineErr := activityTimeoutError(TimeoutStartToClose, t.Name, timeout)
+	if !closeBy.IsZero() && closeBy.Before(deadline) {
+		deadline = closeBy
+		deadlineErr = activityTimeoutError(TimeoutScheduleToClose, t.Name, time.Duration(t.Options.ScheduleToCloseTimeout))
+	}
+	base, cancelCause := context.WithCancelCause(hard)
+	defer cancelCause(nil)
+	ctx, cancel := context.WithDeadlineCause(base, deadline, deadlineErr)
 	defer cancel()
+	a.cancel = cancelCause
+	if !w.running.add(a) {
+		// Cancelled before it started (this worker heard of it).
+		return nil, canceledFailure(t.Name), false
+	}
+	defer w.running.remove(a)
+	a.loadPrevious(ctx)
+	a.watchHeartbeat()
 	info := ActivityInfo{
 		WorkflowID: t.WorkflowID, RunID: t.RunID, WorkflowType: t.WorkflowType, ActivityName: t.Name,
-		ScheduledSeq: t.ScheduledSeq, Attempt: attempt, TaskQueue: t.Options.TaskQueue,
-		ScheduledTime: t.ScheduledAt, StartedTime: startedAt, Deadline: startedAt.Add(timeout),
-		WorkerIdentity: w.opts.Identity, WorkflowTaskQueue: t.WorkflowTaskQueue,
+		ScheduledSeq: t.ScheduledSeq, Attempt: a.attempt, TaskQueue: t.Options.TaskQueue,
+		ScheduledTime: t.ScheduledAt, StartedTime: startedAt, Deadline: deadline,
+		HeartbeatTimeout: a.hbTimeout,
+		WorkerIdentity:   w.opts.Identity, WorkflowTaskQueue: t.WorkflowTaskQueue,
 	}
 	ctx = context.WithValue(ctx, activityInfoKey{}, info)
-	ctx = context.WithValue(ctx, activityLoggerKey{}, w.log.With("activity", t.Name, "workflow_id", t.WorkflowID, "run_id", t.RunID, "attempt", attempt))
+	ctx = context.WithValue(ctx, activityAttemptKey{}, a)
+	ctx = context.WithValue(ctx, activityLoggerKey{}, w.log.With("activity", t.Name, "workflow_id", t.WorkflowID, "run_id", t.RunID, "attempt", info.Attempt))
 
 	type outcome struct {
 		result json.RawMessage
@@ -155,6 +210,18 @@ func (w *Worker) runActivity(hard context.Context, msg jetstream.Msg, sig *fnSig
 		res, err := sig.splitResult("activity", out)
 		done <- outcome{res, err}
 	}()
+	// ended says why the context ended, as the attempt's failure.
+	ended := func() *history.Failure {
+		cause := context.Cause(ctx)
+		var app *ApplicationError
+		switch {
+		case errors.As(cause, &app) && app.Type == TimeoutErrorType:
+			return ToFailure(app)
+		case errors.Is(cause, ErrCanceled):
+			return canceledFailure(t.Name)
+		}
+		return ToFailure(cause)
+	}
 	keepAlive := time.NewTicker(w.opts.ActivityTaskTimeout / 3)
 	defer keepAlive.Stop()
 	for {
@@ -164,8 +231,8 @@ func (w *Worker) runActivity(hard context.Context, msg jetstream.Msg, sig *fnSig
 				return nil, nil, true
 			}
 			if o.err != nil {
-				if ctx.Err() == context.DeadlineExceeded {
-					return nil, timeoutFailure(t.Name, timeout), false
+				if ctx.Err() != nil {
+					return nil, ended(), false
 				}
 				return nil, ToFailure(o.err), false
 			}
@@ -176,13 +243,10 @@ func (w *Worker) runActivity(hard context.Context, msg jetstream.Msg, sig *fnSig
 			if hard.Err() != nil {
 				return nil, nil, true
 			}
-			// The attempt timed out; its goroutine is abandoned (Go cannot
-			// stop it) and reports nothing.
-			return nil, timeoutFailure(t.Name, timeout), false
+			// Timed out or cancelled: the outcome is reported now. The
+			// attempt's goroutine, if it ignores its context, is abandoned
+			// (Go cannot stop it) and reports nothing.
+			return nil, ended(), false
 		}
 	}
-}
-
-func timeoutFailure(name string, timeout time.Duration) *history.Failure {
-	return &history.Failure{Message: fmt.Sprintf("activity %s exceeded its start-to-close timeout of %s", name, timeout), Type: "TimeoutError"}
 }

@@ -80,6 +80,8 @@ type Store struct {
 
 	tasks jetstream.Stream
 	runs  jetstream.KeyValue
+	// heartbeats holds the latest heartbeat details of running activities.
+	heartbeats jetstream.KeyValue
 
 	consMu    sync.Mutex
 	consumers map[string]jetstream.Consumer
@@ -91,6 +93,15 @@ type Store struct {
 func (s *Store) historyStream() string { return strings.ToUpper(s.Config.Prefix) + "_HISTORY" }
 func (s *Store) taskStream() string    { return strings.ToUpper(s.Config.Prefix) + "_TASKS" }
 func (s *Store) runsBucket() string    { return s.Config.Prefix + "_runs" }
+func (s *Store) heartbeatsBucket() string {
+	return s.Config.Prefix + "_heartbeats"
+}
+
+// activityCancelSubject is the core NATS subject (no stream) on which a
+// workflow worker tells activity workers that an activity was cancelled.
+func (s *Store) activityCancelSubject(runID string, seq int64) string {
+	return fmt.Sprintf("%s.actcancel.%s.%d", s.Config.Prefix, runID, seq)
+}
 
 func (s *Store) workflowTaskSubject(queue string) string {
 	return s.Config.Prefix + ".task.wf." + queue
@@ -167,6 +178,9 @@ func (s *Store) ensureTopology(ctx context.Context) error {
 	}
 	if err != nil {
 		return topologyError("runs bucket "+s.runsBucket(), err)
+	}
+	if s.heartbeats, err = s.ensureHeartbeatsBucket(ctx); err != nil {
+		return topologyError("heartbeats bucket "+s.heartbeatsBucket(), err)
 	}
 	return nil
 }

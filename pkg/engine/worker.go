@@ -85,6 +85,8 @@ type Worker struct {
 	opts  WorkerOptions
 	log   *slog.Logger
 	cache *runCache
+	// running are the activity attempts in progress, for cancellation.
+	running runningActivities
 }
 
 // NewWorker returns a worker for the registry's workflows and activities.
@@ -111,6 +113,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	// Activities may outlive ctx by ShutdownTimeout; hard stops them after.
 	hard, cancelHard := context.WithCancel(context.Background())
 	defer cancelHard()
+	if serveAct {
+		unsubscribe, err := w.subscribeActivityCancels()
+		if err != nil {
+			return stoppedOr(ctx, err)
+		}
+		defer unsubscribe()
+	}
 	var loops []func() error
 	for _, q := range w.opts.TaskQueues {
 		if serveWF {

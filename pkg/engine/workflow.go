@@ -140,6 +140,12 @@ type ActivityOptions struct {
 	TaskQueue string
 	// StartToCloseTimeout bounds one attempt (default 10 minutes).
 	StartToCloseTimeout time.Duration
+	// ScheduleToCloseTimeout bounds the whole activity, all attempts and
+	// back-offs included, from when it was scheduled (0: no bound).
+	ScheduleToCloseTimeout time.Duration
+	// HeartbeatTimeout fails an attempt that does not call
+	// activity.RecordHeartbeat for this long (0: no heartbeat needed).
+	HeartbeatTimeout time.Duration
 	// RetryPolicy (nil: Temporal's defaults, unlimited attempts).
 	RetryPolicy *RetryPolicy
 }
@@ -169,6 +175,7 @@ func GetActivityOptions(ctx Context) ActivityOptions {
 
 func (o ActivityOptions) record(defaultQueue string) *history.ActivityOptions {
 	rec := &history.ActivityOptions{TaskQueue: o.TaskQueue, StartToCloseTimeout: history.Duration(o.StartToCloseTimeout)}
+	rec.ScheduleToCloseTimeout, rec.HeartbeatTimeout = history.Duration(o.ScheduleToCloseTimeout), history.Duration(o.HeartbeatTimeout)
 	if rec.TaskQueue == "" {
 		rec.TaskQueue = defaultQueue
 	}

@@ -140,6 +140,10 @@ type ActivityOptions struct {
 	TaskQueue           string       `json:"task_queue"`
 	StartToCloseTimeout Duration     `json:"start_to_close_timeout,omitempty"`
 	RetryPolicy         *RetryPolicy `json:"retry_policy,omitempty"`
+	// ScheduleToCloseTimeout bounds all attempts from ActivityScheduled.
+	ScheduleToCloseTimeout Duration `json:"schedule_to_close_timeout,omitempty"`
+	// HeartbeatTimeout fails an attempt silent for this long.
+	HeartbeatTimeout Duration `json:"heartbeat_timeout,omitempty"`
 }
 
 // RetryPolicy says how a failed activity is retried. Zero values mean the

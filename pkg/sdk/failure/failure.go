@@ -48,6 +48,27 @@ func IsPanicError(err error) bool {
 // IsCanceledError reports whether err is (or wraps) a cancellation.
 func IsCanceledError(err error) bool { return errors.Is(err, engine.ErrCanceled) }
 
+// Timeout types, what TimeoutType returns: which limit an activity
+// exceeded.
+const (
+	TimeoutStartToClose    = engine.TimeoutStartToClose
+	TimeoutScheduleToClose = engine.TimeoutScheduleToClose
+	TimeoutHeartbeat       = engine.TimeoutHeartbeat
+)
+
+// IsTimeoutError reports whether err is (or wraps) an activity timeout, as
+// the workflow sees it from an activity's Future.Get (and a client from a
+// run that failed with it). Its Type is "TimeoutError".
+func IsTimeoutError(err error) bool { return engine.IsTimeout(err) }
+
+// TimeoutType returns the type of the outermost timeout err is or wraps
+// ("" if none): a ScheduleToClose timeout that ended the retries wraps the
+// last attempt's failure, which may itself be a StartToClose timeout.
+func TimeoutType(err error) engine.TimeoutType {
+	tt, _ := engine.TimeoutOf(err)
+	return tt
+}
+
 // Type returns the type name of the application error err wraps ("" if none).
 func Type(err error) string {
 	var e *ApplicationError
