@@ -80,7 +80,8 @@ func ExitCode(err error) int {
 		return ExitNotFound
 	case errors.Is(err, engine.ErrWorkflowAlreadyRunning), errors.Is(err, engine.ErrPayloadTooLarge),
 		errors.Is(err, engine.ErrUnknownWorkflowType), errors.Is(err, nats.ErrMaxPayload),
-		errors.Is(err, engine.ErrInvalidArgument), errors.Is(err, engine.ErrWorkflowClosed):
+		errors.Is(err, engine.ErrInvalidArgument), errors.Is(err, engine.ErrWorkflowClosed),
+		errors.Is(err, engine.ErrQueryNotFound):
 		return ExitUsage
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupt

@@ -150,6 +150,7 @@ stable JSON contracts for scripts.
 		newResultCmd(app),
 		newBenchCmd(app),
 		newSignalCmd(app),
+		newQueryCmd(app),
 		newCancelCmd(app),
 		newTerminateCmd(app),
 		newTUICmd(app),

@@ -132,6 +132,7 @@ func (w *Worker) Run(ctx context.Context) error {
 					w.processWorkflowTask(hard, m)
 				})
 			})
+			loops = append(loops, w.queryLoop(ctx, q)) // queries of the runs of q (query.go)
 		}
 		if serveAct {
 			c, err := w.store.consumer(ctx, "act", q, w.opts.ActivityTaskTimeout, 10000)
