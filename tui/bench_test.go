@@ -81,7 +81,7 @@ func BenchmarkOpenRun100kEvents(b *testing.B) {
 			hs.m.View()
 		}
 		view += time.Since(vs) / presses
-		hs.m.closeRun()
+		hs.m.closeAll()
 	}
 	b.ReportMetric(float64(open.Milliseconds())/float64(b.N), "ms/first-screen")
 	b.ReportMetric(float64(full.Milliseconds())/float64(b.N), "ms/all-loaded")

@@ -48,6 +48,7 @@ func newFakeSource() *fakeSource {
 			Failure: &history.Failure{Message: "card declined", Type: "CardDeclined"},
 		})
 	}
+	f.addBatch()
 	f.runs = append(f.runs, engine.RunInfo{
 		WorkflowID: "stuck-1", RunID: "run-s1", Type: "RenamedWorkflow", TaskQueue: "default",
 		Status: engine.StatusRunning, StartTime: at(-3600000), Blocked: `no worker knows workflow type "RenamedWorkflow"`,
@@ -84,6 +85,30 @@ func (f *fakeSource) addOrder() {
 		WorkflowID: "order-1", RunID: "run-o1", Type: "OrderWorkflow", TaskQueue: "default", Status: engine.StatusCompleted,
 		StartTime: at(0), CloseTime: &ct, LastEventSeq: 10, Result: json.RawMessage(`{"order":"ord_1","status":"shipped"}`),
 	})
+}
+
+// addBatch is a parent run with a child workflow, and the child's run.
+func (f *fakeSource) addBatch() {
+	p, c := -600000, -599990
+	child := &history.RunRef{WorkflowID: "batch-1-part-1", RunID: "run-c1", TaskQueue: "default"}
+	f.setLog("batch-1", "run-b1", []history.Record{
+		{Kind: history.KindInput, Events: []history.Event{{Seq: 1, Time: at(p), Type: history.WorkflowStarted, Name: "BatchWorkflow", WorkflowID: "batch-1", RunID: "run-b1", TaskQueue: "default", Input: json.RawMessage(`[1]`)}}},
+		{Kind: history.KindDecision, Events: []history.Event{{Seq: 2, Time: at(p + 5), Type: history.ChildWorkflowScheduled, Name: "PartWorkflow", Cause: 1, Child: child, Input: json.RawMessage(`[1]`)}}},
+		{Kind: history.KindDecision, Events: []history.Event{{Seq: 3, Time: at(p + 9), Type: history.ChildWorkflowStarted, Cause: 2, Child: child}}},
+		{Kind: history.KindDecision, Events: []history.Event{
+			{Seq: 4, Time: at(p + 800), Type: history.ChildWorkflowCompleted, Cause: 2, Child: child, Result: json.RawMessage(`"part done"`)},
+			{Seq: 5, Time: at(p + 801), Type: history.WorkflowCompleted, Cause: 4, Result: json.RawMessage(`"batch done"`)},
+		}},
+	})
+	f.setLog("batch-1-part-1", "run-c1", []history.Record{
+		{Kind: history.KindInput, Events: []history.Event{{Seq: 1, Time: at(c), Type: history.WorkflowStarted, Name: "PartWorkflow", WorkflowID: "batch-1-part-1", RunID: "run-c1", TaskQueue: "default", Input: json.RawMessage(`[1]`), Parent: &history.RunRef{WorkflowID: "batch-1", RunID: "run-b1", Seq: 2}}}},
+		{Kind: history.KindDecision, Events: []history.Event{{Seq: 2, Time: at(c + 780), Type: history.WorkflowCompleted, Cause: 1, Result: json.RawMessage(`"part done"`)}}},
+	})
+	pc, cc := at(p+801), at(c+780)
+	f.runs = append(f.runs,
+		engine.RunInfo{WorkflowID: "batch-1-part-1", RunID: "run-c1", Type: "PartWorkflow", TaskQueue: "default", Status: engine.StatusCompleted, StartTime: at(c), CloseTime: &cc, Result: json.RawMessage(`"part done"`)},
+		engine.RunInfo{WorkflowID: "batch-1", RunID: "run-b1", Type: "BatchWorkflow", TaskQueue: "default", Status: engine.StatusCompleted, StartTime: at(p), CloseTime: &pc, Result: json.RawMessage(`"batch done"`)},
+	)
 }
 
 // addRunning is an open run whose activity is being retried.

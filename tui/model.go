@@ -65,7 +65,10 @@ type Model struct {
 	opts Options
 	list *RunList
 	run  *RunView
-	help help.Model
+	// stack holds the runs left by opening a child or parent (o); back
+	// returns to them.
+	stack []*RunView
+	help  help.Model
 	// prompt, when set, confirms an action and has the keys.
 	prompt *Prompt
 
@@ -239,7 +242,7 @@ func (m *Model) clearError() {
 func (m *Model) handleKey(km tea.KeyMsg) tea.Cmd {
 	keys := m.ctx.Keys
 	if key.Matches(km, keys.ForceQuit) {
-		m.closeRun()
+		m.closeAll()
 		return tea.Quit
 	}
 	if m.prompt != nil {
@@ -269,6 +272,9 @@ func (m *Model) handleKey(km tea.KeyMsg) tea.Cmd {
 		case m.run != nil:
 			m.closeRun()
 			m.status, m.statusErr = "", false
+			if m.run != nil {
+				return m.run.Refresh()
+			}
 			return m.listRuns()
 		case key.Matches(km, keys.Back):
 			m.list.ClearFilter()
@@ -290,6 +296,18 @@ func (m *Model) handleKey(km tea.KeyMsg) tea.Cmd {
 		return m.ask(actionCancel)
 	case key.Matches(km, keys.Terminate):
 		return m.ask(actionTerminate)
+	case m.run != nil && key.Matches(km, keys.Related):
+		ref := m.run.related()
+		if ref == nil {
+			m.setStatus("no child workflow here and no parent", false)
+			return nil
+		}
+		m.run.Close()
+		m.run.follow, m.run.paused = false, false
+		m.stack = append(m.stack, m.run)
+		m.run = NewRunView(m.ctx, m.opts.Source, ref.WorkflowID, ref.RunID)
+		m.layout()
+		return m.run.Init()
 	}
 	if m.run != nil {
 		return m.run.Update(km)
@@ -329,10 +347,22 @@ func (m *Model) ask(act action) tea.Cmd {
 	return textinput.Blink
 }
 
+// closeRun leaves the run on show for the one it was opened from, or the
+// list.
 func (m *Model) closeRun() {
 	if m.run != nil {
 		m.run.Close()
 		m.run = nil
+	}
+	if n := len(m.stack); n > 0 {
+		m.run, m.stack = m.stack[n-1], m.stack[:n-1]
+		m.layout()
+	}
+}
+
+func (m *Model) closeAll() {
+	for m.run != nil {
+		m.closeRun()
 	}
 }
 
@@ -379,7 +409,7 @@ func (m *Model) keys() helpKeys {
 	case m.run != nil:
 		return helpKeys{
 			short: []key.Binding{k.Expand, k.Timeline, k.Follow, k.FocusDetail, k.Back, k.Help, k.Copy},
-			full:  [][]key.Binding{nav, {k.Expand, k.FocusDetail, k.Timeline, k.Follow}, actions, general},
+			full:  [][]key.Binding{nav, {k.Expand, k.FocusDetail, k.Timeline, k.Follow, k.Related}, actions, general},
 		}
 	case m.list.Filtering():
 		apply := key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply"))
@@ -448,6 +478,9 @@ func (m *Model) View() string {
 	title := st.Title.Render("DurableFuture") + st.Faint.Render(" › ") + m.list.Title()
 	badge := ""
 	if m.run != nil {
+		for _, r := range m.stack {
+			title += st.Faint.Render(" › ") + r.ID
+		}
 		title += st.Faint.Render(" › ") + m.run.ID
 		if m.run.showTimeline {
 			title += st.Faint.Render(" › ") + "timeline"
@@ -498,6 +531,6 @@ func Run(ctx context.Context, o Options, progOpts ...tea.ProgramOption) error {
 	m := New(o)
 	opts := append([]tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx)}, progOpts...)
 	_, err := tea.NewProgram(m, opts...).Run()
-	m.closeRun()
+	m.closeAll()
 	return err
 }

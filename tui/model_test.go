@@ -34,7 +34,7 @@ type harness struct {
 func newHarness(t testing.TB, o Options, w, h int) *harness {
 	t.Helper()
 	hs := &harness{t: t, m: New(o), msgs: make(chan tea.Msg, 1024), done: make(chan struct{})}
-	t.Cleanup(func() { close(hs.done); hs.m.closeRun() })
+	t.Cleanup(func() { close(hs.done); hs.m.closeAll() })
 	hs.send(tea.WindowSizeMsg{Width: w, Height: h})
 	hs.run(hs.m.Init())
 	return hs
@@ -203,8 +203,8 @@ func TestListFilters(t *testing.T) {
 	hs := newHarness(t, testOptions(newFakeSource(), nil), 120, 40)
 	hs.listed()
 	count := func() (int, int) { return hs.m.list.Count() }
-	if shown, total := count(); shown != 7 || total != 7 {
-		t.Fatalf("count = %d of %d, want 7 of 7", shown, total)
+	if shown, total := count(); shown != 9 || total != 9 {
+		t.Fatalf("count = %d of %d, want 9 of 9", shown, total)
 	}
 	for _, tc := range []struct {
 		keys []string
@@ -212,12 +212,12 @@ func TestListFilters(t *testing.T) {
 	}{
 		{[]string{"1"}, 2}, // running, blocked included
 		{[]string{"7"}, 1}, // blocked
-		{[]string{"2"}, 1},
+		{[]string{"2"}, 3},
 		{[]string{"3"}, 1},
 		{[]string{"6"}, 1},
-		{[]string{"0"}, 7},
+		{[]string{"0"}, 9},
 		{[]string{"/", "p", "a", "y", "enter"}, 4},
-		{[]string{"esc"}, 7},
+		{[]string{"esc"}, 9},
 		{[]string{"/", "s", "t", "a", "t", "u", "s", ":", "f", "a", "i", "l", "e", "d", "enter"}, 1},
 		{[]string{"esc", "/", "o", "r", "d", "e", "r", " ", "s", "t", "a", "t", "u", "s", ":", "r", "u", "n", "n", "i", "n", "g", "enter"}, 1},
 	} {
@@ -226,7 +226,7 @@ func TestListFilters(t *testing.T) {
 			t.Errorf("after %q: %d runs shown, want %d", tc.keys, shown, tc.want)
 		}
 	}
-	if !hs.screenHas("runs (1 of 7)") {
+	if !hs.screenHas("runs (1 of 9)") {
 		t.Errorf("the title does not show the count:\n%s", hs.m.View())
 	}
 }
@@ -441,5 +441,32 @@ func TestSignalNeedsNameAndJSON(t *testing.T) {
 	last := recs[len(recs)-1].Events[0]
 	if last.Type != history.SignalReceived || last.Name != "approve" || string(last.Input) != `{"by":"dana"}` {
 		t.Fatalf("signal recorded as %+v", last)
+	}
+}
+
+func TestOpenChildAndBack(t *testing.T) {
+	o := testOptions(newFakeSource(), nil)
+	o.WorkflowID = "batch-1"
+	hs := newHarness(t, o, 120, 40)
+	hs.listed()
+	hs.opened()
+	hs.keys("j") // the child workflow
+	if !hs.screenHas("child workflow ✓") || !hs.screenHas("PartWorkflow batch-1-part-1") {
+		t.Fatalf("no child workflow row:\n%s", hs.m.View())
+	}
+	hs.keys("t")
+	hs.golden("timeline-child-120x40")
+	hs.keys("t", "o")
+	hs.opened()
+	if hs.m.run.ID != "batch-1-part-1" || !hs.screenHas("batch-1 › batch-1-part-1") || !hs.screenHas("parent batch-1 (o)") {
+		t.Fatalf("o did not open the child:\n%s", hs.m.View())
+	}
+	hs.keys("esc")
+	if hs.m.run == nil || hs.m.run.ID != "batch-1" {
+		t.Fatal("esc from the child should go back to the parent")
+	}
+	hs.keys("esc")
+	if hs.m.run != nil {
+		t.Fatal("esc from the parent should go back to the list")
 	}
 }

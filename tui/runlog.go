@@ -34,6 +34,7 @@ const (
 	itemEvent itemKind = iota
 	itemActivity
 	itemTimer
+	itemChild
 )
 
 func (it *logItem) grouped() bool { return it.kind != itemEvent }
@@ -62,16 +63,21 @@ func (l *runLog) add(recs []history.Record) bool {
 			idx := len(l.events)
 			l.events = append(l.events, ev)
 			switch ev.Type {
-			case history.ActivityScheduled, history.TimerStarted:
+			case history.ActivityScheduled, history.TimerStarted, history.ChildWorkflowScheduled:
 				kind := itemActivity
-				if ev.Type == history.TimerStarted {
+				switch ev.Type {
+				case history.TimerStarted:
 					kind = itemTimer
+				case history.ChildWorkflowScheduled:
+					kind = itemChild
 				}
 				l.groups[ev.Seq] = len(l.items)
 				l.items = append(l.items, logItem{events: []int{idx}, kind: kind})
 				continue
 			case history.ActivityAttemptFailed, history.ActivityCompleted, history.ActivityFailed,
-				history.ActivityCancelRequested, history.TimerFired, history.TimerCanceled:
+				history.ActivityCancelRequested, history.TimerFired, history.TimerCanceled,
+				history.ChildWorkflowStarted, history.ChildWorkflowStartFailed, history.ChildWorkflowCompleted,
+				history.ChildWorkflowFailed, history.ChildWorkflowCancelRequested:
 				if g, ok := l.groups[ev.Cause]; ok {
 					l.items[g].events = append(l.items[g].events, idx)
 					continue
@@ -137,11 +143,11 @@ func (l *runLog) group(it *logItem) group {
 		case history.ActivityAttemptFailed:
 			g.state = groupRetrying
 			g.attempts = max(g.attempts, ev.Attempt+1)
-		case history.ActivityCancelRequested:
+		case history.ActivityCancelRequested, history.ChildWorkflowCancelRequested:
 			g.state = groupCanceling
-		case history.ActivityCompleted, history.TimerFired:
+		case history.ActivityCompleted, history.TimerFired, history.ChildWorkflowCompleted:
 			g.state = groupCompleted
-		case history.ActivityFailed:
+		case history.ActivityFailed, history.ChildWorkflowFailed, history.ChildWorkflowStartFailed:
 			g.state = groupFailed
 		case history.TimerCanceled:
 			g.state = groupCanceled
@@ -181,6 +187,9 @@ func (g group) summary(now time.Time) string {
 		return s
 	}
 	s := g.scheduled().Name
+	if c := g.child(); c != nil {
+		s += " " + c.WorkflowID
+	}
 	if g.attempts > 1 {
 		s += fmt.Sprintf(" ×%d attempts", g.attempts)
 	}
@@ -209,6 +218,17 @@ func (g group) label() string {
 		}
 		return "timer … pending"
 	}
+	if g.kind == itemChild {
+		switch g.state {
+		case groupCompleted:
+			return "child workflow ✓"
+		case groupFailed:
+			return "child workflow ✗"
+		case groupCanceling:
+			return "child workflow ⊘ cancel"
+		}
+		return "child workflow … running"
+	}
 	switch g.state {
 	case groupCompleted:
 		return "activity ✓"
@@ -220,4 +240,17 @@ func (g group) label() string {
 		return "activity ⊘ canceling"
 	}
 	return "activity … running"
+}
+
+// child is the run a child workflow group started, if any.
+func (g group) child() *history.RunRef {
+	if g.kind != itemChild {
+		return nil
+	}
+	for _, ev := range g.evs {
+		if ev.Child != nil {
+			return ev.Child
+		}
+	}
+	return nil
 }

@@ -487,6 +487,23 @@ func (v *RunView) toggleExpand() {
 	v.detailKey = [3]int{-1, -1, -1}
 }
 
+// related is the run the selected row points at: a child workflow's run,
+// or, elsewhere, the run's parent.
+func (v *RunView) related() *history.RunRef {
+	if v.cursor < len(v.rows) {
+		it := &v.log.items[v.rows[v.cursor].item]
+		if it.kind == itemChild {
+			if c := v.log.group(it).child(); c != nil {
+				return c
+			}
+		}
+	}
+	if len(v.log.events) > 0 && v.log.events[0].Parent != nil {
+		return v.log.events[0].Parent
+	}
+	return nil
+}
+
 // SelectActivity moves the cursor to the item of an activity group (from
 // the timeline).
 func (v *RunView) selectItem(item int) {
@@ -556,6 +573,9 @@ func (v *RunView) headerView() string {
 		events += fmt.Sprintf(" (loading %d%%)", min(100, uint64(v.log.records)*100/v.total))
 	} else if v.loading {
 		events += " (loading…)"
+	}
+	if len(v.log.events) > 0 && v.log.events[0].Parent != nil {
+		events += "  parent " + v.log.events[0].Parent.WorkflowID + " (o)"
 	}
 	lines = append(lines, times+st.Faint.Render(events))
 	switch {
@@ -647,8 +667,13 @@ func eventStyle(st Styles, t history.EventType) lipgloss.Style {
 	case history.WorkflowFailed, history.ActivityFailed:
 		return st.Failed
 	case history.ActivityAttemptFailed, history.WorkflowTaskFailed, history.WorkflowCancelRequested,
-		history.WorkflowCanceled, history.WorkflowTerminated, history.ActivityCancelRequested, history.TimerCanceled:
+		history.WorkflowCanceled, history.WorkflowTerminated, history.ActivityCancelRequested, history.TimerCanceled,
+		history.ChildWorkflowCancelRequested:
 		return st.Closed
+	case history.ChildWorkflowFailed, history.ChildWorkflowStartFailed:
+		return st.Failed
+	case history.ChildWorkflowCompleted:
+		return st.Completed
 	case history.WorkflowStarted:
 		return st.Bold
 	}
@@ -684,8 +709,11 @@ func (v *RunView) selectedEvents() ([]history.Event, string, [3]int) {
 		evs[i] = v.log.events[idx]
 	}
 	what := "activity " + evs[0].Name
-	if it.kind == itemTimer {
+	switch it.kind {
+	case itemTimer:
 		what = fmt.Sprintf("timer %d", evs[0].Seq)
+	case itemChild:
+		what = "child workflow " + evs[0].Name
 	}
 	return evs, what + " · " + plural(len(evs), "event"), [3]int{r.item, -1, len(evs)}
 }

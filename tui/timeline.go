@@ -11,10 +11,9 @@ import (
 	"github.com/durablefuture/durablefuture/pkg/history"
 )
 
-// Timeline draws a run's activities as bars on a time axis: each attempt a
-// segment, the back-off between attempts dotted, and the current moment
-// marked while the run is open. Timers and child workflows join it when the
-// engine records them.
+// Timeline draws a run's activities, timers and child workflows as bars on
+// a time axis: each activity attempt a segment, the back-off between attempts
+// dotted, and the current moment marked while the run is open.
 type Timeline struct {
 	ctx *Context
 	run *RunView
@@ -191,8 +190,21 @@ func (t *Timeline) View() string {
 				}
 			}
 		}
+		if g.kind == itemChild {
+			kind := cellRunning
+			end := now
+			switch g.state {
+			case groupCompleted:
+				kind, end = cellCompleted, g.last().Time
+			case groupFailed:
+				kind, end = cellFailed, g.last().Time
+			}
+			if g.closed() || open {
+				fill(prev, end, kind)
+			}
+		}
 		for _, ev := range g.evs[1:] {
-			if g.kind == itemTimer {
+			if g.kind != itemActivity {
 				break
 			}
 			from := prev
@@ -226,6 +238,8 @@ func (t *Timeline) View() string {
 		name := g.scheduled().Name
 		if g.kind == itemTimer {
 			name = "timer " + shortDuration(time.Duration(g.scheduled().Duration))
+		} else if c := g.child(); c != nil {
+			name = "↳ " + c.WorkflowID
 		} else if g.attempts > 1 {
 			name += fmt.Sprintf(" ×%d", g.attempts)
 		}

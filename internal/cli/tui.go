@@ -58,12 +58,13 @@ func runTUI(cmd *cobra.Command, o *tuiOptions) error {
 	if o.RunID != "" && o.ID == "" {
 		return usageError("--run needs a workflow ID")
 	}
-	logFile, logPath := openTUILog()
-	if logFile != nil {
+	// The screen belongs to the TUI: logs go to a file, or nowhere.
+	prev := slog.Default()
+	defer slog.SetDefault(prev)
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	if logFile, logPath := openTUILog(); logFile != nil {
 		defer logFile.Close()
-		prev := slog.Default()
 		slog.SetDefault(slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug})))
-		defer slog.SetDefault(prev)
 		slog.Info("dfctl tui starting", "server", redact(o.app.Server), "log", logPath)
 	}
 	c, err := o.app.Client(cmd)
@@ -92,8 +93,8 @@ func isTerminal(r any) bool {
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
-// openTUILog opens the inspector's log file: the screen belongs to the TUI.
-// It falls back to the temporary directory; nil means logs are dropped.
+// openTUILog opens the inspector's log file in the state directory, else in
+// the temporary directory; nil means there is none to write.
 func openTUILog() (*os.File, string) {
 	dir := os.Getenv("XDG_STATE_HOME")
 	if dir == "" {
@@ -113,6 +114,5 @@ func openTUILog() (*os.File, string) {
 			return f, p
 		}
 	}
-	slog.SetDefault(slog.New(slog.DiscardHandler))
 	return nil, ""
 }
