@@ -307,11 +307,15 @@ func RunInfoFromHistory(evs []history.Event) RunInfo {
 		switch ev.Type {
 		case history.WorkflowStarted:
 			ri.WorkflowID, ri.RunID, ri.Type, ri.TaskQueue, ri.Parent = ev.WorkflowID, ev.RunID, ev.Name, ev.TaskQueue, ev.Parent
+			ri.ContinuedFrom = ev.ContinuedFrom
 			ri.Status, ri.StartTime = StatusRunning, ev.Time
-		case history.WorkflowCompleted, history.WorkflowFailed, history.WorkflowCanceled, history.WorkflowTerminated:
+		case history.WorkflowCompleted, history.WorkflowFailed, history.WorkflowCanceled, history.WorkflowTerminated, history.WorkflowContinuedAsNew:
 			t := ev.Time
 			ri.Status, ri.Result, ri.Failure = closedStatus(&ev)
 			ri.CloseTime, ri.Blocked = &t, ""
+			if ev.Next != nil {
+				ri.Next = ev.Next.RunID
+			}
 		case history.WorkflowTaskFailed:
 			if ev.Failure != nil {
 				ri.Blocked = ev.Failure.Message

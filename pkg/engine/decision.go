@@ -303,6 +303,11 @@ func (w *Worker) requirements(ctx context.Context, r *run, streamSeq uint64) err
 	if err := w.childRequirements(ctx, r, streamSeq); err != nil {
 		return err
 	}
+	if r.closed && r.closeEvent.Type == history.WorkflowContinuedAsNew {
+		// The chain goes on: the index moves to the next run, which will
+		// tell the parent (if any) when the chain ends.
+		return w.store.continueAsNew(ctx, r, r.closeEvent)
+	}
 	if r.closed {
 		if err := w.store.closeRun(ctx, r.info.WorkflowID, r.info.RunID, r.closeEvent); err != nil {
 			return err

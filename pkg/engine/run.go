@@ -259,7 +259,7 @@ func (r *run) bindCommand(c *command, ev history.Event, streamSeq uint64) {
 	switch ev.Type {
 	case history.ActivityScheduled:
 		r.activities[ev.Seq] = &activityState{name: ev.Name, future: c.future, scheduled: ev, scheduledIn: streamSeq, unregister: c.unregister}
-	case history.WorkflowCompleted, history.WorkflowFailed, history.WorkflowCanceled:
+	case history.WorkflowCompleted, history.WorkflowFailed, history.WorkflowCanceled, history.WorkflowContinuedAsNew:
 		r.closed = true
 		e := ev
 		r.closeEvent = &e
@@ -399,6 +399,12 @@ func (r *run) start(reg *Registry, ev history.Event) error {
 }
 
 func (r *run) finish(result json.RawMessage, err error) {
+	var can *ContinueAsNewError
+	if errors.As(err, &can) {
+		next := &history.RunRef{WorkflowID: r.info.WorkflowID, RunID: nextRunID(r.info.RunID), TaskQueue: r.info.TaskQueue}
+		r.addCommand(&command{event: history.Event{Type: history.WorkflowContinuedAsNew, Name: can.WorkflowType, Input: can.Input, Next: next}})
+		return
+	}
 	if err != nil && r.cancelRequested && errors.Is(err, ErrCanceled) {
 		r.addCommand(&command{event: history.Event{Type: history.WorkflowCanceled, Failure: ToFailure(err)}})
 		return

@@ -23,6 +23,9 @@ const (
 	StatusCanceled   Status = "canceled"
 	StatusTerminated Status = "terminated"
 	StatusTimedOut   Status = "timed_out"
+	// StatusContinuedAsNew is the status of a run that goes on in a new run
+	// of the same workflow ID (the runs index shows the new run).
+	StatusContinuedAsNew Status = "continued_as_new"
 )
 
 // IsClosed reports whether a run in this status has ended.
@@ -41,6 +44,10 @@ type RunInfo struct {
 	LastEventSeq int64            `json:"last_event_seq,omitempty"`
 	Result       json.RawMessage  `json:"result,omitempty"`
 	Failure      *history.Failure `json:"failure,omitempty"`
+	// ContinuedFrom is the run this one continues (continue-as-new); Next,
+	// for a run that continued as new, the run it continues in.
+	ContinuedFrom string `json:"continued_from,omitempty"`
+	Next          string `json:"next_run_id,omitempty"`
 	// Parent is the run that started this one as its child.
 	Parent *history.RunRef `json:"parent,omitempty"`
 	// Blocked says why a running run cannot make progress (unknown workflow
@@ -157,6 +164,8 @@ func closedStatus(ev *history.Event) (Status, json.RawMessage, *history.Failure)
 		return StatusCanceled, nil, ev.Failure
 	case history.WorkflowTerminated:
 		return StatusTerminated, nil, ev.Failure
+	case history.WorkflowContinuedAsNew:
+		return StatusContinuedAsNew, nil, nil
 	}
 	return StatusFailed, nil, ev.Failure
 }

@@ -133,7 +133,8 @@ func (s *Store) WaitClosed(ctx context.Context, workflowID, runID string) (*RunI
 	updates, remove := s.addWaiter(key)
 	defer remove()
 	// check says whether ri settles the wait.
-	check := func(ri *RunInfo) (*RunInfo, bool, error) {
+	var check func(ri *RunInfo) (*RunInfo, bool, error)
+	check = func(ri *RunInfo) (*RunInfo, bool, error) {
 		if runID == "" {
 			runID = ri.RunID
 		}
@@ -144,6 +145,11 @@ func (s *Store) WaitClosed(ctx context.Context, workflowID, runID string) (*RunI
 		d, err := s.Describe(ctx, workflowID, runID)
 		if err != nil {
 			return nil, false, err
+		}
+		if d.Status == StatusContinuedAsNew && d.Next != "" {
+			// Follow the chain: wait for the run it continues in.
+			runID = d.Next
+			return check(ri)
 		}
 		return d, d.Status.IsClosed(), nil
 	}

@@ -52,6 +52,9 @@ const (
 	ChildWorkflowCompleted       EventType = "ChildWorkflowCompleted"
 	ChildWorkflowFailed          EventType = "ChildWorkflowFailed"
 	ChildWorkflowCancelRequested EventType = "ChildWorkflowCancelRequested"
+	// WorkflowContinuedAsNew ends a run and names the fresh run of the same
+	// workflow ID that goes on with new input and an empty history.
+	WorkflowContinuedAsNew EventType = "WorkflowContinuedAsNew"
 )
 
 // IsCommand reports whether events of this type are produced by workflow code
@@ -59,7 +62,8 @@ const (
 func (t EventType) IsCommand() bool {
 	switch t {
 	case ActivityScheduled, WorkflowCompleted, WorkflowFailed, TimerStarted, TimerCanceled,
-		WorkflowCanceled, ActivityCancelRequested, MarkerRecorded, ChildWorkflowScheduled, ChildWorkflowCancelRequested:
+		WorkflowCanceled, ActivityCancelRequested, MarkerRecorded, ChildWorkflowScheduled, ChildWorkflowCancelRequested,
+		WorkflowContinuedAsNew:
 		return true
 	}
 	return false
@@ -68,7 +72,7 @@ func (t EventType) IsCommand() bool {
 // IsClosing reports whether an event of this type ends the run.
 func (t EventType) IsClosing() bool {
 	switch t {
-	case WorkflowCompleted, WorkflowFailed, WorkflowCanceled, WorkflowTerminated:
+	case WorkflowCompleted, WorkflowFailed, WorkflowCanceled, WorkflowTerminated, WorkflowContinuedAsNew:
 		return true
 	}
 	return false
@@ -111,6 +115,10 @@ type Event struct {
 	// child events answering it); Parent, on WorkflowStarted, the parent.
 	Child  *RunRef `json:"child,omitempty"`
 	Parent *RunRef `json:"parent,omitempty"`
+	// Next is the run a WorkflowContinuedAsNew continues in; ContinuedFrom,
+	// on WorkflowStarted, the run it continues.
+	Next          *RunRef `json:"next,omitempty"`
+	ContinuedFrom string  `json:"continued_from,omitempty"`
 	// ParentClosePolicy of a child: terminate (default), request_cancel or
 	// abandon.
 	ParentClosePolicy string `json:"parent_close_policy,omitempty"`

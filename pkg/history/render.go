@@ -81,6 +81,11 @@ func Summary(ev Event) string {
 		s = Truncate(CompactJSON(ev.Result), partWidth)
 	case ChildWorkflowFailed, ChildWorkflowStartFailed:
 		s = FailureText(ev.Failure)
+	case WorkflowContinuedAsNew:
+		s = ev.Name + "(" + Truncate(Args(ev.Input), partWidth) + ")"
+		if ev.Next != nil {
+			s += " in run " + ev.Next.RunID
+		}
 	case SignalReceived:
 		s = ev.Name + "(" + Truncate(CompactJSON(ev.Input), partWidth) + ")"
 	case TimerFired, TimerCanceled:

@@ -194,3 +194,11 @@ func WithChildOptions(ctx Context, opts ChildWorkflowOptions) Context {
 func ExecuteChildWorkflow(ctx Context, childWorkflow any, args ...any) ChildWorkflowFuture {
 	return engine.ExecuteChildWorkflow(ctx, childWorkflow, args...)
 }
+
+// NewContinueAsNewError returns the error that, returned by a workflow,
+// ends its run and continues the workflow ID in a fresh run of workflow (a
+// function or type name) with args and an empty history. Clients waiting
+// for the first run follow the chain to its end.
+func NewContinueAsNewError(ctx Context, workflow any, args ...any) error {
+	return engine.NewContinueAsNewError(ctx, workflow, args...)
+}

@@ -1,0 +1,97 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/durablefuture/durablefuture/pkg/history"
+	"github.com/google/uuid"
+)
+
+// ContinueAsNewError, returned by a workflow, ends its run and starts a
+// fresh run of the same workflow ID with new input and an empty history.
+type ContinueAsNewError struct {
+	WorkflowType string
+	Input        json.RawMessage
+}
+
+func (e *ContinueAsNewError) Error() string {
+	return "continue as new: " + e.WorkflowType
+}
+
+// NewContinueAsNewError returns the error that continues the workflow as a
+// new run of workflow (a function or a type name) with args.
+func NewContinueAsNewError(ctx Context, workflow any, args ...any) error {
+	name := FunctionName(workflow)
+	input, err := EncodeArgs("workflow", name, workflow, args)
+	if err == nil {
+		err = checkPayload("continue-as-new input", input)
+	}
+	if err != nil {
+		return NewNonRetryableApplicationError(err.Error(), "ArgumentError")
+	}
+	return &ContinueAsNewError{WorkflowType: name, Input: input}
+}
+
+// nextRunID derives the run a run continues in, so that re-publishing the
+// closing decision's requirements never starts two.
+func nextRunID(runID string) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("durablefuture:"+runID+"/continue-as-new")).String()
+}
+
+// continueAsNew starts the next run of a run that continued as new: the
+// runs index entry moves to the new run (only from this run), then the new
+// run's history and first task are written. Each step is idempotent.
+func (s *Store) continueAsNew(ctx context.Context, r *run, ev *history.Event) error {
+	next := ev.Next
+	key, err := s.runKey(next.WorkflowID)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	info := RunInfo{WorkflowID: next.WorkflowID, RunID: next.RunID, Type: ev.Name, TaskQueue: next.TaskQueue,
+		Status: StatusRunning, StartTime: now, LastEventSeq: 1, Parent: r.parent, ContinuedFrom: r.info.RunID}
+	for {
+		e, err := s.runs.Get(ctx, key)
+		if err != nil {
+			return fmt.Errorf("runs index: %w", err)
+		}
+		var cur RunInfo
+		if err := json.Unmarshal(e.Value(), &cur); err != nil {
+			return fmt.Errorf("runs index: %w", err)
+		}
+		if cur.RunID == next.RunID {
+			break // moved already
+		}
+		if cur.RunID != r.info.RunID {
+			return fmt.Errorf("continue as new: the runs index of %q names run %s, not %s", next.WorkflowID, cur.RunID, r.info.RunID)
+		}
+		data, _ := json.Marshal(info)
+		if _, err := s.runs.Update(ctx, key, data, e.Revision()); err == nil {
+			break
+		} else if !isWrongLastSeq(err) {
+			return fmt.Errorf("runs index: %w", err)
+		}
+	}
+	subj, _ := s.Log.Subject(next.WorkflowID, next.RunID)
+	rec := history.Record{Kind: history.KindInput, Events: []history.Event{{
+		Seq: 1, Time: now, Type: history.WorkflowStarted, InputID: startInputID,
+		Name: ev.Name, WorkflowID: next.WorkflowID, RunID: next.RunID, TaskQueue: next.TaskQueue, Input: ev.Input,
+		Parent: r.parent, ContinuedFrom: r.info.RunID,
+	}}}
+	task := workflowTask{V: 1, WorkflowID: next.WorkflowID, RunID: next.RunID, InputID: startInputID}
+	seq, err := s.Log.Append(ctx, subj, 0, &rec)
+	switch {
+	case err == nil:
+		task.Event, task.RecordSeq = &rec.Events[0], seq
+	case errors.Is(err, history.ErrConflict):
+		// written before: only wake it
+	default:
+		return err
+	}
+	_, err = s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(next.TaskQueue), next.RunID+":"+startInputID, task))
+	return err
+}
