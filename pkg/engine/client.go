@@ -27,6 +27,10 @@ type StartRequest struct {
 	// the parent's, so that starting it again is a no-op.
 	RunID  string
 	Parent *history.RunRef
+	// ExecutionTimeout ends the run as timed_out when it is still open
+	// this long after its start (0: no limit). The limit is a scheduled
+	// message in JetStream.
+	ExecutionTimeout time.Duration
 }
 
 // StartWorkflow starts a run: it reserves the workflow ID in the runs index
@@ -75,7 +79,7 @@ func (s *Store) StartWorkflow(ctx context.Context, req StartRequest) (*RunInfo, 
 	rec := history.Record{Kind: history.KindInput, Events: []history.Event{{
 		Seq: 1, Time: now, Type: history.WorkflowStarted, InputID: startInputID,
 		Name: req.Type, WorkflowID: req.WorkflowID, RunID: info.RunID, TaskQueue: req.TaskQueue, Input: req.Input,
-		Parent: req.Parent,
+		Parent: req.Parent, WorkflowTimeout: history.Duration(req.ExecutionTimeout),
 	}}}
 	task := workflowTask{V: 1, WorkflowID: info.WorkflowID, RunID: info.RunID, InputID: startInputID}
 	seq, err := s.Log.Append(ctx, subj, 0, &rec)
@@ -84,6 +88,9 @@ func (s *Store) StartWorkflow(ctx context.Context, req StartRequest) (*RunInfo, 
 		task.Event, task.RecordSeq = &rec.Events[0], seq
 	case errors.Is(err, history.ErrConflict) && req.RunID != "":
 		err = nil // started before (a redelivered decision): only wake it
+	}
+	if err == nil && req.ExecutionTimeout > 0 {
+		err = s.scheduleRunTimeout(ctx, info, now.Add(req.ExecutionTimeout), req.ExecutionTimeout)
 	}
 	if err == nil {
 		_, err = s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(req.TaskQueue), info.RunID+":"+startInputID, task))
@@ -96,6 +103,19 @@ func (s *Store) StartWorkflow(ctx context.Context, req StartRequest) (*RunInfo, 
 		return nil, fmt.Errorf("start workflow %q: %w", info.WorkflowID, err)
 	}
 	return info, nil
+}
+
+// scheduleRunTimeout publishes the run's execution timeout as a scheduled
+// WorkflowTimedOut input; closing the run purges it with its timers.
+func (s *Store) scheduleRunTimeout(ctx context.Context, info *RunInfo, at time.Time, limit time.Duration) error {
+	task := workflowTask{V: 1, WorkflowID: info.WorkflowID, RunID: info.RunID, InputID: "timeout",
+		Event: &history.Event{Type: history.WorkflowTimedOut, Failure: ToFailure(NewTimeoutError(TimeoutWorkflowExecution,
+			fmt.Sprintf("workflow exceeded its execution timeout of %s", limit), nil))}}
+	m := newMsg(fmt.Sprintf("%s.task.sched.%s.timeout", s.Config.Prefix, info.RunID), "", task)
+	m.Header.Set(jetstream.ScheduleHeader, "@at "+at.UTC().Format(time.RFC3339Nano))
+	m.Header.Set(jetstream.ScheduleTargetHeader, s.workflowTaskSubject(info.TaskQueue))
+	_, err := s.JS.PublishMsg(ctx, m)
+	return err
 }
 
 // SignalWorkflow delivers a signal called name with input (one JSON value,
@@ -197,8 +217,8 @@ func (s *Store) TerminateWorkflow(ctx context.Context, workflowID, runID, reason
 		if err != nil {
 			return err
 		}
-		if err := s.tasks.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf("%s.task.sched.%s.>", s.Config.Prefix, ri.RunID))); err != nil {
-			return fmt.Errorf("terminate: drop timers: %w", err)
+		if err := s.purgeSchedules(ctx, ri.RunID); err != nil {
+			return err
 		}
 		if err := s.closeRun(ctx, ri.WorkflowID, ri.RunID, &ev); err != nil {
 			return err
@@ -309,7 +329,8 @@ func RunInfoFromHistory(evs []history.Event) RunInfo {
 			ri.WorkflowID, ri.RunID, ri.Type, ri.TaskQueue, ri.Parent = ev.WorkflowID, ev.RunID, ev.Name, ev.TaskQueue, ev.Parent
 			ri.ContinuedFrom = ev.ContinuedFrom
 			ri.Status, ri.StartTime = StatusRunning, ev.Time
-		case history.WorkflowCompleted, history.WorkflowFailed, history.WorkflowCanceled, history.WorkflowTerminated, history.WorkflowContinuedAsNew:
+		case history.WorkflowCompleted, history.WorkflowFailed, history.WorkflowCanceled, history.WorkflowTerminated,
+			history.WorkflowContinuedAsNew, history.WorkflowTimedOut:
 			t := ev.Time
 			ri.Status, ri.Result, ri.Failure = closedStatus(&ev)
 			ri.CloseTime, ri.Blocked = &t, ""

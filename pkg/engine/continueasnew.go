@@ -9,6 +9,7 @@ import (
 
 	"github.com/durablefuture/durablefuture/pkg/history"
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // ContinueAsNewError, returned by a workflow, ends its run and starts a
@@ -94,4 +95,12 @@ func (s *Store) continueAsNew(ctx context.Context, r *run, ev *history.Event) er
 	}
 	_, err = s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(next.TaskQueue), next.RunID+":"+startInputID, task))
 	return err
+}
+
+// purgeSchedules drops every scheduled message of a run.
+func (s *Store) purgeSchedules(ctx context.Context, runID string) error {
+	if err := s.tasks.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf("%s.task.sched.%s.>", s.Config.Prefix, runID))); err != nil {
+		return fmt.Errorf("drop the schedules of run %s: %w", runID, err)
+	}
+	return nil
 }

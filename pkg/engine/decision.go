@@ -288,7 +288,7 @@ func (w *Worker) requirements(ctx context.Context, r *run, streamSeq uint64) err
 		switch {
 		case t.startedIn == streamSeq && !t.done:
 			msgs = append(msgs, w.timerMsg(r, seq, t))
-		case t.canceledIn == streamSeq, r.closed && !t.done:
+		case t.canceledIn == streamSeq && !r.closed:
 			cancelled = append(cancelled, seq)
 		}
 	}
@@ -298,6 +298,20 @@ func (w *Worker) requirements(ctx context.Context, r *run, streamSeq uint64) err
 	for _, seq := range cancelled {
 		if err := w.store.tasks.Purge(ctx, jetstream.WithPurgeSubject(w.store.timerSubject(r.info.RunID, seq))); err != nil {
 			return fmt.Errorf("cancel timer %d: %w", seq, err)
+		}
+	}
+	if r.closed {
+		// A closed run needs none of its schedules: timers, execution timeout.
+		if err := w.store.purgeSchedules(ctx, r.info.RunID); err != nil {
+			return err
+		}
+	}
+	// Activities cancelled by this decision, or left running by a closed
+	// run: tell the activity workers (core NATS, best effort; the outcome
+	// of such an attempt is ignored anyway).
+	for seq, a := range r.activities {
+		if a.cancelIn == streamSeq || r.closed && !a.done {
+			_ = w.store.NC.Publish(w.store.activityCancelSubject(r.info.RunID, seq), nil)
 		}
 	}
 	if err := w.childRequirements(ctx, r, streamSeq); err != nil {

@@ -68,6 +68,7 @@ type activityAttemptKey struct{}
 // durable writes of its heartbeat details.
 type activityAttempt struct {
 	w         *Worker
+	runID     string
 	key       string
 	name      string
 	attempt   int
@@ -100,7 +101,7 @@ func (w *Worker) newAttempt(t activityTask, attempt int) *activityAttempt {
 	hb := time.Duration(t.Options.HeartbeatTimeout)
 	interval := max(minHeartbeatWrite, hb/3)
 	return &activityAttempt{
-		w: w, key: activityKey(t.RunID, t.ScheduledSeq), name: t.Name, attempt: attempt,
+		w: w, runID: t.RunID, key: activityKey(t.RunID, t.ScheduledSeq), name: t.Name, attempt: attempt,
 		hbTimeout: hb, interval: interval, lastBeat: time.Now(),
 		mayExist: attempt > 1,
 	}
@@ -302,8 +303,9 @@ func GetActivityHeartbeatDetails(ctx context.Context, ptrs ...any) error {
 }
 
 // runningActivities are the attempts an activity worker is running, by
-// activity key, and the cancellations it heard of for activities it was
-// not running.
+// activity key, and the cancellations it heard of (by activity key, or by
+// run ID for all the activities of a run), so that an attempt that starts
+// after its cancellation fails at once.
 type runningActivities struct {
 	mu       sync.Mutex
 	byKey    map[string]map[*activityAttempt]struct{}
@@ -315,8 +317,10 @@ type runningActivities struct {
 func (r *runningActivities) add(a *activityAttempt) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if at, ok := r.canceled[a.key]; ok && time.Since(at) < cancelMemoryTTL {
-		return false
+	for _, k := range []string{a.key, a.runID} {
+		if at, ok := r.canceled[k]; ok && time.Since(at) < cancelMemoryTTL {
+			return false
+		}
 	}
 	if r.byKey == nil {
 		r.byKey = map[string]map[*activityAttempt]struct{}{}
@@ -341,13 +345,24 @@ func (r *runningActivities) remove(a *activityAttempt) {
 	}
 }
 
-// cancel cancels the running attempts of the activity key and remembers
-// the cancellation for an attempt that starts later.
+// cancel cancels the running attempts of the activity key (<run>.<seq>),
+// or of every activity of the run if key is a run ID, and remembers the
+// cancellation for an attempt that starts later.
 func (r *runningActivities) cancel(key string) {
 	r.mu.Lock()
 	var attempts []*activityAttempt
-	for a := range r.byKey[key] {
-		attempts = append(attempts, a)
+	if strings.Contains(key, ".") {
+		for a := range r.byKey[key] {
+			attempts = append(attempts, a)
+		}
+	} else {
+		for k, set := range r.byKey {
+			if strings.HasPrefix(k, key+".") {
+				for a := range set {
+					attempts = append(attempts, a)
+				}
+			}
+		}
 	}
 	if r.canceled == nil {
 		r.canceled = map[string]time.Time{}
@@ -369,12 +384,14 @@ func (r *runningActivities) cancel(key string) {
 
 // subscribeActivityCancels listens (core NATS, no stream) for the
 // cancellations workflow workers publish on <prefix>.actcancel.<run>.<seq>
-// and cancels the matching running attempts. It returns the unsubscribe.
+// (one activity) or <prefix>.actcancel.<run> (every activity of a run that
+// closed) and cancels the matching running attempts. It returns the
+// unsubscribe.
 func (w *Worker) subscribeActivityCancels() (func(), error) {
 	prefix := w.store.Config.Prefix + ".actcancel."
 	sub, err := w.store.NC.Subscribe(prefix+">", func(m *nats.Msg) {
 		key := strings.TrimPrefix(m.Subject, prefix)
-		if strings.Count(key, ".") != 1 {
+		if key == "" || strings.Count(key, ".") > 1 {
 			return
 		}
 		w.running.cancel(key)

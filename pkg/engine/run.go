@@ -44,6 +44,7 @@ type activityState struct {
 	attempts    int
 	scheduled   history.Event
 	scheduledIn uint64 // stream seq of the decision record that scheduled it
+	cancelIn    uint64 // stream seq of the decision that cancelled it
 	unregister  func()
 }
 
@@ -285,6 +286,10 @@ func (r *run) bindCommand(c *command, ev history.Event, streamSeq uint64) {
 		if cs := r.children[ev.Cause]; cs != nil {
 			cs.cancelIn = streamSeq
 		}
+	case history.ActivityCancelRequested:
+		if a := r.activities[ev.Cause]; a != nil {
+			a.cancelIn = streamSeq
+		}
 	}
 }
 
@@ -351,7 +356,7 @@ func (r *run) applyInput(reg *Registry, ev history.Event) error {
 		r.runCode()
 	case history.ChildWorkflowStarted, history.ChildWorkflowStartFailed, history.ChildWorkflowCompleted, history.ChildWorkflowFailed:
 		r.applyChild(ev)
-	case history.WorkflowTerminated:
+	case history.WorkflowTerminated, history.WorkflowTimedOut:
 		r.closed = true
 		e := ev
 		r.closeEvent = &e

@@ -166,6 +166,8 @@ func closedStatus(ev *history.Event) (Status, json.RawMessage, *history.Failure)
 		return StatusTerminated, nil, ev.Failure
 	case history.WorkflowContinuedAsNew:
 		return StatusContinuedAsNew, nil, nil
+	case history.WorkflowTimedOut:
+		return StatusTimedOut, nil, ev.Failure
 	}
 	return StatusFailed, nil, ev.Failure
 }

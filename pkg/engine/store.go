@@ -103,6 +103,12 @@ func (s *Store) activityCancelSubject(runID string, seq int64) string {
 	return fmt.Sprintf("%s.actcancel.%s.%d", s.Config.Prefix, runID, seq)
 }
 
+// activityCancelRunSubject tells activity workers that every activity of a
+// run is cancelled (the run closed or was terminated).
+func (s *Store) activityCancelRunSubject(runID string) string {
+	return s.Config.Prefix + ".actcancel." + runID
+}
+
 func (s *Store) workflowTaskSubject(queue string) string {
 	return s.Config.Prefix + ".task.wf." + queue
 }

@@ -22,6 +22,9 @@ const (
 	// TimeoutHeartbeat: an attempt did not heartbeat within its
 	// HeartbeatTimeout. Retried per the retry policy.
 	TimeoutHeartbeat TimeoutType = "Heartbeat"
+	// TimeoutWorkflowExecution: a run outlived its workflow execution
+	// timeout; it ends as timed_out.
+	TimeoutWorkflowExecution TimeoutType = "WorkflowExecution"
 )
 
 // TimeoutErrorType is the type name of a timeout failure on the wire

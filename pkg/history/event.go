@@ -55,6 +55,8 @@ const (
 	// WorkflowContinuedAsNew ends a run and names the fresh run of the same
 	// workflow ID that goes on with new input and an empty history.
 	WorkflowContinuedAsNew EventType = "WorkflowContinuedAsNew"
+	// WorkflowTimedOut ends a run that outlived its execution timeout.
+	WorkflowTimedOut EventType = "WorkflowTimedOut"
 )
 
 // IsCommand reports whether events of this type are produced by workflow code
@@ -72,7 +74,7 @@ func (t EventType) IsCommand() bool {
 // IsClosing reports whether an event of this type ends the run.
 func (t EventType) IsClosing() bool {
 	switch t {
-	case WorkflowCompleted, WorkflowFailed, WorkflowCanceled, WorkflowTerminated, WorkflowContinuedAsNew:
+	case WorkflowCompleted, WorkflowFailed, WorkflowCanceled, WorkflowTerminated, WorkflowContinuedAsNew, WorkflowTimedOut:
 		return true
 	}
 	return false

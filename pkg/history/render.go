@@ -53,7 +53,7 @@ func Summary(ev Event) string {
 		s = ev.Name + attempt(ev) + ": " + Truncate(oneLine(FailureText(ev.Failure)), partWidth)
 	case WorkflowCompleted:
 		s = CompactJSON(ev.Result)
-	case WorkflowFailed, WorkflowTaskFailed:
+	case WorkflowFailed, WorkflowTaskFailed, WorkflowTimedOut:
 		s = FailureText(ev.Failure)
 	case TimerStarted:
 		s = roundDuration(time.Duration(ev.Duration))

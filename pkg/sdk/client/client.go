@@ -97,6 +97,9 @@ type StartOptions struct {
 	ID string
 	// TaskQueue of the workflow worker (default "default").
 	TaskQueue string
+	// WorkflowExecutionTimeout ends the run as timed_out if it is still
+	// open this long after it started (0: no limit).
+	WorkflowExecutionTimeout time.Duration
 }
 
 // WorkflowRun is a handle on one run.
@@ -141,7 +144,8 @@ func (c *Client) ExecuteWorkflow(ctx context.Context, o StartOptions, workflow a
 
 // StartJSON starts a run whose input is already a JSON array of arguments.
 func (c *Client) StartJSON(ctx context.Context, o StartOptions, workflowType string, input json.RawMessage) (WorkflowRun, error) {
-	ri, err := c.store.StartWorkflow(ctx, engine.StartRequest{WorkflowID: o.ID, TaskQueue: o.TaskQueue, Type: workflowType, Input: input})
+	ri, err := c.store.StartWorkflow(ctx, engine.StartRequest{WorkflowID: o.ID, TaskQueue: o.TaskQueue, Type: workflowType, Input: input,
+		ExecutionTimeout: o.WorkflowExecutionTimeout})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package sdktest
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -161,5 +162,33 @@ func TestTimerFiresAfterServerRestart(t *testing.T) {
 	testsrv.Must(t, c2.GetWorkflow(run.ID(), run.RunID()).Get(ctx, nil))
 	if d := time.Since(restarted); d > 2*time.Second {
 		t.Fatalf("overdue timer fired %v after the restart", d)
+	}
+}
+
+// A run still open at its execution timeout ends as timed_out, and its
+// timers go with it.
+func TestWorkflowExecutionTimeout(t *testing.T) {
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	startWorker(t, c, func(w *worker.Worker) { testsrv.Must(t, w.RegisterWorkflow(SleepWorkflow)) })
+	ctx := testsrv.Context(t, 20*time.Second)
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "too-slow", WorkflowExecutionTimeout: 500 * time.Millisecond}, SleepWorkflow, time.Hour)
+	testsrv.Must(t, err)
+	err = run.Get(ctx, nil)
+	var wee *failure.WorkflowExecutionError
+	if !errors.As(err, &wee) || wee.Status != "timed_out" || !failure.IsTimeoutError(err) || failure.TimeoutType(err) != "WorkflowExecution" {
+		t.Fatalf("Get: %v", err)
+	}
+	evs, err := c.History(ctx, "too-slow", "")
+	testsrv.Must(t, err)
+	if got := types(evs); got[len(got)-1] != history.WorkflowTimedOut {
+		t.Fatalf("history %v", got)
+	}
+	st, err := c.Store().JS.Stream(ctx, "DF_TASKS")
+	testsrv.Must(t, err)
+	si, err := st.Info(ctx, jetstream.WithSubjectFilter("df.task.sched.>"))
+	testsrv.Must(t, err)
+	if si.State.Msgs != 0 {
+		t.Fatalf("%d schedules left after the timeout", si.State.Msgs)
 	}
 }
