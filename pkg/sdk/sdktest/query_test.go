@@ -36,6 +36,15 @@ func QueryableWorkflow(ctx workflow.Context) (string, error) {
 		return "", err
 	}
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Second})
+	if err := workflow.SetQueryHandler(ctx, "panic", func() (string, error) { panic("query panic") }); err != nil {
+		return "", err
+	}
+	if err := workflow.SetQueryHandler(ctx, "sneaky", func() (string, error) {
+		workflow.ExecuteActivity(ctx, QueryStep, "sneaky") // not allowed: a query must not change the run
+		return state, nil
+	}); err != nil {
+		return "", err
+	}
 	var out string
 	if err := workflow.ExecuteActivity(ctx, QueryStep, "one").Get(ctx, &out); err != nil {
 		return "", err
@@ -122,13 +131,20 @@ func TestQueries(t *testing.T) {
 		t.Fatalf("repeat with one argument: %v", err)
 	}
 	_, err = c.QueryWorkflow(ctx, "q-1", "", "nope")
-	if !errors.Is(err, client.ErrQueryNotFound) || !strings.Contains(err.Error(), "[fail repeat state]") || !strings.Contains(err.Error(), `"nope"`) {
+	if !errors.Is(err, client.ErrQueryNotFound) || !strings.Contains(err.Error(), "[fail panic repeat sneaky state]") || !strings.Contains(err.Error(), `"nope"`) {
 		t.Fatalf("unknown query: %v", err)
 	}
 	_, err = c.QueryWorkflow(ctx, "q-1", "", "fail")
 	if failure.Type(err) != "NotNow" || !strings.Contains(err.Error(), "cannot say") {
 		t.Fatalf("failing handler: %v", err)
 	}
+	if _, err := c.QueryWorkflow(ctx, "q-1", "", "panic"); !failure.IsPanicError(err) || !strings.Contains(err.Error(), "query panic") {
+		t.Fatalf("panicking handler: %v", err)
+	}
+	if _, err := c.QueryWorkflow(ctx, "q-1", "", "sneaky"); failure.Type(err) != "QueryHandlerError" {
+		t.Fatalf("handler that schedules an activity: %v", err)
+	}
+	waitState(t, ctx, c, "q-1", "waiting") // the run goes on from its history
 	if _, err := c.QueryWorkflow(ctx, "nobody", "", "state"); !errors.Is(err, failure.ErrWorkflowNotFound) {
 		t.Fatalf("query of an unknown workflow: %v", err)
 	}
@@ -164,6 +180,14 @@ func TestQueries(t *testing.T) {
 	// A closed run answers from its end state.
 	testsrv.Must(t, c.SignalWorkflow(ctx, "q-1", "", "advance", "done"))
 	testsrv.Must(t, run.Get(ctx, &got))
+	evs, err := c.History(ctx, "q-1", run.RunID())
+	testsrv.Must(t, err)
+	checkWellFormed(t, evs)
+	for _, ev := range evs {
+		if strings.Contains(string(ev.Input), "sneaky") {
+			t.Fatalf("the work a query handler asked for reached the history: %+v", ev)
+		}
+	}
 	start = time.Now()
 	if s, _ := queryState(t, ctx, c, "q-1"); s != "done" {
 		t.Fatalf("query of a closed run: %q", s)
