@@ -90,7 +90,7 @@ dfctl result tui-e2e-a --wait >/dev/null 2>&1 || true
 dfctl result tui-e2e-b --wait >/dev/null 2>&1 || true
 
 echo "tui-e2e: dfctl tui in tmux"
-tmux new-session -d -s "$session" -x 120 -y 40 \
+tmux new-session -d -s "$session" -x 120 -y 28 \
   "env XDG_STATE_HOME=$work/state TERM=xterm-256color $work/dfctl --server nats://127.0.0.1:$port tui; echo TUI-EXITED rc=\$?; sleep 600"
 
 wait_screen "tui-e2e-a"

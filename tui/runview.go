@@ -365,7 +365,7 @@ func (v *RunView) SetSize(w, h int) {
 	body := max(h-v.headerH, 4)
 	v.side = w >= 120
 	if v.side {
-		v.logW = w * 2 / 3
+		v.logW = w * 3 / 5
 		v.detW = w - v.logW - 1
 		v.logH, v.detH = body, body
 	} else {
