@@ -19,5 +19,11 @@ fi
 step "go test -race ./..."
 go test -race -count=1 -timeout 12m ./...
 
+step "10,000 durable timers (alone, without -race: it measures lateness)"
+DF_HEAVY=1 go test -count=1 -timeout 5m -run 'TestTenThousandTimers' -v ./pkg/sdk/sdktest/ 2>&1 | grep -E '10,000|^(---|ok|FAIL|PASS)'
+
 step "end-to-end: dfctl binary against dfctl dev --examples"
 go test -tags e2e -count=1 -timeout 5m -v ./e2e/ 2>&1 | tail -n 40
+
+step "end-to-end: dfctl tui in tmux"
+bash scripts/tui-e2e.sh
