@@ -2,6 +2,8 @@ package scenarios_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -10,13 +12,16 @@ import (
 
 	"github.com/durablefuture/durablefuture/examples/scenarios"
 	"github.com/durablefuture/durablefuture/examples/scenarios/approval"
+	"github.com/durablefuture/durablefuture/examples/scenarios/fanout"
 	"github.com/durablefuture/durablefuture/examples/scenarios/order"
 	"github.com/durablefuture/durablefuture/examples/scenarios/orderrecovery"
 	"github.com/durablefuture/durablefuture/examples/scenarios/orderretries"
+	"github.com/durablefuture/durablefuture/examples/scenarios/saga"
 	"github.com/durablefuture/durablefuture/internal/testsrv"
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/history"
 	"github.com/durablefuture/durablefuture/pkg/sdk/client"
+	"github.com/durablefuture/durablefuture/pkg/sdk/failure"
 	"github.com/durablefuture/durablefuture/pkg/sdk/worker"
 )
 
@@ -106,7 +111,7 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("scenario %s is incomplete", sc.Name)
 		}
 	}
-	if got := strings.Join(names, ","); got != "approval,order,order-recovery,order-retries" {
+	if got := strings.Join(names, ","); got != "approval,fan-out,order,order-recovery,order-retries,saga" {
 		t.Fatalf("scenarios: %s", got)
 	}
 	if _, err := scenarios.Get(scenarios.DefaultName); err != nil {
@@ -279,9 +284,6 @@ func TestOrderRecovery(t *testing.T) {
 	}
 }
 
-// TestAllOnOneWorker registers every scenario on one worker, as
-// `dfctl dev --examples` and `examples/cmd --worker --scenario all` do, and
-// runs each once.
 // The approval waits on its deadline timer until the signal comes, then
 // cancels the timer.
 func TestApproval(t *testing.T) {
@@ -313,6 +315,246 @@ func TestApproval(t *testing.T) {
 	}
 }
 
+// eventNames returns "Type Name" for each event (Name only for activities
+// and the first event).
+func eventNames(evs []history.Event) []string {
+	var out []string
+	for _, ev := range evs {
+		switch ev.Type {
+		case history.WorkflowStarted, history.ActivityScheduled, history.ActivityCompleted:
+			out = append(out, string(ev.Type)+" "+ev.Name)
+		default:
+			out = append(out, string(ev.Type))
+		}
+	}
+	return out
+}
+
+// checkCanceled checks that err is the error of a run that ended canceled.
+func checkCanceled(t *testing.T, err error) {
+	t.Helper()
+	var wee *failure.WorkflowExecutionError
+	if !errors.As(err, &wee) || wee.Status != engine.StatusCanceled || !failure.IsCanceledError(err) {
+		t.Fatalf("want a canceled run, got %v", err)
+	}
+}
+
+// The saga books three things, is cancelled while it waits for payment, and
+// releases the three bookings in reverse order before ending as canceled.
+func TestSagaCancelled(t *testing.T) {
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	sc := get(t, "saga")
+	serve(t, c, sc)
+
+	ctx := timeout(t, 30*time.Second)
+	start := time.Now()
+	r, err := sc.Start(ctx, c, client.StartOptions{ID: "saga-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Get(ctx, nil)
+	t.Logf("saga took %v: %v", time.Since(start), err)
+	checkCanceled(t, err)
+	if !strings.Contains(err.Error(), "3 bookings released") {
+		t.Errorf("error %v", err)
+	}
+
+	evs := historyOf(t, ctx, c, "saga-1")
+	want := []string{
+		"WorkflowStarted TripBookingWorkflow",
+		"ActivityScheduled BookFlightActivity", "ActivityCompleted BookFlightActivity",
+		"ActivityScheduled BookHotelActivity", "ActivityCompleted BookHotelActivity",
+		"ActivityScheduled BookCarActivity", "ActivityCompleted BookCarActivity",
+		"TimerStarted",
+		"WorkflowCancelRequested",
+		"TimerCanceled",
+		"ActivityScheduled CancelCarActivity", "ActivityCompleted CancelCarActivity",
+		"ActivityScheduled CancelHotelActivity", "ActivityCompleted CancelHotelActivity",
+		"ActivityScheduled CancelFlightActivity", "ActivityCompleted CancelFlightActivity",
+		"WorkflowCanceled",
+	}
+	if got := eventNames(evs); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("history:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Each compensation cancels the confirmation its booking returned.
+	confirmations := map[string]string{}
+	for _, ev := range evs {
+		if ev.Type == history.ActivityCompleted && strings.HasPrefix(ev.Name, "Book") {
+			var b saga.Booking
+			if err := json.Unmarshal(ev.Result, &b); err != nil || b.Confirmation == "" {
+				t.Fatalf("%s result %s: %v", ev.Name, ev.Result, err)
+			}
+			confirmations[strings.TrimSuffix(strings.TrimPrefix(ev.Name, "Book"), "Activity")] = b.Confirmation
+		}
+	}
+	for _, ev := range evs {
+		switch {
+		case ev.Type == history.WorkflowCancelRequested:
+			if ev.Reason != scenarios.SagaCancelReason {
+				t.Errorf("cancel reason %q", ev.Reason)
+			}
+		case ev.Type == history.ActivityScheduled && strings.HasPrefix(ev.Name, "Cancel"):
+			var args []string
+			if err := json.Unmarshal(ev.Input, &args); err != nil || len(args) != 2 {
+				t.Fatalf("%s input %s: %v", ev.Name, ev.Input, err)
+			}
+			kind := strings.TrimSuffix(strings.TrimPrefix(ev.Name, "Cancel"), "Activity")
+			if args[1] != confirmations[kind] {
+				t.Errorf("%s cancels %s, booked %s", ev.Name, args[1], confirmations[kind])
+			}
+		}
+	}
+	if len(confirmations) != 3 {
+		t.Errorf("confirmations %v", confirmations)
+	}
+}
+
+// Paid in time, the trip is confirmed and nothing is compensated.
+func TestSagaPaid(t *testing.T) {
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	serve(t, c, get(t, "saga"))
+
+	ctx := timeout(t, 30*time.Second)
+	trip := saga.Itinerary{Traveller: "Ben", From: "AMS", To: "ROM", Depart: "2026-09-01", Nights: 2}
+	r, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "saga-paid"}, saga.TripBookingWorkflow, "trip-7", trip, 3600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pay while the trip waits on its deadline timer.
+	testsrv.WaitFor(t, ctx, "the payment deadline timer", func() bool {
+		evs, err := c.History(ctx, "saga-paid", "")
+		return err == nil && count(evs, "")[history.TimerStarted] == 1
+	})
+	if err := c.SignalWorkflow(ctx, r.ID(), r.RunID(), saga.PaymentSignal, saga.Payment{PaymentID: "pay_1", Amount: 840}); err != nil {
+		t.Fatal(err)
+	}
+	var res saga.Result
+	if err := r.Get(ctx, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != "confirmed" || len(res.Bookings) != 3 || res.PaymentID != "pay_1" || res.Receipt == "" {
+		t.Fatalf("result %+v", res)
+	}
+	n := count(historyOf(t, ctx, c, "saga-paid"), "")
+	if n[history.ActivityCompleted] != 4 || n[history.SignalReceived] != 1 || n[history.TimerCanceled] != 1 || n[history.ActivityFailed] != 0 || n[history.WorkflowCompleted] != 1 {
+		t.Fatalf("events %v", n)
+	}
+}
+
+// Unpaid at the deadline, the bookings are released and the run fails.
+func TestSagaDeadline(t *testing.T) {
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	serve(t, c, get(t, "saga"))
+
+	ctx := timeout(t, 30*time.Second)
+	trip := saga.Itinerary{Traveller: "Cy", From: "BER", To: "MAD", Depart: "2026-10-01", Nights: 1}
+	r, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "saga-late"}, saga.TripBookingWorkflow, "trip-8", trip, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Get(ctx, nil)
+	var wee *failure.WorkflowExecutionError
+	if !errors.As(err, &wee) || wee.Status != engine.StatusFailed || failure.Type(err) != "PaymentDeadlineExceeded" {
+		t.Fatalf("want a PaymentDeadlineExceeded failure, got %v", err)
+	}
+	var comp []string
+	for _, ev := range historyOf(t, ctx, c, "saga-late") {
+		if ev.Type == history.ActivityCompleted && strings.HasPrefix(ev.Name, "Cancel") {
+			comp = append(comp, ev.Name)
+		}
+	}
+	if got := strings.Join(comp, ","); got != "CancelCarActivity,CancelHotelActivity,CancelFlightActivity" {
+		t.Fatalf("compensations %s", got)
+	}
+}
+
+// The fan-out parent starts one child per shard; each child's history
+// starts with a link to the parent, and the parent's sums their results.
+func TestFanOut(t *testing.T) {
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	sc := get(t, "fan-out")
+	// Two workers: the children spread over both.
+	serve(t, c, sc)
+	serve(t, c, sc)
+
+	ctx := timeout(t, 30*time.Second)
+	var res fanout.Summary
+	took := run(t, ctx, c, sc, "fan-out-1", &res)
+	t.Logf("fan-out took %v: %+v", took, res)
+	n := scenarios.FanOutShards
+	if res.BatchID == "" || len(res.Shards) != n {
+		t.Fatalf("result %+v", res)
+	}
+	var wantRecords int
+	var wantTotal int64
+	for i, sh := range res.Shards {
+		amounts := fanout.ShardAmounts(res.BatchID, i)
+		var sum int64
+		for _, a := range amounts {
+			sum += a
+		}
+		wantRecords += len(amounts)
+		wantTotal += sum
+		if sh.Shard != i || sh.WorkflowID != fanout.ShardWorkflowID("fan-out-1", i) || sh.Records != len(amounts) || sh.AmountCents != sum || sh.Digest == "" {
+			t.Errorf("shard %d: %+v, want %d records, %d cents", i, sh, len(amounts), sum)
+		}
+	}
+	if res.TotalRecords != wantRecords || res.TotalAmountCents != wantTotal {
+		t.Errorf("totals %d records, %d cents; want %d, %d", res.TotalRecords, res.TotalAmountCents, wantRecords, wantTotal)
+	}
+
+	parent := historyOf(t, ctx, c, "fan-out-1")
+	pn := count(parent, "")
+	if pn[history.ChildWorkflowScheduled] != n || pn[history.ChildWorkflowStarted] != n || pn[history.ChildWorkflowCompleted] != n || pn[history.WorkflowCompleted] != 1 {
+		t.Fatalf("parent events %v", pn)
+	}
+	parentRun := runIDOf(t, ctx, c, "fan-out-1")
+	scheduled := map[string]int64{}
+	for _, ev := range parent {
+		if ev.Type == history.ChildWorkflowScheduled {
+			if ev.Child == nil {
+				t.Fatalf("ChildWorkflowScheduled %d names no child", ev.Seq)
+			}
+			scheduled[ev.Child.WorkflowID] = ev.Seq
+		}
+	}
+	for i := range n {
+		id := fanout.ShardWorkflowID("fan-out-1", i)
+		if _, ok := scheduled[id]; !ok {
+			t.Errorf("no ChildWorkflowScheduled for %s: %v", id, scheduled)
+		}
+		evs := historyOf(t, ctx, c, id)
+		first, last := evs[0], evs[len(evs)-1]
+		if first.Type != history.WorkflowStarted || first.Name != "ProcessShardWorkflow" || first.Parent == nil ||
+			first.Parent.WorkflowID != "fan-out-1" || first.Parent.RunID != parentRun || first.Parent.Seq != scheduled[id] {
+			t.Errorf("%s: first event %+v (parent %+v)", id, first, first.Parent)
+		}
+		if last.Type != history.WorkflowCompleted {
+			t.Errorf("%s: last event %s", id, last.Type)
+		}
+		if cn := count(evs, ""); cn[history.ActivityCompleted] != 2 {
+			t.Errorf("%s: events %v", id, cn)
+		}
+	}
+}
+
+// runIDOf returns the run ID of id's latest run.
+func runIDOf(t *testing.T, ctx context.Context, c *client.Client, id string) string {
+	t.Helper()
+	ri, err := c.Describe(ctx, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ri.RunID
+}
+
+// TestAllOnOneWorker registers every scenario on one worker, as
+// `dfctl dev --examples` and `examples/cmd --worker --scenario all` do, and
+// runs each once.
 func TestAllOnOneWorker(t *testing.T) {
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
@@ -329,14 +571,30 @@ func TestAllOnOneWorker(t *testing.T) {
 	})
 	ctx := timeout(t, 60*time.Second)
 	for _, sc := range scenarios.All() {
-		var out map[string]any
-		took := run(t, ctx, c, sc, "all-"+sc.Name, &out)
-		t.Logf("%s took %v", sc.Name, took)
-		key := "tracking_id"
-		if sc.Name == "approval" {
-			key = "receipt"
+		start := time.Now()
+		r, err := sc.Start(ctx, c, client.StartOptions{ID: "all-" + sc.Name})
+		if err != nil {
+			t.Fatalf("start %s: %v", sc.Name, err)
 		}
-		if out[key] == "" || out[key] == nil {
+		var out map[string]any
+		err = r.Get(ctx, &out)
+		t.Logf("%s took %v", sc.Name, time.Since(start))
+		if sc.Name == "saga" {
+			// Cancelled half way on purpose.
+			checkCanceled(t, err)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", sc.Name, err)
+		}
+		key := "tracking_id"
+		switch sc.Name {
+		case "approval":
+			key = "receipt"
+		case "fan-out":
+			key = "total_records"
+		}
+		if v := out[key]; v == "" || v == nil || v == 0.0 {
 			t.Errorf("%s: result %v", sc.Name, out)
 		}
 	}
