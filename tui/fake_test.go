@@ -34,6 +34,13 @@ type fakeSource struct {
 	logs    map[string][]history.Record
 	changed chan struct{}
 	listErr error
+	down    bool
+}
+
+func (f *fakeSource) Connected() (bool, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.down, "server connection reconnecting"
 }
 
 func newFakeSource() *fakeSource {

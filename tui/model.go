@@ -76,6 +76,7 @@ type Model struct {
 	status    string
 	statusErr bool
 	listing   bool
+	lostConn  bool
 	interval  time.Duration
 }
 
@@ -137,7 +138,7 @@ func (m *Model) listRuns() tea.Cmd {
 	m.listing = true
 	src, now := m.opts.Source, time.Now
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		t0 := now()
 		runs, err := src.ListRuns(ctx)
@@ -176,6 +177,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, tea.Tick(m.interval, func(time.Time) tea.Msg { return runsTickMsg{} })
 	case runsTickMsg:
+		m.checkConnection()
 		if m.run != nil {
 			// The list is hidden: read it again when it shows.
 			return m, tea.Tick(m.interval, func(time.Time) tea.Msg { return runsTickMsg{} })
@@ -229,6 +231,22 @@ func msgOK(msg tea.Msg) bool {
 		return msg.err == nil
 	}
 	return false
+}
+
+// checkConnection puts a lost connection on the status line, and takes it
+// off when the connection is back.
+func (m *Model) checkConnection() {
+	cs, ok := m.opts.Source.(ConnectionState)
+	if !ok {
+		return
+	}
+	if up, why := cs.Connected(); !up {
+		m.setStatus(why, true)
+		m.lostConn = true
+	} else if m.lostConn {
+		m.lostConn = false
+		m.clearError()
+	}
 }
 
 func (m *Model) setStatus(text string, isErr bool) { m.status, m.statusErr = text, isErr }

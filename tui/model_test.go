@@ -470,3 +470,25 @@ func TestOpenChildAndBack(t *testing.T) {
 		t.Fatal("esc from the parent should go back to the list")
 	}
 }
+
+func TestLostConnectionShowsAtOnce(t *testing.T) {
+	src := newFakeSource()
+	o := testOptions(src, nil)
+	o.WorkflowID = "order-1"
+	hs := newHarness(t, o, 80, 24)
+	hs.opened()
+	src.mu.Lock()
+	src.down = true
+	src.mu.Unlock()
+	hs.send(runsTickMsg{})
+	if !hs.screenHas("✗ server connection reconnecting") || !hs.screenHas("workflow completed") {
+		t.Fatalf("the lost connection should show on the status line, over a view that keeps working:\n%s", hs.m.View())
+	}
+	src.mu.Lock()
+	src.down = false
+	src.mu.Unlock()
+	hs.send(runsTickMsg{})
+	if hs.screenHas("reconnecting") {
+		t.Fatalf("the status line still shows the lost connection:\n%s", hs.m.View())
+	}
+}

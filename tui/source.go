@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"iter"
+	"strings"
 
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/history"
@@ -31,6 +32,13 @@ type Source interface {
 	Cancel(ctx context.Context, workflowID, runID, reason string) error
 	// Terminate ends a running workflow at once.
 	Terminate(ctx context.Context, workflowID, runID, reason string) error
+}
+
+// ConnectionState is what a Source that knows its connection tells: whether
+// it is connected, and if not, what to show. The inspector asks it on every
+// tick, so a lost server shows at once rather than when a read times out.
+type ConnectionState interface {
+	Connected() (ok bool, why string)
 }
 
 // StoreSource reads an engine store.
@@ -86,4 +94,12 @@ func (s StoreSource) Cancel(ctx context.Context, workflowID, runID, reason strin
 // Terminate implements Source.
 func (s StoreSource) Terminate(ctx context.Context, workflowID, runID, reason string) error {
 	return s.Store.TerminateWorkflow(ctx, workflowID, runID, reason)
+}
+
+// Connected implements ConnectionState.
+func (s StoreSource) Connected() (bool, string) {
+	if s.Store.NC == nil || s.Store.NC.IsConnected() {
+		return true, ""
+	}
+	return false, "server connection " + strings.ToLower(s.Store.NC.Status().String()) + ": showing what was read; reading again once it is back"
 }
