@@ -15,6 +15,7 @@ const SagaCancelReason = "traveller cancelled before paying"
 
 func init() {
 	all = append(all, Scenario{
+		Ends:        "canceled",
 		Name:        "saga",
 		Description: "a trip booking cancelled half way on purpose: it releases the car, hotel and flight it booked, in reverse order (ends canceled)",
 		Workflows:   []any{saga.TripBookingWorkflow},

@@ -19,6 +19,9 @@ type Scenario struct {
 	// RegisterActivities.
 	Workflows  []any
 	Activities []any
+	// Ends is how a run of the scenario ends when all goes as designed
+	// ("" means completed; the saga ends "canceled" on purpose).
+	Ends string
 	// Start starts one run of the scenario (the ID is chosen by the caller).
 	Start func(ctx context.Context, c *client.Client, opts client.StartOptions) (client.WorkflowRun, error)
 }
@@ -41,4 +44,13 @@ func (s Scenario) RegisterActivities(w *worker.Worker) error {
 		}
 	}
 	return nil
+}
+
+// Expected reports whether a run that ended with status is how the
+// scenario is designed to end.
+func (s Scenario) Expected(status string) bool {
+	if s.Ends == "" {
+		return status == "completed"
+	}
+	return status == s.Ends
 }

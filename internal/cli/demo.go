@@ -145,8 +145,11 @@ func runDemo(cmd *cobra.Command, o *demoOptions) error {
 	if o.app.Output == outJSON {
 		return reportClosed(o.app, ri, false)
 	}
+	// A demo succeeds when its run ends as the scenario is designed to end
+	// (the saga is cancelled on purpose).
+	asDesigned := sc.Expected(string(ri.Status))
 	if o.app.Output == outJSONL {
-		if ri.Status != engine.StatusCompleted {
+		if !asDesigned {
 			return &ExitError{Code: ExitRunFailed, Silent: true}
 		}
 		return nil
@@ -157,6 +160,9 @@ func runDemo(cmd *cobra.Command, o *demoOptions) error {
 		fmt.Fprintf(ios.Out, "%s %s\n", ost.ok.Render("✓ completed"), ost.faint.Render("in "+shortDuration(time.Since(started))))
 		fmt.Fprintln(ios.Out, ost.bold.Render("Result:"))
 		fmt.Fprintln(ios.Out, prettyJSON(ri.Result))
+	} else if asDesigned {
+		fmt.Fprintf(ios.Out, "%s %s %s\n", ost.warn.Render("⊘ "+string(ri.Status)), history.FailureText(ri.Failure),
+			ost.faint.Render("(as this scenario is designed to end)"))
 	} else {
 		fmt.Fprintf(ios.Out, "%s %s\n", ost.bad.Render("✗ "+string(ri.Status)), history.FailureText(ri.Failure))
 	}
@@ -164,7 +170,7 @@ func runDemo(cmd *cobra.Command, o *demoOptions) error {
 		est.bold.Render("Next:"),
 		est.faint.Render("# a server with these workers, to start workflows yourself"),
 		est.faint.Render("# the other scenarios"))
-	if ri.Status != engine.StatusCompleted {
+	if !asDesigned {
 		return &ExitError{Code: ExitRunFailed, Silent: true}
 	}
 	return nil

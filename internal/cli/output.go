@@ -118,7 +118,7 @@ type eventTable struct {
 	header  bool
 }
 
-const eventRowFormat = "%5s  %-9s  %-24s  %s\n"
+const eventRowFormat = "%5s  %-9s  %-26s  %s\n"
 
 func (t *eventTable) row(ev history.Event) {
 	if t.start.IsZero() {
@@ -132,7 +132,7 @@ func (t *eventTable) row(ev history.Event) {
 		t.header = true
 		fmt.Fprint(t.w, t.st.faint.Render(fmt.Sprintf(strings.TrimSuffix(eventRowFormat, "\n"), "SEQ", "TIME", "EVENT", "DETAILS"))+"\n")
 	}
-	label := eventStyle(t.st, ev.Type, fmt.Sprintf("%-24s", history.Label(ev.Type)))
+	label := eventStyle(t.st, ev.Type, fmt.Sprintf("%-26s", history.Label(ev.Type)))
 	fmt.Fprintf(t.w, "%5d  %-9s  %s  %s\n", ev.Seq, history.Offset(t.start, ev.Time), label, history.Summary(ev))
 }
 
