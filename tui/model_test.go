@@ -492,3 +492,14 @@ func TestLostConnectionShowsAtOnce(t *testing.T) {
 		t.Fatalf("the status line still shows the lost connection:\n%s", hs.m.View())
 	}
 }
+
+func TestUnknownWorkflow(t *testing.T) {
+	o := testOptions(newFakeSource(), nil)
+	o.WorkflowID = "nope"
+	hs := newHarness(t, o, 80, 24)
+	hs.until("the error", func() bool { return hs.screenHas("no such run") && hs.screenHas("workflow not found") })
+	hs.keys("esc")
+	if hs.m.run != nil {
+		t.Fatal("esc should go back to the list")
+	}
+}

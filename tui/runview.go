@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -169,8 +170,12 @@ func (v *RunView) HandleMsg(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		if msg.err != nil {
-			return tea.Batch(reportErr(fmt.Errorf("describe %s: %w", v.ID, msg.err)),
-				tea.Tick(retryAfter, func(time.Time) tea.Msg { return pageRetryMsg{gen: msg.gen} }))
+			err := reportErr(fmt.Errorf("describe %s: %w", v.ID, msg.err))
+			if errors.Is(msg.err, engine.ErrWorkflowNotFound) || errors.Is(msg.err, engine.ErrInvalidArgument) {
+				v.loading = false
+				return err // asking again will not help
+			}
+			return tea.Batch(err, tea.Tick(retryAfter, func(time.Time) tea.Msg { return pageRetryMsg{gen: msg.gen} }))
 		}
 		first := v.info == nil
 		v.info = msg.info
@@ -557,7 +562,11 @@ func (v *RunView) headerView() string {
 	now := v.ctx.Now()
 	ri := v.info
 	if ri == nil {
-		return padLines([]string{st.Bold.Render(v.ID), st.Faint.Render("loading…")}, v.width, v.headerH)
+		what := "loading…"
+		if !v.loading {
+			what = "no such run (see the status line); esc goes back"
+		}
+		return padLines([]string{st.Bold.Render(v.ID), st.Faint.Render(what)}, v.width, v.headerH)
 	}
 	lines := []string{
 		st.Bold.Render(ri.WorkflowID) + st.Faint.Render("  run ") + ri.RunID,
