@@ -159,9 +159,6 @@ func (v *RunView) Following() (on, paused bool) { return v.follow, v.paused }
 // Info is the run's state as last read, or nil.
 func (v *RunView) Info() *engine.RunInfo { return v.info }
 
-// Loaded is how many events are in memory, and whether more are coming.
-func (v *RunView) Loaded() (events int, loading bool) { return len(v.log.events), v.loading }
-
 // HandleMsg handles the view's replies (whatever the screen shows).
 func (v *RunView) HandleMsg(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
@@ -509,8 +506,7 @@ func (v *RunView) related() *history.RunRef {
 	return nil
 }
 
-// SelectActivity moves the cursor to the item of an activity group (from
-// the timeline).
+// selectItem moves the cursor to an item's row (from the timeline).
 func (v *RunView) selectItem(item int) {
 	for i, r := range v.rows {
 		if r.item == item && r.child == -1 {
@@ -731,9 +727,6 @@ func (v *RunView) detailView() string {
 	st := v.ctx.Styles
 	evs, title, k := v.selectedEvents()
 	w := v.detW
-	if !v.side {
-		w = v.detW
-	}
 	if k != v.detailKey {
 		v.detailKey = k
 		v.detailTop = 0
