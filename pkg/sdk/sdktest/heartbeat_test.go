@@ -32,6 +32,13 @@ func hbNote(ctx context.Context, format string, args ...any) {
 	hbNotes.m[id] = append(hbNotes.m[id], fmt.Sprintf(format, args...))
 }
 
+// hbReset forgets the notes of earlier tests (and runs, with -count).
+func hbReset() {
+	hbNotes.Lock()
+	defer hbNotes.Unlock()
+	clear(hbNotes.m)
+}
+
 func hbNotesOf(id string) []string {
 	hbNotes.Lock()
 	defer hbNotes.Unlock()
@@ -49,7 +56,8 @@ func hasNote(id, note string) bool {
 
 // HBProgress counts from where the last heartbeating attempt got to. Its
 // first attempt fails at failAt ("fail") or waits there for its context to
-// end ("hold": the test stops the worker).
+// end ("hold": the test stops the worker; "crash": the same, after rows
+// that take 300ms each).
 func HBProgress(ctx context.Context, n, failAt int, mode string) (int, error) {
 	info := activity.GetInfo(ctx)
 	start, note := 0, ""
@@ -60,10 +68,13 @@ func HBProgress(ctx context.Context, n, failAt int, mode string) (int, error) {
 	}
 	hbNote(ctx, "attempt %d starts at %d (%q)", info.Attempt, start, note)
 	for i := start; i < n; i++ {
+		if mode == "crash" && info.Attempt == 1 {
+			time.Sleep(300 * time.Millisecond) // a slow row
+		}
 		activity.RecordHeartbeat(ctx, i+1, fmt.Sprintf("row %d", i+1))
 		if info.Attempt == 1 && i+1 == failAt {
 			hbNote(ctx, "holding")
-			if mode == "hold" {
+			if mode != "fail" {
 				<-ctx.Done()
 				return 0, ctx.Err()
 			}
@@ -90,6 +101,7 @@ func heartbeatKV(t *testing.T, c *client.Client) jetstream.KeyValue {
 // The details of the last heartbeat before a failure reach the retry; they
 // are deleted once the activity completes.
 func TestHeartbeatDetailsSurviveFailure(t *testing.T) {
+	hbReset()
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
 	startWorker(t, c, func(w *worker.Worker) {
@@ -118,6 +130,7 @@ func TestHeartbeatDetailsSurviveFailure(t *testing.T) {
 // A worker stopped in the middle of an attempt leaves its latest details for
 // the worker that takes the activity over.
 func TestHeartbeatDetailsSurviveWorkerStop(t *testing.T) {
+	hbReset()
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
 	reg := func(w *worker.Worker) {
@@ -141,6 +154,46 @@ func TestHeartbeatDetailsSurviveWorkerStop(t *testing.T) {
 	checkWellFormed(t, evs)
 	if last := evs[len(evs)-2]; last.Type != history.ActivityCompleted || last.Identity != "second" || last.Attempt != 2 {
 		t.Fatalf("activity outcome: %+v", last)
+	}
+}
+
+// A worker that loses its connection (as good as a crash: nothing more is
+// written, its task is not given back) leaves the details of its last
+// throttled write; the task comes back after the activity task timeout and
+// the next attempt resumes from them.
+func TestHeartbeatDetailsSurviveWorkerCrash(t *testing.T) {
+	hbReset()
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	reg := func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflow(HBProgressWorkflow))
+		testsrv.Must(t, w.RegisterActivity(HBProgress))
+	}
+	opts := worker.Options{Identity: "doomed", ActivityTaskTimeout: time.Second, WorkflowTaskTimeout: time.Second,
+		ShutdownTimeout: 100 * time.Millisecond, Logger: testsrv.Logger(t)}
+	c1 := testsrv.Client(t, s)
+	w1 := worker.New(c1, opts)
+	reg(w1)
+	runCtx, stopRun := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- w1.Run(runCtx) }()
+	ctx := testsrv.Context(t, 30*time.Second)
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "hb-crash"}, HBProgressWorkflow, 8, 5, "crash")
+	testsrv.Must(t, err)
+	testsrv.WaitFor(t, ctx, "the first attempt to reach row 5", func() bool { return hasNote("hb-crash", "holding") })
+	c1.Store().NC.Close()
+	stopRun()
+	<-ran // an error: its connection is gone
+	opts.Identity = "survivor"
+	testsrv.RunWorker(t, c, opts, reg)
+	var start int
+	testsrv.Must(t, run.Get(ctx, &start))
+	// Rows end at 0.3s, 0.6s ... 1.5s: the first is written at once, the
+	// next write (of row 3 or 4) a second later; row 5's is not due yet.
+	got := hbNotesOf("hb-crash")
+	t.Logf("resumed at row %d: %q", start, got)
+	if start < 1 || start > 4 || got[len(got)-1] != fmt.Sprintf(`attempt 2 starts at %d ("row %d")`, start, start) {
+		t.Fatalf("resumed at %d; activity saw %q", start, got)
 	}
 }
 
@@ -175,6 +228,7 @@ func HBStallWorkflow(ctx workflow.Context, beats int) (string, error) {
 // An attempt that stops heartbeating fails with a heartbeat timeout and is
 // retried; one that heartbeats runs past the heartbeat timeout.
 func TestHeartbeatTimeoutRetries(t *testing.T) {
+	hbReset()
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
 	startWorker(t, c, func(w *worker.Worker) {
@@ -253,6 +307,7 @@ func HBTimeoutWorkflow(ctx workflow.Context, kind string, fail bool) (string, er
 }
 
 func TestActivityTimeoutsAreTyped(t *testing.T) {
+	hbReset()
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
 	reg := func(w *worker.Worker) {
@@ -348,11 +403,10 @@ func HBCancelWorkflow(ctx workflow.Context) (string, error) {
 }
 
 // Cancelling an activity in the workflow cancels the running attempt's
-// context on its worker.
-//
-// The test publishes the cancel message itself, as the workflow worker
-// does after recording ActivityCancelRequested.
+// context on its worker: the workflow worker publishes the cancellation
+// after recording ActivityCancelRequested.
 func TestActivityCancelReachesWorker(t *testing.T) {
+	hbReset()
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
 	startWorker(t, c, func(w *worker.Worker) {
@@ -371,17 +425,21 @@ func TestActivityCancelReachesWorker(t *testing.T) {
 	}
 	evs, err := c.History(ctx, "hb-cancel", "")
 	testsrv.Must(t, err)
-	var seq int64
-	for _, ev := range evs {
-		if ev.Type == history.ActivityCancelRequested {
-			seq = ev.Cause
-		}
+	if ty := types(evs); len(ty) < 4 || ty[3] != history.ActivityCancelRequested {
+		t.Fatalf("history: %v", ty)
 	}
-	if seq == 0 {
-		t.Fatalf("no ActivityCancelRequested: %v", types(evs))
-	}
-	testsrv.Must(t, c.Store().NC.Publish(fmt.Sprintf("df.actcancel.%s.%d", run.RunID(), seq), nil))
 	testsrv.WaitFor(t, ctx, "the attempt's context to be cancelled", func() bool {
 		return hasNote("hb-cancel", "done: canceled=true")
+	})
+
+	// One message on <prefix>.actcancel.<run> cancels every activity of the
+	// run (as for a terminated run). The test publishes it itself.
+	run, err = c.ExecuteWorkflow(ctx, client.StartOptions{ID: "hb-cancel-run"}, HBCancelWorkflow)
+	testsrv.Must(t, err)
+	testsrv.WaitFor(t, ctx, "the activity to start", func() bool { return hasNote("hb-cancel-run", "started") })
+	testsrv.Must(t, c.TerminateWorkflow(ctx, "hb-cancel-run", "", "test"))
+	testsrv.Must(t, c.Store().NC.Publish("df.actcancel."+run.RunID(), nil))
+	testsrv.WaitFor(t, ctx, "the attempt's context to be cancelled", func() bool {
+		return hasNote("hb-cancel-run", "done: canceled=true")
 	})
 }
