@@ -35,6 +35,14 @@ func GreetWorkflow(ctx workflow.Context, name string) (string, error) {
 	return out, err
 }
 
+// Countdown sums n, n-1, ... 1, one run of the chain per step.
+func Countdown(ctx workflow.Context, n, total int) (int, error) {
+	if n == 0 {
+		return total, nil
+	}
+	return 0, workflow.NewContinueAsNewError(ctx, Countdown, n-1, total+n)
+}
+
 // WaitForSignal returns the first "go" signal's input.
 func WaitForSignal(ctx workflow.Context) (string, error) {
 	var v string
@@ -98,7 +106,7 @@ func newEnv(t *testing.T) env {
 	c := testsrv.Client(t, s)
 	w := worker.New(c, worker.Options{WorkflowTaskTimeout: 2 * time.Second, ShutdownTimeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	for _, err := range []error{
-		w.RegisterWorkflow(GreetWorkflow), w.RegisterWorkflow(ChargeWorkflow), w.RegisterWorkflow(WaitForSignal),
+		w.RegisterWorkflow(GreetWorkflow), w.RegisterWorkflow(ChargeWorkflow), w.RegisterWorkflow(WaitForSignal), w.RegisterWorkflow(Countdown),
 		w.RegisterActivity(Hello), w.RegisterActivity(Declined),
 	} {
 		if err != nil {
@@ -376,6 +384,29 @@ func TestCancelAndTerminate(t *testing.T) {
 	}
 	expectCode(t, e.run(t, false, "terminate", "to-cancel"), cli.ExitUsage)
 	expectCode(t, e.run(t, false, "cancel", "nobody"), cli.ExitNotFound)
+}
+
+// execute, result --wait and describe follow a continue-as-new chain.
+func TestContinueAsNewChain(t *testing.T) {
+	e := newEnv(t)
+	r := e.run(t, false, "execute", "Countdown", "--id", "chain", "--input", "3", "--input", "0", "-o", "json")
+	expectCode(t, r, 0)
+	if ri := decode[map[string]any](t, r.out); ri["status"] != "completed" || fmt.Sprint(ri["result"]) != "6" {
+		t.Fatalf("execute -o json: %s", r.out)
+	}
+	r = e.run(t, true, "execute", "Countdown", "--id", "chain2", "--input", "2", "--input", "0")
+	expectCode(t, r, 0)
+	if n := strings.Count(r.out, "workflow continued as new"); n != 2 {
+		t.Fatalf("execute shows %d continue-as-new events, want the 2 of the chain:\n%s", n, r.out)
+	}
+	if !strings.Contains(r.out, "workflow completed") {
+		t.Fatalf("execute did not follow the chain to its end:\n%s", r.out)
+	}
+	r = e.run(t, false, "result", "chain", "--wait")
+	expectCode(t, r, 0)
+	if strings.TrimSpace(r.out) != "6" {
+		t.Fatalf("result: %q", r.out)
+	}
 }
 
 func TestServerDown(t *testing.T) {

@@ -247,23 +247,8 @@ func watchRun(ctx context.Context, c *client.Client, workflowID, runID string, o
 		ri, err := c.WaitClosed(ctx, workflowID, runID)
 		done <- closed{ri, err}
 	}()
-	fctx, fcancel := context.WithCancel(ctx)
-	recs := make(chan history.Record)
-	followed := make(chan struct{})
-	go func() {
-		defer close(followed)
-		for rec, err := range log.Follow(fctx, subj, 0) {
-			if err != nil {
-				return // the wait below still ends; the catch-up read fills gaps
-			}
-			select {
-			case recs <- rec:
-			case <-fctx.Done():
-				return
-			}
-		}
-	}()
 	var last uint64
+	var next string // the run a WorkflowContinuedAsNew of the current run names
 	handle := func(rec history.Record) {
 		last = rec.StreamSeq
 		for _, ev := range rec.Events {
@@ -273,26 +258,69 @@ func watchRun(ctx context.Context, c *client.Client, workflowID, runID string, o
 			if ev.Type == history.WorkflowTaskFailed && onBlocked != nil {
 				onBlocked(ev)
 			}
+			if ev.Type == history.WorkflowContinuedAsNew && ev.Next != nil {
+				next = ev.Next.RunID
+			}
+		}
+	}
+	// catchUp reads what the follow did not deliver of the current run, and
+	// then the whole of each run the chain continued in.
+	catchUp := func() {
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer rcancel()
+		for {
+			rest, err := log.ReadFrom(rctx, subj, last)
+			if err != nil {
+				return
+			}
+			for _, rec := range rest {
+				handle(rec)
+			}
+			if next == "" {
+				return
+			}
+			subj, _ = log.Subject(workflowID, next)
+			last, next = 0, ""
 		}
 	}
 	for {
-		select {
-		case rec := <-recs:
-			handle(rec)
-		case res := <-done:
-			fcancel()
-			<-followed
-			if res.err != nil {
-				return nil, res.err
-			}
-			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer rcancel()
-			if rest, err := log.ReadFrom(rctx, subj, last); err == nil {
-				for _, rec := range rest {
-					handle(rec)
+		fctx, fcancel := context.WithCancel(ctx)
+		recs := make(chan history.Record)
+		followed := make(chan struct{})
+		go func(subj string, after uint64) {
+			defer close(followed)
+			for rec, err := range log.Follow(fctx, subj, after) {
+				if err != nil {
+					return // the wait below still ends; the catch-up read fills gaps
+				}
+				select {
+				case recs <- rec:
+				case <-fctx.Done():
+					return
 				}
 			}
-			return res.ri, nil
+		}(subj, last)
+		switched := false
+		for !switched {
+			select {
+			case rec := <-recs:
+				handle(rec)
+				if next != "" {
+					// Continued as new: follow the next run of the chain.
+					fcancel()
+					<-followed
+					subj, _ = log.Subject(workflowID, next)
+					last, next, switched = 0, "", true
+				}
+			case res := <-done:
+				fcancel()
+				<-followed
+				if res.err != nil {
+					return nil, res.err
+				}
+				catchUp()
+				return res.ri, nil
+			}
 		}
 	}
 }

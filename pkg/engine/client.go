@@ -223,6 +223,8 @@ func (s *Store) TerminateWorkflow(ctx context.Context, workflowID, runID, reason
 		if err := s.closeRun(ctx, ri.WorkflowID, ri.RunID, &ev); err != nil {
 			return err
 		}
+		// Running activities of the run: their attempts' contexts end.
+		_ = s.NC.Publish(s.activityCancelRunSubject(ri.RunID), nil)
 		self := history.RunRef{WorkflowID: ri.WorkflowID, RunID: ri.RunID, TaskQueue: ri.TaskQueue}
 		if err := s.notifyParent(ctx, evs[0].Parent, self, &ev); err != nil {
 			return err
