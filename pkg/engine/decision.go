@@ -50,6 +50,10 @@ const startInputID = "start"
 // the run's signal subject.
 const signalsInputID = "signals"
 
+// resetInputID is the first task of a run made by a reset: the worker
+// loads the copied history and re-publishes what it waits for.
+const resetInputID = "reset"
+
 // testHookAfterDecision, when it returns true, makes a worker stop right
 // after committing a decision, before publishing what it requires or acking
 // its input: the crash window of invariant 3.
@@ -110,6 +114,16 @@ func (w *Worker) processWorkflowTask(ctx context.Context, msg jetstream.Msg) {
 			e.r = r
 		}
 		r := e.r
+		if task.InputID == resetInputID && !r.closed && !r.resumed {
+			// Re-publish what the copied history waits for, then decide on
+			// whatever the copied inputs make the code do now.
+			if err := w.resumeAll(ctx, r); err != nil {
+				log.Warn("workflow task: resume a reset run", "err", err)
+				_ = msg.NakWithDelay(time.Second)
+				return
+			}
+			r.resumed = true
+		}
 		if r.closed {
 			w.requirements(ctx, r, r.streamSeq)
 			_ = msg.Ack()
@@ -270,15 +284,7 @@ func (w *Worker) requirements(ctx context.Context, r *run, streamSeq uint64) err
 	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
 	msgs := make([]*nats.Msg, 0, len(seqs))
 	for _, seq := range seqs {
-		a := r.activities[seq]
-		ev := a.scheduled
-		t := activityTask{
-			V: 1, WorkflowID: r.info.WorkflowID, RunID: r.info.RunID, WorkflowType: r.info.WorkflowType,
-			WorkflowTaskQueue: r.info.TaskQueue, ScheduledSeq: seq, Name: ev.Name, Input: ev.Input,
-			Options: ev.ActivityOptions, ScheduledAt: ev.Time,
-		}
-		msgs = append(msgs, newMsg(w.store.activityTaskSubject(ev.ActivityOptions.TaskQueue),
-			fmt.Sprintf("%s:act:%d", r.info.RunID, seq), t))
+		msgs = append(msgs, w.activityMsg(r, seq))
 	}
 	// Timers started by this decision: a scheduled message each, which the
 	// server publishes as a TimerFired input when due (also after downtime).
@@ -364,6 +370,44 @@ func (w *Worker) childRequirements(ctx context.Context, r *run, streamSeq uint64
 	}
 	if r.closed {
 		return w.store.closeChildren(ctx, open)
+	}
+	return nil
+}
+
+func (w *Worker) activityMsg(r *run, seq int64) *nats.Msg {
+	ev := r.activities[seq].scheduled
+	t := activityTask{
+		V: 1, WorkflowID: r.info.WorkflowID, RunID: r.info.RunID, WorkflowType: r.info.WorkflowType,
+		WorkflowTaskQueue: r.info.TaskQueue, ScheduledSeq: seq, Name: ev.Name, Input: ev.Input,
+		Options: ev.ActivityOptions, ScheduledAt: ev.Time,
+	}
+	return newMsg(w.store.activityTaskSubject(ev.ActivityOptions.TaskQueue), fmt.Sprintf("%s:act:%d", r.info.RunID, seq), t)
+}
+
+// resumeAll publishes everything a run copied by a reset is waiting for:
+// its outstanding activities, timers and children, which the old run had
+// asked for under its own run ID.
+func (w *Worker) resumeAll(ctx context.Context, r *run) error {
+	var msgs []*nats.Msg
+	for seq, a := range r.activities {
+		if !a.done {
+			msgs = append(msgs, w.activityMsg(r, seq))
+		}
+	}
+	for seq, t := range r.timers {
+		if !t.done && t.started.FireAt != nil {
+			msgs = append(msgs, w.timerMsg(r, seq, t))
+		}
+	}
+	if err := w.publishAll(ctx, msgs); err != nil {
+		return err
+	}
+	for seq, cs := range r.children {
+		if !cs.done {
+			if err := w.startChild(ctx, r, seq, cs); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

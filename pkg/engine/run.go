@@ -97,6 +97,8 @@ type run struct {
 	queries map[string]*fnSig
 	// nde is a mismatch found inside workflow code (a marker).
 	nde *NonDeterminismError
+	// resumed: a reset run's outstanding work was re-published.
+	resumed bool
 	// cancelRequested: a WorkflowCancelRequested was applied.
 	cancelRequested bool
 	// blockedMark: the history ends with a WorkflowTaskFailed, so the runs

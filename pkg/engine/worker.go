@@ -133,6 +133,9 @@ func (w *Worker) Run(ctx context.Context) error {
 				})
 			})
 			loops = append(loops, w.queryLoop(ctx, q)) // queries of the runs of q (query.go)
+			if err := w.serveReplays(ctx, q); err != nil { // replay checks (replay.go)
+				return stoppedOr(ctx, err)
+			}
 		}
 		if serveAct {
 			c, err := w.store.consumer(ctx, "act", q, w.opts.ActivityTaskTimeout, 10000)

@@ -121,6 +121,9 @@ type Event struct {
 	// on WorkflowStarted, the run it continues.
 	Next          *RunRef `json:"next,omitempty"`
 	ContinuedFrom string  `json:"continued_from,omitempty"`
+	// ResetFrom, on WorkflowStarted, names the run (and its event, Seq) a
+	// reset copied this run's history from.
+	ResetFrom *RunRef `json:"reset_from,omitempty"`
 	// ParentClosePolicy of a child: terminate (default), request_cancel or
 	// abandon.
 	ParentClosePolicy string `json:"parent_close_policy,omitempty"`
