@@ -132,7 +132,7 @@ func (w *Worker) Run(ctx context.Context) error {
 					w.processWorkflowTask(hard, m)
 				})
 			})
-			loops = append(loops, w.queryLoop(ctx, q)) // queries of the runs of q (query.go)
+			loops = append(loops, w.queryLoop(ctx, q))     // queries of the runs of q (query.go)
 			if err := w.serveReplays(ctx, q); err != nil { // replay checks (replay.go)
 				return stoppedOr(ctx, err)
 			}
