@@ -75,26 +75,17 @@ func (s *Store) StartWorkflow(ctx context.Context, req StartRequest) (*RunInfo, 
 	if err := s.createRun(ctx, info); err != nil {
 		return nil, err
 	}
-	subj, _ := s.Log.Subject(info.WorkflowID, info.RunID)
-	rec := history.Record{Kind: history.KindInput, Events: []history.Event{{
+	started := history.Event{
 		Seq: 1, Time: now, Type: history.WorkflowStarted, InputID: startInputID,
 		Name: req.Type, WorkflowID: req.WorkflowID, RunID: info.RunID, TaskQueue: req.TaskQueue, Input: req.Input,
 		Parent: req.Parent, WorkflowTimeout: history.Duration(req.ExecutionTimeout),
-	}}}
-	task := workflowTask{V: 1, WorkflowID: info.WorkflowID, RunID: info.RunID, InputID: startInputID}
-	seq, err := s.Log.Append(ctx, subj, 0, &rec)
-	switch {
-	case err == nil:
-		task.Event, task.RecordSeq = &rec.Events[0], seq
-	case errors.Is(err, history.ErrConflict) && req.RunID != "":
-		err = nil // started before (a redelivered decision): only wake it
 	}
-	if err == nil && req.ExecutionTimeout > 0 {
-		err = s.scheduleRunTimeout(ctx, info, now.Add(req.ExecutionTimeout), req.ExecutionTimeout)
-	}
-	if err == nil {
-		_, err = s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(req.TaskQueue), info.RunID+":"+startInputID, task))
-	}
+	err := s.writeStart(ctx, started, req.RunID != "", func() error {
+		if req.ExecutionTimeout > 0 {
+			return s.scheduleRunTimeout(ctx, info, now.Add(req.ExecutionTimeout), req.ExecutionTimeout)
+		}
+		return nil
+	})
 	if err != nil {
 		// Release the ID: the run never got going.
 		f := &history.Event{Seq: 1, Time: time.Now().UTC(), Type: history.WorkflowFailed,
@@ -103,6 +94,36 @@ func (s *Store) StartWorkflow(ctx context.Context, req StartRequest) (*RunInfo, 
 		return nil, fmt.Errorf("start workflow %q: %w", info.WorkflowID, err)
 	}
 	return info, nil
+}
+
+// writeStart appends a run's WorkflowStarted (as the first record of its
+// subject) and publishes its start task, which carries the event so that a
+// worker needs no history read. With again, a start that is already written
+// (a retried, derived run ID) is not an error: the task is published anyway.
+// before runs between the two writes.
+func (s *Store) writeStart(ctx context.Context, started history.Event, again bool, before func() error) error {
+	subj, err := s.Log.Subject(started.WorkflowID, started.RunID)
+	if err != nil {
+		return err
+	}
+	rec := history.Record{Kind: history.KindInput, Events: []history.Event{started}}
+	task := workflowTask{V: 1, WorkflowID: started.WorkflowID, RunID: started.RunID, InputID: startInputID}
+	seq, err := s.Log.Append(ctx, subj, 0, &rec)
+	switch {
+	case err == nil:
+		task.Event, task.RecordSeq = &rec.Events[0], seq
+	case errors.Is(err, history.ErrConflict) && again:
+		// written before: only wake it
+	default:
+		return err
+	}
+	if before != nil {
+		if err := before(); err != nil {
+			return err
+		}
+	}
+	_, err = s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(started.TaskQueue), started.RunID+":"+startInputID, task))
+	return err
 }
 
 // scheduleRunTimeout publishes the run's execution timeout as a scheduled

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -77,24 +76,11 @@ func (s *Store) continueAsNew(ctx context.Context, r *run, ev *history.Event) er
 			return fmt.Errorf("runs index: %w", err)
 		}
 	}
-	subj, _ := s.Log.Subject(next.WorkflowID, next.RunID)
-	rec := history.Record{Kind: history.KindInput, Events: []history.Event{{
+	return s.writeStart(ctx, history.Event{
 		Seq: 1, Time: now, Type: history.WorkflowStarted, InputID: startInputID,
 		Name: ev.Name, WorkflowID: next.WorkflowID, RunID: next.RunID, TaskQueue: next.TaskQueue, Input: ev.Input,
 		Parent: r.parent, ContinuedFrom: r.info.RunID,
-	}}}
-	task := workflowTask{V: 1, WorkflowID: next.WorkflowID, RunID: next.RunID, InputID: startInputID}
-	seq, err := s.Log.Append(ctx, subj, 0, &rec)
-	switch {
-	case err == nil:
-		task.Event, task.RecordSeq = &rec.Events[0], seq
-	case errors.Is(err, history.ErrConflict):
-		// written before: only wake it
-	default:
-		return err
-	}
-	_, err = s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(next.TaskQueue), next.RunID+":"+startInputID, task))
-	return err
+	}, true, nil)
 }
 
 // purgeSchedules drops every scheduled message of a run.

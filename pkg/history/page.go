@@ -2,11 +2,9 @@ package history
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
 // maxBatch bounds one batched direct get: the server caps a batch, and a
@@ -22,37 +20,11 @@ func (l *Log) ReadPage(ctx context.Context, subject string, after uint64, limit 
 	if limit <= 0 {
 		return nil, nil
 	}
-	out := make([]Record, 0, min(limit, maxBatch))
-	next := after + 1
-	for len(out) < limit {
-		want := min(limit-len(out), maxBatch)
-		it, err := jetstreamext.GetBatch(ctx, l.JS, l.Stream, want,
-			jetstreamext.GetBatchSeq(next), jetstreamext.GetBatchSubject(subject))
-		if err != nil {
-			return nil, fmt.Errorf("history: read %s: %w", subject, err)
-		}
-		n := 0
-		for msg, err := range it {
-			if err != nil {
-				if errors.Is(err, jetstreamext.ErrNoMessages) {
-					break
-				}
-				return nil, fmt.Errorf("history: read %s: %w", subject, err)
-			}
-			n++
-			rec, err := DecodeRecord(msg.Data)
-			if err != nil {
-				return nil, fmt.Errorf("history: %s seq %d: %w", subject, msg.Sequence, err)
-			}
-			rec.StreamSeq = msg.Sequence
-			out = append(out, rec)
-			next = msg.Sequence + 1
-		}
-		if n < want {
-			break
-		}
+	msgs, err := l.readRaw(ctx, subject, after, limit)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return decodeRecords(subject, msgs)
 }
 
 // CountRecords returns how many records the subject holds, from the stream's

@@ -137,11 +137,19 @@ func isWrongLastSeq(err error) bool {
 // ReadRaw returns the messages stored on subject after stream sequence
 // after, in order.
 func (l *Log) ReadRaw(ctx context.Context, subject string, after uint64) ([]*jetstream.RawStreamMsg, error) {
+	return l.readRaw(ctx, subject, after, 0)
+}
+
+// readRaw reads up to limit messages (0: all) with batched direct gets.
+func (l *Log) readRaw(ctx context.Context, subject string, after uint64, limit int) ([]*jetstream.RawStreamMsg, error) {
 	var out []*jetstream.RawStreamMsg
 	next := after + 1
-	const page = 256
-	for {
-		it, err := jetstreamext.GetBatch(ctx, l.JS, l.Stream, page,
+	for limit == 0 || len(out) < limit {
+		want := maxBatch
+		if limit > 0 {
+			want = min(limit-len(out), maxBatch)
+		}
+		it, err := jetstreamext.GetBatch(ctx, l.JS, l.Stream, want,
 			jetstreamext.GetBatchSeq(next), jetstreamext.GetBatchSubject(subject))
 		if err != nil {
 			return nil, fmt.Errorf("history: read %s: %w", subject, err)
@@ -158,10 +166,11 @@ func (l *Log) ReadRaw(ctx context.Context, subject string, after uint64) ([]*jet
 			out = append(out, msg)
 			next = msg.Sequence + 1
 		}
-		if n < page {
-			return out, nil
+		if n < want {
+			break
 		}
 	}
+	return out, nil
 }
 
 // ReadFrom returns the run's records stored after stream sequence after
@@ -171,6 +180,10 @@ func (l *Log) ReadFrom(ctx context.Context, subject string, after uint64) ([]Rec
 	if err != nil {
 		return nil, err
 	}
+	return decodeRecords(subject, msgs)
+}
+
+func decodeRecords(subject string, msgs []*jetstream.RawStreamMsg) ([]Record, error) {
 	out := make([]Record, 0, len(msgs))
 	for _, msg := range msgs {
 		rec, err := DecodeRecord(msg.Data)
