@@ -154,6 +154,7 @@ stable JSON contracts for scripts.
 		newCancelCmd(app),
 		newTerminateCmd(app),
 		newTUICmd(app),
+		newReplayCmd(app), newResetCmd(app),
 	)
 	return root
 }
