@@ -68,7 +68,7 @@ type KeyMap struct {
 	Help, Filter, StatusFilter, Refresh     key.Binding
 	Copy, Timeline, Follow, FocusDetail     key.Binding
 	Signal, Cancel, Terminate               key.Binding
-	Related                                 key.Binding
+	Replay, Reset, Related                  key.Binding
 }
 
 // DefaultKeyMap returns the inspector's keys.
@@ -96,6 +96,8 @@ func DefaultKeyMap() KeyMap {
 		Signal:       key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "signal")),
 		Cancel:       key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cancel")),
 		Terminate:    key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "terminate")),
+		Replay:       key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "replay check")),
+		Reset:        key.NewBinding(key.WithKeys("z"), key.WithHelp("z", "reset to event")),
 		Related:      key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "open child/parent")),
 	}
 }

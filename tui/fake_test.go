@@ -35,6 +35,11 @@ type fakeSource struct {
 	changed chan struct{}
 	listErr error
 	down    bool
+	// replayErr and mismatch are what ReplayRun answers; resets counts
+	// the new runs of Reset.
+	replayErr error
+	mismatch  *history.Failure
+	resets    int
 }
 
 func (f *fakeSource) Connected() (bool, string) {
@@ -298,4 +303,67 @@ func (f *fakeSource) Cancel(ctx context.Context, id, runID, reason string) error
 
 func (f *fakeSource) Terminate(ctx context.Context, id, runID, reason string) error {
 	return f.act(id, runID, engine.StatusTerminated, history.Event{Type: history.WorkflowTerminated, Reason: reason})
+}
+
+// ReplayRun answers as a worker would: deterministic, unless a mismatch or
+// an error is set.
+func (f *fakeSource) ReplayRun(ctx context.Context, id, runID string) (*engine.ReplayResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.replayErr != nil {
+		return nil, f.replayErr
+	}
+	res := &engine.ReplayResult{WorkflowID: id, RunID: runID, Deterministic: f.mismatch == nil, Mismatch: f.mismatch, Worker: "worker-1"}
+	return res, nil
+}
+
+// Reset copies a run's history up to the boundary into a new run, as the
+// engine does, and makes it the workflow's latest run.
+func (f *fakeSource) Reset(ctx context.Context, req engine.ResetRequest) (*engine.ResetResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ri *engine.RunInfo
+	for i := range f.runs {
+		if f.runs[i].WorkflowID == req.WorkflowID {
+			ri = &f.runs[i]
+		}
+	}
+	if ri == nil {
+		return nil, engine.ErrWorkflowNotFound
+	}
+	runID := req.RunID
+	if runID == "" {
+		runID = ri.RunID
+	}
+	recs := f.logs[req.WorkflowID+"/"+runID]
+	keep, kept := engine.ResetBoundary(recs, req.ToEvent)
+	f.resets++
+	res := &engine.ResetResult{WorkflowID: req.WorkflowID, OldRunID: runID, RunID: fmt.Sprintf("run-reset-%d", f.resets),
+		Requested: req.ToEvent, KeptThrough: kept}
+	var out []history.Record
+	for i, rec := range keep {
+		rec.Events = append([]history.Event(nil), rec.Events...)
+		if i == 0 {
+			rec.Events[0].RunID = res.RunID
+			rec.Events[0].ResetFrom = &history.RunRef{WorkflowID: req.WorkflowID, RunID: runID, Seq: kept}
+			rec.Events[0].Reason = req.Reason
+		}
+		out = append(out, rec)
+	}
+	seq := kept
+	if req.ReapplySignals {
+		for _, ev := range history.Flatten(recs) {
+			if ev.Seq > kept && ev.Type == history.SignalReceived {
+				seq++
+				ev.Seq, ev.Time = seq, testNow
+				out = append(out, history.Record{Kind: history.KindInput, Events: []history.Event{ev}})
+				res.Reapplied++
+			}
+		}
+	}
+	f.setLog(req.WorkflowID, res.RunID, out)
+	res.OldTerminate = !ri.Status.IsClosed()
+	*ri = engine.RunInfo{WorkflowID: req.WorkflowID, RunID: res.RunID, Type: ri.Type, TaskQueue: ri.TaskQueue,
+		Status: engine.StatusRunning, StartTime: testNow, LastEventSeq: seq}
+	return res, nil
 }

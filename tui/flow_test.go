@@ -2,8 +2,10 @@ package tui_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/durablefuture/durablefuture/pkg/history"
 	"github.com/durablefuture/durablefuture/pkg/sdk/client"
 	"github.com/durablefuture/durablefuture/pkg/sdk/worker"
+	"github.com/durablefuture/durablefuture/pkg/sdk/workflow"
 	"github.com/durablefuture/durablefuture/tui"
 )
 
@@ -146,6 +149,112 @@ func TestFlowConfirmedCancel(t *testing.T) {
 	var out any
 	if err := run.Get(ctx, &out); err == nil {
 		t.Fatal("the run completed; want it canceled")
+	}
+	quit(t, tm)
+}
+
+// StepA and StepB are the activities of AThenB; StepB fails for good until
+// it is fixed.
+var stepBFixed atomic.Bool
+
+func StepA(ctx context.Context) (string, error) { return "a", nil }
+
+func StepB(ctx context.Context, a string) (string, error) {
+	if !stepBFixed.Load() {
+		return "", engine.NewNonRetryableApplicationError("bug in B", "Bug")
+	}
+	return a + "b", nil
+}
+
+func AThenB(ctx workflow.Context) (string, error) {
+	var a, b string
+	if err := workflow.ExecuteActivity(ctx, StepA).Get(ctx, &a); err != nil {
+		return "", err
+	}
+	err := workflow.ExecuteActivity(ctx, StepB, a).Get(ctx, &b)
+	return b, err
+}
+
+// runAThenB runs AThenB on a worker of an embedded server until it fails:
+// 1 started, 2 A scheduled, 3 A completed, 4 B scheduled, 5 B failed,
+// 6 workflow failed.
+func runAThenB(t *testing.T) (*client.Client, client.WorkflowRun) {
+	t.Helper()
+	stepBFixed.Store(false)
+	srv := testsrv.Start(t)
+	c := testsrv.Client(t, srv)
+	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflow(AThenB))
+		testsrv.Must(t, w.RegisterActivity(StepA))
+		testsrv.Must(t, w.RegisterActivity(StepB))
+	})
+	ctx := testsrv.Context(t, 30*time.Second)
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "a-then-b"}, AThenB)
+	testsrv.Must(t, err)
+	if err := run.Get(ctx, nil); err == nil {
+		t.Fatal("the buggy run completed")
+	}
+	return c, run
+}
+
+func TestFlowReplayCheck(t *testing.T) {
+	c, _ := runAThenB(t)
+	o := options(c)
+	o.WorkflowID = "a-then-b"
+	tm := teatest.NewTestModel(t, tui.New(o), teatest.WithInitialTermSize(120, 40))
+	waitScreen(t, tm, "✗ failed", "workflow failed")
+	tm.Type("R")
+	waitScreen(t, tm, "replay check of a-then-b: deterministic")
+	quit(t, tm)
+}
+
+func TestFlowReplayCheckWithoutWorker(t *testing.T) {
+	srv := testsrv.Start(t)
+	c := testsrv.Client(t, srv)
+	start(t, c, "nobody-runs-me", "OrderWorkflow")
+	o := options(c)
+	o.WorkflowID = "nobody-runs-me"
+	tm := teatest.NewTestModel(t, tui.New(o), teatest.WithInitialTermSize(120, 40))
+	waitScreen(t, tm, "workflow started")
+	tm.Type("R")
+	waitScreen(t, tm, "✗ replay check of nobody-runs-me: no worker answered")
+	quit(t, tm)
+}
+
+func TestFlowConfirmedResetOfFailedRun(t *testing.T) {
+	c, run := runAThenB(t)
+	o := options(c)
+	o.WorkflowID = "a-then-b"
+	tm := teatest.NewTestModel(t, tui.New(o), teatest.WithInitialTermSize(120, 40))
+	waitScreen(t, tm, "✗ failed", "workflow failed")
+
+	// The StepB row (event 4): the code is fixed, run it again from there.
+	stepBFixed.Store(true)
+	tm.Type("G")
+	tm.Type("k")
+	tm.Type("z")
+	waitScreen(t, tm, "Reset a-then-b to event 4 · ActivityScheduled?")
+	tm.Type("B fixed")
+	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+
+	// The new run is on show: its ID in the status line and the header,
+	// then its completion.
+	var newRun string
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+		const said = "reset to event 4 as run "
+		i := bytes.Index(b, []byte(said))
+		if i < 0 || len(b) < i+len(said)+36 {
+			return false
+		}
+		newRun = string(b[i+len(said) : i+len(said)+36])
+		return bytes.Contains(b, []byte("a-then-b  run "+newRun)) && bytes.Contains(b, []byte("✓ completed"))
+	}, teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
+
+	ctx := testsrv.Context(t, 10*time.Second)
+	d, err := c.Describe(ctx, "a-then-b", "")
+	testsrv.Must(t, err)
+	if d.RunID != newRun || newRun == run.RunID() || d.Status != "completed" {
+		t.Fatalf("latest run %s (%s), shown %s, old %s", d.RunID, d.Status, newRun, run.RunID())
 	}
 	quit(t, tm)
 }

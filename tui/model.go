@@ -22,6 +22,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/durablefuture/durablefuture/pkg/engine"
+	"github.com/durablefuture/durablefuture/pkg/history"
 )
 
 // Options configure the inspector.
@@ -55,6 +56,9 @@ type (
 	statusMsg   struct {
 		text string
 		err  bool
+		// keep: an error the next good read must not clear (a replay
+		// check's mismatch is not a connection error).
+		keep bool
 	}
 )
 
@@ -72,12 +76,13 @@ type Model struct {
 	// prompt, when set, confirms an action and has the keys.
 	prompt *Prompt
 
-	showHelp  bool
-	status    string
-	statusErr bool
-	listing   bool
-	lostConn  bool
-	interval  time.Duration
+	showHelp   bool
+	status     string
+	statusErr  bool
+	statusKeep bool
+	listing    bool
+	lostConn   bool
+	interval   time.Duration
 }
 
 // New returns the inspector's model.
@@ -185,7 +190,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.listRuns()
 	case statusMsg:
 		m.setStatus(msg.text, msg.err)
+		m.statusKeep = msg.keep
 		return m, nil
+	case resetDoneMsg:
+		return m, m.resetDone(msg)
 	case actionDoneMsg:
 		if msg.err != nil {
 			m.setStatus(msg.err.Error(), true)
@@ -249,10 +257,12 @@ func (m *Model) checkConnection() {
 	}
 }
 
-func (m *Model) setStatus(text string, isErr bool) { m.status, m.statusErr = text, isErr }
+func (m *Model) setStatus(text string, isErr bool) {
+	m.status, m.statusErr, m.statusKeep = text, isErr, false
+}
 
 func (m *Model) clearError() {
-	if m.statusErr {
+	if m.statusErr && !m.statusKeep {
 		m.status, m.statusErr = "", false
 	}
 }
@@ -314,6 +324,10 @@ func (m *Model) handleKey(km tea.KeyMsg) tea.Cmd {
 		return m.ask(actionCancel)
 	case key.Matches(km, keys.Terminate):
 		return m.ask(actionTerminate)
+	case key.Matches(km, keys.Replay):
+		return m.replay()
+	case key.Matches(km, keys.Reset):
+		return m.askReset()
 	case m.run != nil && key.Matches(km, keys.Related):
 		ref := m.run.related()
 		if ref == nil {
@@ -365,6 +379,103 @@ func (m *Model) ask(act action) tea.Cmd {
 	return textinput.Blink
 }
 
+// replay asks a live worker to replay the run on show (or the one under
+// the cursor in the list) against the code it runs now; the verdict goes
+// to the status line.
+func (m *Model) replay() tea.Cmd {
+	id, runID := "", ""
+	if m.run != nil {
+		id, runID = m.run.ID, m.run.RunID
+	} else if ri := m.list.Selected(); ri != nil {
+		id, runID = ri.WorkflowID, ri.RunID
+	}
+	if id == "" {
+		return nil
+	}
+	m.setStatus("replay check of "+id+": asking a worker of its task queue…", false)
+	src := m.opts.Source
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		res, err := src.ReplayRun(ctx, id, runID)
+		switch {
+		case err != nil:
+			return statusMsg{text: "replay check of " + id + ": " + oneLine(err.Error()), err: true, keep: true}
+		case !res.Deterministic:
+			what := "not deterministic"
+			if res.Mismatch != nil {
+				what = history.FailureText(res.Mismatch)
+				if res.Mismatch.Type == "NonDeterminismError" {
+					what = res.Mismatch.Message
+				}
+			}
+			return statusMsg{text: "replay check of " + id + ": " + oneLine(what), err: true, keep: true}
+		}
+		text := "replay check of " + id + ": deterministic"
+		if res.Worker != "" {
+			text += " (worker " + res.Worker + ")"
+		}
+		return statusMsg{text: text}
+	}
+}
+
+// askReset opens the confirmation of a reset of the run on show to the
+// selected event.
+func (m *Model) askReset() tea.Cmd {
+	if m.run == nil {
+		m.setStatus("open a run and select the event to reset it to (z)", false)
+		return nil
+	}
+	ri := m.run.Info()
+	ev, ok := m.run.selectedEvent()
+	if ri == nil || !ok {
+		m.setStatus("no event to reset to yet", false)
+		return nil
+	}
+	m.prompt = NewResetPrompt(m.ctx, m.opts.Source, m.run.ID, ri.RunID, ev, !ri.Status.IsClosed())
+	m.prompt.SetSize(m.ctx.Width)
+	m.showHelp = false
+	return textinput.Blink
+}
+
+// resetDone opens the new run of a reset, followed, in place of the run it
+// came from and says where it was reset to.
+func (m *Model) resetDone(msg resetDoneMsg) tea.Cmd {
+	res := msg.res
+	if res == nil {
+		m.setStatus(msg.err.Error(), true)
+		m.statusKeep = true
+		return nil
+	}
+	text := fmt.Sprintf("reset to event %d as run %s", res.Requested, res.RunID)
+	if res.KeptThrough < res.Requested {
+		text += fmt.Sprintf("; kept events 1..%d", res.KeptThrough)
+	}
+	if res.Reapplied > 0 {
+		text += "; re-applied " + plural(res.Reapplied, "signal")
+	}
+	if msg.err != nil {
+		m.setStatus(text+": "+msg.err.Error(), true)
+		m.statusKeep = true
+	} else {
+		m.setStatus(text, false)
+	}
+	switch {
+	case m.run == nil:
+	case m.run.ID == msg.id:
+		m.run.Close()
+	default:
+		// Another run is on show by now: the new one is a step away.
+		return nil
+	}
+	m.run = NewRunView(m.ctx, m.opts.Source, msg.id, res.RunID)
+	m.layout()
+	cmd := m.run.Init()
+	// The new run goes on from the boundary at once: follow it.
+	m.run.ToggleFollow()
+	return cmd
+}
+
 // closeRun leaves the run on show for the one it was opened from, or the
 // list.
 func (m *Model) closeRun() {
@@ -408,15 +519,18 @@ func (m *Model) keys() helpKeys {
 	k := m.ctx.Keys
 	nav := []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageDown, k.PageUp}
 	general := []key.Binding{k.Refresh, k.Copy, k.Help, k.Back, k.Quit, k.ForceQuit}
-	actions := []key.Binding{k.Signal, k.Cancel, k.Terminate,
-		// Replay check and reset come with their engine side.
-		key.NewBinding(key.WithKeys("R", "z"), key.WithHelp("R z", "replay, reset: not yet"))}
+	actions := []key.Binding{k.Signal, k.Cancel, k.Terminate, k.Replay, k.Reset}
 	switch {
 	case m.prompt != nil:
 		confirm := key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "confirm"))
 		next := key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next field"))
 		abort := key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "abort"))
-		return helpKeys{short: []key.Binding{confirm, next, abort}, full: [][]key.Binding{{confirm, next, abort}}}
+		short := []key.Binding{confirm, next, abort}
+		if m.prompt.act == actionReset {
+			toggle := key.NewBinding(key.WithKeys(" "), key.WithHelp("space", "toggle"))
+			short = []key.Binding{confirm, next, toggle, abort}
+		}
+		return helpKeys{short: short, full: [][]key.Binding{short}}
 	case m.run != nil && m.run.showTimeline:
 		open := key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "show in log"))
 		tl := key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "event log"))
@@ -437,7 +551,8 @@ func (m *Model) keys() helpKeys {
 	}
 	return helpKeys{
 		short: []key.Binding{k.Open, k.Filter, k.StatusFilter, k.Help, k.Quit, k.Copy, k.Refresh},
-		full:  [][]key.Binding{nav, {k.Open, k.Filter, k.StatusFilter}, actions, general},
+		// The list has no events to reset to.
+		full: [][]key.Binding{nav, {k.Open, k.Filter, k.StatusFilter}, {k.Signal, k.Cancel, k.Terminate, k.Replay}, general},
 	}
 }
 
@@ -456,12 +571,19 @@ func (m *Model) fullHelp() []string {
 		}
 		cols = append(cols, strings.Join(lines, "\n"))
 	}
-	var keys string
-	if wide := lipgloss.JoinHorizontal(lipgloss.Top, intersperse(cols, "    ")...); lipgloss.Width(wide) <= m.ctx.Width-2 {
-		keys = wide
-	} else {
-		keys = strings.Join(cols, "\n\n")
+	// As many columns side by side as fit, the rest below.
+	var rows, row []string
+	for _, c := range cols {
+		if len(row) > 0 && lipgloss.Width(lipgloss.JoinHorizontal(lipgloss.Top, intersperse(append(row, c), "    ")...)) > m.ctx.Width-2 {
+			rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, intersperse(row, "    ")...))
+			row = nil
+		}
+		row = append(row, c)
 	}
+	if len(row) > 0 {
+		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, intersperse(row, "    ")...))
+	}
+	keys := strings.Join(rows, "\n\n")
 	notes := ""
 	if m.run == nil {
 		notes = "Status keys: 0 all  1 running  2 completed  3 failed  4 canceled  5 terminated  6 timed out  7 blocked.\n" +

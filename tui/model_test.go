@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/history"
 )
 
@@ -501,5 +503,98 @@ func TestUnknownWorkflow(t *testing.T) {
 	hs.keys("esc")
 	if hs.m.run != nil {
 		t.Fatal("esc should go back to the list")
+	}
+}
+
+func TestReplayCheckVerdicts(t *testing.T) {
+	src := newFakeSource()
+	o := testOptions(src, nil)
+	o.WorkflowID = "order-1"
+	hs := newHarness(t, o, 80, 24)
+	hs.opened()
+
+	hs.keys("R")
+	hs.until("the verdict", func() bool { return hs.screenHas("replay check of order-1: deterministic (worker worker-1)") })
+
+	src.mu.Lock()
+	src.mismatch = &history.Failure{Type: "NonDeterminismError",
+		Message: "non-deterministic workflow: at event 4 history records ActivityScheduled(ChargeCard) but the code produced TimerStarted"}
+	src.mu.Unlock()
+	hs.keys("R")
+	hs.until("the mismatch", func() bool {
+		return hs.screenHas("✗ replay check of order-1: non-deterministic workflow: at event 4")
+	})
+	// A good read does not take the verdict off the status line.
+	hs.send(runInfoMsg{gen: hs.m.run.gen, info: hs.m.run.info})
+	if !hs.screenHas("non-deterministic workflow") {
+		t.Errorf("the verdict went:\n%s", hs.m.View())
+	}
+
+	src.mu.Lock()
+	src.mismatch, src.replayErr = nil, fmt.Errorf("%w: no worker of task queue default answered the replay check", engine.ErrNoWorker)
+	src.mu.Unlock()
+	hs.keys("R")
+	hs.until("the error", func() bool { return hs.screenHas("✗ replay check of order-1: no worker answered") })
+}
+
+func TestResetAsksThenOpensNewRun(t *testing.T) {
+	src := newFakeSource()
+	o := testOptions(src, nil)
+	o.WorkflowID = "order-2"
+	hs := newHarness(t, o, 80, 24)
+	hs.listed()
+	hs.opened()
+
+	hs.keys("j") // ChargeCard, scheduled by event 2
+	hs.keys("z")
+	hs.golden("prompt-reset-80x24")
+	hs.keys("esc")
+	if hs.m.prompt != nil || hs.m.run.RunID != "run-o2" {
+		t.Fatal("esc should abort the reset")
+	}
+
+	hs.keys("G", "z") // the signal, event 4
+	if !hs.screenHas("Reset order-2 to event 4 · SignalReceived?") || !hs.screenHas("This run is terminated") {
+		t.Fatalf("the prompt does not show the event:\n%s", hs.m.View())
+	}
+	typeText(hs, "retry with the fix")
+	hs.keys("tab", " ")
+	if !hs.screenHas("[x] re-apply the signals") {
+		t.Fatalf("space did not toggle re-apply:\n%s", hs.m.View())
+	}
+	hs.keys(" ", "x", "enter")
+	hs.until("the new run", func() bool {
+		return hs.m.run != nil && hs.m.run.RunID == "run-reset-1" && hs.m.run.info != nil && !hs.m.run.loading
+	})
+	if !hs.screenHas("reset to event 4 as run run-reset-1") || hs.screenHas("kept events") {
+		t.Errorf("status line:\n%s", hs.m.View())
+	}
+	if !hs.screenHas("order-2  run run-reset-1") || !hs.screenHas("signal received") {
+		t.Errorf("the view does not show the new run:\n%s", hs.m.View())
+	}
+	recs, _ := src.ReadPage(t.Context(), "order-2", "run-reset-1", 0, 100)
+	if first := recs[0].Events[0]; first.Reason != "retry with the fix" || first.ResetFrom == nil || first.ResetFrom.RunID != "run-o2" {
+		t.Errorf("new run started with %+v", first)
+	}
+
+	// Event 2 is cut from its decision (the timer was started with it):
+	// the status line says what was kept.
+	hs.keys("g", "j", "z")
+	if !hs.screenHas("to event 2 · ActivityScheduled?") {
+		t.Fatalf("prompt:\n%s", hs.m.View())
+	}
+	hs.keys("enter")
+	hs.until("the second reset", func() bool { return hs.m.run.RunID == "run-reset-2" })
+	if !hs.screenHas("reset to event 2 as run run-reset-2; kept events 1..1") {
+		t.Errorf("status line:\n%s", hs.m.View())
+	}
+}
+
+func TestResetFromTheList(t *testing.T) {
+	hs := newHarness(t, testOptions(newFakeSource(), nil), 80, 24)
+	hs.listed()
+	hs.keys("z")
+	if hs.m.prompt != nil || !hs.screenHas("open a run and select the event") {
+		t.Errorf("z in the list:\n%s", hs.m.View())
 	}
 }

@@ -10,6 +10,9 @@ import (
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/durablefuture/durablefuture/pkg/engine"
+	"github.com/durablefuture/durablefuture/pkg/history"
 )
 
 // action is what a prompt asks to confirm.
@@ -19,10 +22,11 @@ const (
 	actionSignal action = iota
 	actionCancel
 	actionTerminate
+	actionReset
 )
 
 func (a action) verb() string {
-	return [...]string{"signal", "cancel", "terminate"}[a]
+	return [...]string{"signal", "cancel", "terminate", "reset"}[a]
 }
 
 // actionDoneMsg is the outcome of a confirmed action.
@@ -31,8 +35,18 @@ type actionDoneMsg struct {
 	err  error
 }
 
+// resetDoneMsg is the outcome of a confirmed reset: the new run (res may
+// be set with err when the new run started but re-applying a signal
+// failed).
+type resetDoneMsg struct {
+	id  string
+	res *engine.ResetResult
+	err error
+}
+
 // Prompt asks to confirm an action on a running workflow and for what it
-// needs: a reason (cancel, terminate), or a signal's name and JSON input.
+// needs: a reason (cancel, terminate), or a signal's name and JSON input;
+// a reset (of any run) asks for a reason and whether to re-apply signals.
 type Prompt struct {
 	ctx *Context
 	src Source
@@ -43,6 +57,12 @@ type Prompt struct {
 	focus     int
 	err       string
 	width     int
+
+	// A reset's event, whether the run is open (it is terminated), and the
+	// re-apply signals toggle: a field after the inputs.
+	event   history.Event
+	open    bool
+	reapply bool
 }
 
 // NewPrompt returns the confirmation of act on a run.
@@ -65,6 +85,26 @@ func NewPrompt(ctx *Context, src Source, act action, id, runID string) *Prompt {
 	return p
 }
 
+// NewResetPrompt returns the confirmation of a reset of a run to an event;
+// open says the run is still running (the reset terminates it).
+func NewResetPrompt(ctx *Context, src Source, id, runID string, ev history.Event, open bool) *Prompt {
+	p := NewPrompt(ctx, src, actionReset, id, runID)
+	p.event, p.open = ev, open
+	return p
+}
+
+// fields is how many fields take the focus: the inputs and, for a reset,
+// the re-apply toggle.
+func (p *Prompt) fields() int {
+	if p.act == actionReset {
+		return len(p.inputs) + 1
+	}
+	return len(p.inputs)
+}
+
+// onToggle reports whether the focus is on the re-apply toggle.
+func (p *Prompt) onToggle() bool { return p.focus >= len(p.inputs) }
+
 // SetSize sets the prompt's width.
 func (p *Prompt) SetSize(w int) {
 	p.width = w
@@ -84,11 +124,19 @@ func (p *Prompt) Update(km tea.KeyMsg) (cmd tea.Cmd, done bool) {
 		p.move(1)
 		return nil, false
 	case tea.KeyEnter:
-		if p.focus < len(p.inputs)-1 {
+		// A signal needs its name and input; a reset confirms from any
+		// field.
+		if p.act != actionReset && p.focus < p.fields()-1 {
 			p.move(1)
 			return nil, false
 		}
 		return p.confirm()
+	}
+	if p.onToggle() {
+		if s := km.String(); km.Type == tea.KeySpace || s == " " || s == "x" {
+			p.reapply = !p.reapply
+		}
+		return nil, false
 	}
 	var c tea.Cmd
 	p.inputs[p.focus], c = p.inputs[p.focus].Update(km)
@@ -96,13 +144,30 @@ func (p *Prompt) Update(km tea.KeyMsg) (cmd tea.Cmd, done bool) {
 }
 
 func (p *Prompt) move(d int) {
-	p.inputs[p.focus].Blur()
-	p.focus = (p.focus + d + len(p.inputs)) % len(p.inputs)
-	p.inputs[p.focus].Focus()
+	if !p.onToggle() {
+		p.inputs[p.focus].Blur()
+	}
+	p.focus = (p.focus + d + p.fields()) % p.fields()
+	if !p.onToggle() {
+		p.inputs[p.focus].Focus()
+	}
 }
 
 func (p *Prompt) confirm() (tea.Cmd, bool) {
 	src, id, runID, act := p.src, p.id, p.runID, p.act
+	if act == actionReset {
+		req := engine.ResetRequest{WorkflowID: id, RunID: runID, ToEvent: p.event.Seq,
+			Reason: strings.TrimSpace(p.inputs[0].Value()), ReapplySignals: p.reapply}
+		return func() tea.Msg {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			res, err := src.Reset(ctx, req)
+			if err != nil {
+				err = fmt.Errorf("reset %s: %w", id, err)
+			}
+			return resetDoneMsg{id: id, res: res, err: err}
+		}, true
+	}
 	var do func(ctx context.Context) error
 	switch act {
 	case actionSignal:
@@ -152,16 +217,42 @@ func (p *Prompt) View() string {
 		title = "Cancel " + p.id + "? Its code is asked to stop and may clean up."
 	case actionTerminate:
 		title = "Terminate " + p.id + "? It ends at once; no workflow code runs."
+	case actionReset:
+		title = fmt.Sprintf("Reset %s to event %d · %s?", p.id, p.event.Seq, p.event.Type)
 	}
-	lines := []string{st.Bold.Render(title), ""}
+	w := max(p.width-7, 20) // border, padding and the margin
+	lines := []string{st.Bold.Render(title)}
+	if p.act == actionReset {
+		what := "A new run keeps the history up to this event (to the end of its decision) and goes on with the code deployed now."
+		if p.open {
+			what += " This run is terminated."
+		}
+		for _, l := range strings.Split(ansi.Wrap(what, w, ""), "\n") {
+			lines = append(lines, st.Faint.Render(l))
+		}
+	}
+	lines = append(lines, "")
 	for _, in := range p.inputs {
 		lines = append(lines, in.View())
+	}
+	hint := "enter confirms · tab next field · esc aborts"
+	if p.act == actionReset {
+		box := "[ ]"
+		if p.reapply {
+			box = "[x]"
+		}
+		cur := "  "
+		if p.onToggle() {
+			cur = st.Cursor.Render("› ")
+			box = st.Bold.Render(box)
+		}
+		lines = append(lines, cur+box+" re-apply the signals received after it")
+		hint = "enter confirms · tab next field · space toggles · esc aborts"
 	}
 	if p.err != "" {
 		lines = append(lines, st.Error.Render(p.err))
 	}
-	lines = append(lines, "", st.Faint.Render("enter confirms · tab next field · esc aborts"))
-	w := max(p.width-7, 20) // border, padding and the margin
+	lines = append(lines, "", st.Faint.Render(hint))
 	for i, l := range lines {
 		lines[i] = fit(l, w)
 	}

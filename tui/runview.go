@@ -506,6 +506,25 @@ func (v *RunView) related() *history.RunRef {
 	return nil
 }
 
+// selectedEvent is the event a reset goes back to: the one on the
+// cursor's row (an activity, timer or child workflow row: the event that
+// scheduled it), or in the timeline, what schedules the selected bar.
+func (v *RunView) selectedEvent() (history.Event, bool) {
+	if v.showTimeline {
+		acts := v.timeline.activities()
+		if v.timeline.cursor >= len(acts) {
+			return history.Event{}, false
+		}
+		return v.log.events[v.log.items[acts[v.timeline.cursor]].events[0]], true
+	}
+	if v.cursor >= len(v.rows) {
+		return history.Event{}, false
+	}
+	r := v.rows[v.cursor]
+	it := &v.log.items[r.item]
+	return v.log.events[it.events[max(r.child, 0)]], true
+}
+
 // selectItem moves the cursor to an item's row (from the timeline).
 func (v *RunView) selectItem(item int) {
 	for i, r := range v.rows {

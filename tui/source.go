@@ -32,6 +32,15 @@ type Source interface {
 	Cancel(ctx context.Context, workflowID, runID, reason string) error
 	// Terminate ends a running workflow at once.
 	Terminate(ctx context.Context, workflowID, runID, reason string) error
+
+	// ReplayRun asks a live worker of the run's task queue to replay its
+	// history against the code it runs now (engine.ErrNoWorker: none
+	// answered).
+	ReplayRun(ctx context.Context, workflowID, runID string) (*engine.ReplayResult, error)
+	// Reset starts a new run of a workflow from its run's history up to an
+	// event (rounded down to a decision boundary); an open run is
+	// terminated.
+	Reset(ctx context.Context, req engine.ResetRequest) (*engine.ResetResult, error)
 }
 
 // ConnectionState is what a Source that knows its connection tells: whether
@@ -94,6 +103,16 @@ func (s StoreSource) Cancel(ctx context.Context, workflowID, runID, reason strin
 // Terminate implements Source.
 func (s StoreSource) Terminate(ctx context.Context, workflowID, runID, reason string) error {
 	return s.Store.TerminateWorkflow(ctx, workflowID, runID, reason)
+}
+
+// ReplayRun implements Source.
+func (s StoreSource) ReplayRun(ctx context.Context, workflowID, runID string) (*engine.ReplayResult, error) {
+	return s.Store.ReplayRun(ctx, workflowID, runID)
+}
+
+// Reset implements Source.
+func (s StoreSource) Reset(ctx context.Context, req engine.ResetRequest) (*engine.ResetResult, error) {
+	return s.Store.ResetWorkflow(ctx, req)
 }
 
 // Connected implements ConnectionState.
