@@ -50,15 +50,28 @@ func (s *Store) ensureRunWatch(ctx context.Context) error {
 			}
 			rw.mu.Lock()
 			for ch := range rw.waiters[e.Key()] {
-				select {
-				case ch <- ri:
-				default: // the waiter has an update it has not read; it re-reads
-				}
+				offerLatest(ch, ri)
 			}
 			rw.mu.Unlock()
 		}
 	}()
 	return nil
+}
+
+// offerLatest hands ri to a waiter, replacing an entry it has not read yet:
+// the latest entry is what a waiter needs, and several updates can come at
+// once (as along a continue-as-new chain). Only one goroutine sends (the
+// watch, holding rw.mu), so the last send cannot block.
+func offerLatest(ch chan RunInfo, ri RunInfo) {
+	select {
+	case ch <- ri:
+	default:
+		select {
+		case <-ch:
+		default:
+		}
+		ch <- ri
+	}
 }
 
 func (s *Store) addWaiter(key string) (chan RunInfo, func()) {
