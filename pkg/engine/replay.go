@@ -164,7 +164,7 @@ func (s *Store) askReplay(ctx context.Context, queue string, req replayRequest) 
 	}
 	m, err := s.NC.RequestWithContext(ctx, s.replaySubject(queue), data)
 	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
-		return nil, fmt.Errorf("%w: no worker of task queue %s answered the replay check: start a worker that registers the workflow", ErrNoWorker, queue)
+		return nil, fmt.Errorf("%w: no worker of task queue %s answered the replay check: start a worker of that task queue (with the workflow registered)", ErrNoWorker, queue)
 	}
 	if err != nil {
 		return nil, err
