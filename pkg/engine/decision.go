@@ -306,8 +306,9 @@ func (w *Worker) requirements(ctx context.Context, r *run, streamSeq uint64) err
 			return fmt.Errorf("cancel timer %d: %w", seq, err)
 		}
 	}
-	if r.closed {
+	if r.closed && (len(r.timers) > 0 || r.hasTimeout) {
 		// A closed run needs none of its schedules: timers, execution timeout.
+		// (Runs that never had one skip the purge: it is a stream request.)
 		if err := w.store.purgeSchedules(ctx, r.info.RunID); err != nil {
 			return err
 		}

@@ -97,6 +97,8 @@ type run struct {
 	queries map[string]*fnSig
 	// nde is a mismatch found inside workflow code (a marker).
 	nde *NonDeterminismError
+	// hasTimeout: the run has a scheduled execution timeout.
+	hasTimeout bool
 	// resumed: a reset run's outstanding work was re-published.
 	resumed bool
 	// cancelRequested: a WorkflowCancelRequested was applied.
@@ -384,6 +386,7 @@ func (r *run) applyInput(reg *Registry, ev history.Event) error {
 func (r *run) start(reg *Registry, ev history.Event) error {
 	r.info = Info{WorkflowID: ev.WorkflowID, RunID: ev.RunID, WorkflowType: ev.Name, TaskQueue: ev.TaskQueue, StartTime: ev.Time}
 	r.parent = ev.Parent
+	r.hasTimeout = ev.WorkflowTimeout > 0
 	sig, ok := reg.workflow(ev.Name)
 	if !ok {
 		return fmt.Errorf("%w %q: this worker registers %v", ErrUnknownWorkflowType, ev.Name, reg.WorkflowNames())
