@@ -37,40 +37,10 @@ func statusText(st Styles, ri *engine.RunInfo) string {
 }
 
 // relTime is a time relative to now: "12s ago", "3h ago".
-func relTime(now, t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	d := now.Sub(t)
-	switch {
-	case d < 0:
-		return t.UTC().Format(time.DateTime)
-	case d < time.Minute:
-		return fmt.Sprintf("%ds ago", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm ago", int(d.Minutes()))
-	case d < 24*time.Hour:
-		return fmt.Sprintf("%dh ago", int(d.Hours()))
-	default:
-		return fmt.Sprintf("%dd ago", int(d.Hours()/24))
-	}
-}
+func relTime(now, t time.Time) string { return history.RelativeTime(now, t) }
 
 // shortDuration writes d with a precision that suits its size.
-func shortDuration(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "0s"
-	case d < time.Second:
-		return d.Round(time.Millisecond).String()
-	case d < time.Minute:
-		return d.Round(10 * time.Millisecond).String()
-	case d < time.Hour:
-		return d.Round(time.Second).String()
-	default:
-		return d.Round(time.Minute).String()
-	}
-}
+func shortDuration(d time.Duration) string { return history.ShortDuration(d) }
 
 // runDuration is how long a run took, or has been running.
 func runDuration(now time.Time, ri *engine.RunInfo) string {

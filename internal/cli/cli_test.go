@@ -364,6 +364,11 @@ func TestCancelAndTerminate(t *testing.T) {
 	e := newEnv(t)
 	expectCode(t, e.run(t, false, "start", "WaitForSignal", "--id", "to-cancel"), 0)
 	expectCode(t, e.run(t, false, "cancel", "to-cancel", "--reason", "not needed"), 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	testsrv.WaitFor(t, ctx, "the cancel request recorded", func() bool {
+		return strings.Contains(e.run(t, false, "show", "to-cancel").out, "WorkflowCancelRequested")
+	})
 	// WaitForSignal ignores cancellation of its Receive: it keeps waiting,
 	// so terminate ends it.
 	expectCode(t, e.run(t, false, "terminate", "to-cancel", "--reason", "stuck"), 0)

@@ -144,19 +144,7 @@ func timeText(ios *IOStreams, t time.Time) string {
 	if !ios.OutTTY {
 		return t.UTC().Format(time.RFC3339)
 	}
-	d := ios.now().Sub(t)
-	switch {
-	case d < 0:
-		return t.Local().Format(time.DateTime)
-	case d < time.Minute:
-		return fmt.Sprintf("%ds ago", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm ago", int(d.Minutes()))
-	case d < 24*time.Hour:
-		return fmt.Sprintf("%dh ago", int(d.Hours()))
-	default:
-		return fmt.Sprintf("%dd ago", int(d.Hours()/24))
-	}
+	return history.RelativeTime(ios.now(), t)
 }
 
 // runDuration is how long a run took, or has been running.
@@ -171,15 +159,4 @@ func runDuration(ios *IOStreams, ri *engine.RunInfo) string {
 	return shortDuration(end.Sub(ri.StartTime))
 }
 
-func shortDuration(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "0s"
-	case d < time.Second:
-		return d.Round(time.Millisecond).String()
-	case d < time.Minute:
-		return d.Round(10 * time.Millisecond).String()
-	default:
-		return d.Round(time.Second).String()
-	}
-}
+func shortDuration(d time.Duration) string { return history.ShortDuration(d) }

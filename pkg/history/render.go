@@ -46,7 +46,7 @@ func Summary(ev Event) string {
 		// The retry delay goes first so that cutting a long message keeps it.
 		s = ev.Name + attempt(ev)
 		if ev.NextAttemptAt != nil {
-			s += " (retry in " + roundDuration(ev.NextAttemptAt.Sub(ev.Time)) + ")"
+			s += " (retry in " + ShortDuration(ev.NextAttemptAt.Sub(ev.Time)) + ")"
 		}
 		s += ": " + Truncate(oneLine(FailureText(ev.Failure)), partWidth)
 	case ActivityFailed:
@@ -56,7 +56,7 @@ func Summary(ev Event) string {
 	case WorkflowFailed, WorkflowTaskFailed, WorkflowTimedOut:
 		s = FailureText(ev.Failure)
 	case TimerStarted:
-		s = roundDuration(time.Duration(ev.Duration))
+		s = ShortDuration(time.Duration(ev.Duration))
 		if ev.FireAt != nil {
 			s += ", due " + ev.FireAt.UTC().Format("15:04:05.000Z")
 		}
@@ -162,19 +162,6 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// roundDuration writes d with a precision that suits its size.
-func roundDuration(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "0s"
-	case d < time.Second:
-		return d.Round(time.Millisecond).String()
-	case d < time.Minute:
-		return d.Round(100 * time.Millisecond).String()
-	default:
-		return d.Round(time.Second).String()
-	}
-}
 
 // Offset is the time of an event after the run's start, for event tables:
 // "+0ms", "+1.204s", "+2m03s".
@@ -192,5 +179,43 @@ func Offset(start, t time.Time) string {
 		return fmt.Sprintf("+%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 	default:
 		return "+" + d.Round(time.Second).String()
+	}
+}
+
+// RelativeTime is t relative to now for people: "12s ago", "3h ago"; a
+// time in the future is written out (UTC); the zero time is "-".
+func RelativeTime(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < 0:
+		return t.UTC().Format(time.DateTime)
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	default:
+		return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+	}
+}
+
+// ShortDuration writes d with a precision that suits its size: 14ms,
+// 1.59s, 3m12s, 2h5m0s.
+func ShortDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "0s"
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(10 * time.Millisecond).String()
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	default:
+		return d.Round(time.Minute).String()
 	}
 }
