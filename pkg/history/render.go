@@ -162,7 +162,6 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-
 // Offset is the time of an event after the run's start, for event tables:
 // "+0ms", "+1.204s", "+2m03s".
 func Offset(start, t time.Time) string {
