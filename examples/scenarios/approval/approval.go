@@ -37,6 +37,11 @@ func ExpenseApprovalWorkflow(ctx workflow.Context, requestID string, amount floa
 		StartToCloseTimeout: 10 * time.Second,
 		RetryPolicy:         &workflow.RetryPolicy{InitialInterval: 100 * time.Millisecond, MaximumAttempts: 5},
 	})
+	state := "asking for approval"
+	// dfctl query ID status
+	if err := workflow.SetQueryHandler(ctx, "status", func() (string, error) { return state, nil }); err != nil {
+		return Result{}, err
+	}
 	if err := workflow.ExecuteActivity(ctx, RequestApprovalActivity, requestID, amount).Get(ctx, nil); err != nil {
 		return Result{}, fmt.Errorf("ask for approval: %w", err)
 	}
@@ -53,10 +58,13 @@ func ExpenseApprovalWorkflow(ctx workflow.Context, requestID string, amount floa
 		}
 	})
 	sel.AddFuture(workflow.NewTimer(timerCtx, time.Duration(deadlineSeconds)*time.Second), func(workflow.Future) {})
+	state = fmt.Sprintf("waiting for a decision, at most %ds", deadlineSeconds)
 	sel.Select(ctx)
+	state = "recording the decision: " + res.Status
 	if err := workflow.ExecuteActivity(ctx, RecordDecisionActivity, res).Get(ctx, &res.Receipt); err != nil {
 		return Result{}, fmt.Errorf("record decision: %w", err)
 	}
+	state = res.Status
 	return res, nil
 }
 
