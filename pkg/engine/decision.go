@@ -163,6 +163,18 @@ func (w *Worker) processWorkflowTask(ctx context.Context, msg jetstream.Msg) {
 			}
 			inputs = append(inputs, ev)
 		}
+		if r.nde != nil {
+			// The code met a recorded version it no longer supports.
+			nde := r.nde
+			e.drop()
+			recs, err := w.store.Log.ReadFrom(ctx, subj, 0)
+			if err != nil || len(recs) == 0 {
+				_ = msg.NakWithDelay(time.Second)
+				return
+			}
+			w.block(ctx, msg, task, subj, recs, nde)
+			return
+		}
 		cmds := r.takeCommands(now)
 		if len(inputs) == 0 && len(cmds) == 0 {
 			// Redelivery of an input whose decision is already recorded.

@@ -539,3 +539,64 @@ func TestVersioningAndSideEffect(t *testing.T) {
 		t.Fatalf("no version marker in %v", evs)
 	}
 }
+
+var vGate2 = make(chan struct{})
+
+func VGate2(ctx context.Context) error {
+	select {
+	case <-vGate2:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// RangeV1 records version 1 of change "c", then waits at the gate.
+func RangeV1(ctx workflow.Context) error {
+	workflow.GetVersion(ctx, "c", workflow.DefaultVersion, 1)
+	return workflow.ExecuteActivity(ctx, VGate2).Get(ctx, nil)
+}
+
+// RangeV2 dropped support for version 1, but only asks after the gate: the
+// run meets the unsupported version while deciding, not while replaying.
+func RangeV2(ctx workflow.Context) error {
+	workflow.GetVersion(ctx, "c", workflow.DefaultVersion, 1)
+	if err := workflow.ExecuteActivity(ctx, VGate2).Get(ctx, nil); err != nil {
+		return err
+	}
+	workflow.GetVersion(ctx, "c", 2, 2)
+	return nil
+}
+
+// A recorded version the code no longer supports blocks the run (recorded
+// as a WorkflowTaskFailed), also when it is met in a live decision.
+func TestUnsupportedVersionBlocksLive(t *testing.T) {
+	vGate2 = make(chan struct{})
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) { testsrv.Must(t, w.RegisterActivity(VGate2)) })
+	stop := testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflowWithOptions(RangeV1, worker.RegisterOptions{Name: "Range"}))
+	})
+	ctx := testsrv.Context(t, 20*time.Second)
+	_, err := c.StartJSON(ctx, client.StartOptions{ID: "range"}, "Range", nil)
+	testsrv.Must(t, err)
+	testsrv.WaitFor(t, ctx, "at the gate", func() bool {
+		return hasEvent(t, ctx, c, "range", func(ev history.Event) bool { return ev.Type == history.ActivityScheduled })
+	})
+	stop()
+	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflowWithOptions(RangeV2, worker.RegisterOptions{Name: "Range"}))
+	})
+	close(vGate2)
+	testsrv.WaitFor(t, ctx, "the unsupported version recorded", func() bool {
+		return hasEvent(t, ctx, c, "range", func(ev history.Event) bool {
+			return ev.Type == history.WorkflowTaskFailed && ev.Failure != nil && strings.Contains(ev.Failure.Message, `version 1 of change "c"`)
+		})
+	})
+	d, err := c.Describe(ctx, "range", "")
+	testsrv.Must(t, err)
+	if d.Status != engine.StatusRunning {
+		t.Fatalf("blocked run: %+v", d)
+	}
+}
