@@ -448,16 +448,6 @@ func TestReplicatedCluster(t *testing.T) {
 	}
 }
 
-var versionGate = make(chan struct{})
-
-func VGate(ctx context.Context) error {
-	select {
-	case <-versionGate:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // VersionedV1 is the old code: a side effect, Inc(1), then the gate.
 func VersionedV1(ctx workflow.Context) (string, error) {
@@ -467,7 +457,7 @@ func VersionedV1(ctx workflow.Context) (string, error) {
 	if err := workflow.ExecuteActivity(ctx, Inc, 1).Get(ctx, &n); err != nil {
 		return "", err
 	}
-	err := workflow.ExecuteActivity(ctx, VGate).Get(ctx, nil)
+	err := workflow.ExecuteActivity(ctx, Gate, "v").Get(ctx, nil)
 	return fmt.Sprintf("v1:%d:%s", n, id), err
 }
 
@@ -484,7 +474,7 @@ func VersionedV2(ctx workflow.Context) (string, error) {
 	if err := workflow.ExecuteActivity(ctx, Inc, step).Get(ctx, &n); err != nil {
 		return "", err
 	}
-	err := workflow.ExecuteActivity(ctx, VGate).Get(ctx, nil)
+	err := workflow.ExecuteActivity(ctx, Gate, "v").Get(ctx, nil)
 	if v == workflow.DefaultVersion {
 		return fmt.Sprintf("v1:%d:%s", n, id), err
 	}
@@ -495,11 +485,11 @@ func VersionedV2(ctx workflow.Context) (string, error) {
 // code (they keep the old branch), new runs take the new branch, and a
 // SideEffect's recorded value comes back on replay.
 func TestVersioningAndSideEffect(t *testing.T) {
-	versionGate = make(chan struct{})
+	gate = make(chan struct{})
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
 	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
-		testsrv.Must(t, w.RegisterActivity(VGate))
+		testsrv.Must(t, w.RegisterActivity(Gate))
 		testsrv.Must(t, w.RegisterActivity(Inc))
 	})
 	stopV1 := testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
@@ -509,13 +499,13 @@ func TestVersioningAndSideEffect(t *testing.T) {
 	old, err := c.StartJSON(ctx, client.StartOptions{ID: "old"}, "Versioned", nil)
 	testsrv.Must(t, err)
 	testsrv.WaitFor(t, ctx, "old run waiting at the gate", func() bool {
-		return hasEvent(t, ctx, c, "old", func(ev history.Event) bool { return ev.Type == history.ActivityScheduled && ev.Name == "VGate" })
+		return hasEvent(t, ctx, c, "old", func(ev history.Event) bool { return ev.Type == history.ActivityScheduled && ev.Name == "Gate" })
 	})
 	stopV1()
 	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
 		testsrv.Must(t, w.RegisterWorkflowWithOptions(VersionedV2, worker.RegisterOptions{Name: "Versioned"}))
 	})
-	close(versionGate)
+	close(gate)
 	var out string
 	testsrv.Must(t, old.Get(ctx, &out))
 	if !strings.HasPrefix(out, "v1:2:") || len(out) < 10 || strings.Contains(out, "never used") {
@@ -540,28 +530,18 @@ func TestVersioningAndSideEffect(t *testing.T) {
 	}
 }
 
-var vGate2 = make(chan struct{})
-
-func VGate2(ctx context.Context) error {
-	select {
-	case <-vGate2:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // RangeV1 records version 1 of change "c", then waits at the gate.
 func RangeV1(ctx workflow.Context) error {
 	workflow.GetVersion(ctx, "c", workflow.DefaultVersion, 1)
-	return workflow.ExecuteActivity(ctx, VGate2).Get(ctx, nil)
+	return workflow.ExecuteActivity(ctx, Gate, "v").Get(ctx, nil)
 }
 
 // RangeV2 dropped support for version 1, but only asks after the gate: the
 // run meets the unsupported version while deciding, not while replaying.
 func RangeV2(ctx workflow.Context) error {
 	workflow.GetVersion(ctx, "c", workflow.DefaultVersion, 1)
-	if err := workflow.ExecuteActivity(ctx, VGate2).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(ctx, Gate, "v").Get(ctx, nil); err != nil {
 		return err
 	}
 	workflow.GetVersion(ctx, "c", 2, 2)
@@ -571,10 +551,10 @@ func RangeV2(ctx workflow.Context) error {
 // A recorded version the code no longer supports blocks the run (recorded
 // as a WorkflowTaskFailed), also when it is met in a live decision.
 func TestUnsupportedVersionBlocksLive(t *testing.T) {
-	vGate2 = make(chan struct{})
+	gate = make(chan struct{})
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
-	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) { testsrv.Must(t, w.RegisterActivity(VGate2)) })
+	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) { testsrv.Must(t, w.RegisterActivity(Gate)) })
 	stop := testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
 		testsrv.Must(t, w.RegisterWorkflowWithOptions(RangeV1, worker.RegisterOptions{Name: "Range"}))
 	})
@@ -588,7 +568,7 @@ func TestUnsupportedVersionBlocksLive(t *testing.T) {
 	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
 		testsrv.Must(t, w.RegisterWorkflowWithOptions(RangeV2, worker.RegisterOptions{Name: "Range"}))
 	})
-	close(vGate2)
+	close(gate)
 	testsrv.WaitFor(t, ctx, "the unsupported version recorded", func() bool {
 		return hasEvent(t, ctx, c, "range", func(ev history.Event) bool {
 			return ev.Type == history.WorkflowTaskFailed && ev.Failure != nil && strings.Contains(ev.Failure.Message, `version 1 of change "c"`)
