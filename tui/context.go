@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 )
@@ -110,3 +111,25 @@ type helpKeys struct {
 
 func (h helpKeys) ShortHelp() []key.Binding  { return h.short }
 func (h helpKeys) FullHelp() [][]key.Binding { return h.full }
+
+// Move applies a navigation key (up, down, top, bottom, half a page) to a
+// cursor over n rows; page is the rows in view. It reports whether km is
+// such a key. The caller clamps.
+func (k KeyMap) Move(km tea.KeyMsg, cursor, n, page int) (int, bool) {
+	half := max(page/2, 1)
+	switch {
+	case key.Matches(km, k.Up):
+		return cursor - 1, true
+	case key.Matches(km, k.Down):
+		return cursor + 1, true
+	case key.Matches(km, k.Top):
+		return 0, true
+	case key.Matches(km, k.Bottom):
+		return n - 1, true
+	case key.Matches(km, k.PageDown):
+		return cursor + half, true
+	case key.Matches(km, k.PageUp):
+		return cursor - half, true
+	}
+	return cursor, false
+}

@@ -179,19 +179,12 @@ func (l *RunList) Update(msg tea.Msg) tea.Cmd {
 		l.clamp()
 		return cmd
 	}
+	if c, moved := keys.Move(km, l.cursor, len(l.visible), l.rows()); moved {
+		l.cursor = c
+		l.clamp()
+		return nil
+	}
 	switch {
-	case key.Matches(km, keys.Up):
-		l.cursor--
-	case key.Matches(km, keys.Down):
-		l.cursor++
-	case key.Matches(km, keys.Top):
-		l.cursor = 0
-	case key.Matches(km, keys.Bottom):
-		l.cursor = len(l.visible) - 1
-	case key.Matches(km, keys.PageDown):
-		l.cursor += max(l.rows()/2, 1)
-	case key.Matches(km, keys.PageUp):
-		l.cursor -= max(l.rows()/2, 1)
 	case key.Matches(km, keys.Filter):
 		l.filtering = true
 		l.input.SetValue(l.text)

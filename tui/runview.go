@@ -419,41 +419,17 @@ func (v *RunView) Update(msg tea.Msg) tea.Cmd {
 		return nil
 	}
 	if v.detailFocus {
-		page := max(v.detH-2, 1)
-		switch {
-		case key.Matches(km, keys.Up):
-			v.detailTop--
-		case key.Matches(km, keys.Down):
-			v.detailTop++
-		case key.Matches(km, keys.PageDown):
-			v.detailTop += page
-		case key.Matches(km, keys.PageUp):
-			v.detailTop -= page
-		case key.Matches(km, keys.Top):
-			v.detailTop = 0
-		case key.Matches(km, keys.Bottom):
-			v.detailTop = len(v.detailLines)
-		}
+		// A page here is a whole pane (Move steps half of what it is given).
+		v.detailTop, _ = keys.Move(km, v.detailTop, len(v.detailLines), 2*max(v.detH-2, 1))
 		v.detailTop = max(min(v.detailTop, len(v.detailLines)-1), 0)
 		return nil
 	}
 	prev := v.cursor
-	switch {
-	case key.Matches(km, keys.Up):
-		v.cursor--
-	case key.Matches(km, keys.Down):
-		v.cursor++
-	case key.Matches(km, keys.Top):
-		v.cursor = 0
-	case key.Matches(km, keys.Bottom):
-		v.cursor = len(v.rows) - 1
-	case key.Matches(km, keys.PageDown):
-		v.cursor += max(v.logRows()/2, 1)
-	case key.Matches(km, keys.PageUp):
-		v.cursor -= max(v.logRows()/2, 1)
-	case key.Matches(km, keys.Expand):
+	if c, moved := keys.Move(km, v.cursor, len(v.rows), v.logRows()); moved {
+		v.cursor = c
+	} else if key.Matches(km, keys.Expand) {
 		v.toggleExpand()
-	default:
+	} else {
 		return nil
 	}
 	v.clamp()

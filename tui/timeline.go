@@ -47,24 +47,11 @@ func (t *Timeline) rows() int { return max(t.height-3, 1) }
 func (t *Timeline) Update(km tea.KeyMsg) {
 	keys := t.ctx.Keys
 	acts := t.activities()
-	switch {
-	case key.Matches(km, keys.Up):
-		t.cursor--
-	case key.Matches(km, keys.Down):
-		t.cursor++
-	case key.Matches(km, keys.Top):
-		t.cursor = 0
-	case key.Matches(km, keys.Bottom):
-		t.cursor = len(acts) - 1
-	case key.Matches(km, keys.PageDown):
-		t.cursor += max(t.rows()/2, 1)
-	case key.Matches(km, keys.PageUp):
-		t.cursor -= max(t.rows()/2, 1)
-	case key.Matches(km, keys.Open):
-		if t.cursor < len(acts) {
-			t.run.selectItem(acts[t.cursor])
-			t.run.showTimeline = false
-		}
+	if c, moved := keys.Move(km, t.cursor, len(acts), t.rows()); moved {
+		t.cursor = c
+	} else if key.Matches(km, keys.Open) && t.cursor < len(acts) {
+		t.run.selectItem(acts[t.cursor])
+		t.run.showTimeline = false
 	}
 	t.clamp(len(acts))
 }
