@@ -448,7 +448,6 @@ func TestReplicatedCluster(t *testing.T) {
 	}
 }
 
-
 // VersionedV1 is the old code: a side effect, Inc(1), then the gate.
 func VersionedV1(ctx workflow.Context) (string, error) {
 	var id string
@@ -529,7 +528,6 @@ func TestVersioningAndSideEffect(t *testing.T) {
 		t.Fatalf("no version marker in %v", evs)
 	}
 }
-
 
 // RangeV1 records version 1 of change "c", then waits at the gate.
 func RangeV1(ctx workflow.Context) error {

@@ -100,13 +100,9 @@ func (s *Store) createRun(ctx context.Context, info *RunInfo) error {
 	}
 }
 
+// isWrongLastSeq: a compare-and-set on the runs bucket lost a race.
 func isWrongLastSeq(err error) bool {
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
-	}
-	return errors.Is(err, jetstream.ErrKeyExists)
+	return history.IsWrongLastSeq(err) || errors.Is(err, jetstream.ErrKeyExists)
 }
 
 // updateRun applies change to the index entry of the run, if it is still the

@@ -128,7 +128,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				return stoppedOr(ctx, err)
 			}
 			loops = append(loops, func() error {
-				return w.pull(ctx, c, w.opts.MaxConcurrentWorkflowTasks, func(m jetstream.Msg) {
+				return w.pull(ctx, c, w.opts.MaxConcurrentWorkflowTasks, false, func(m jetstream.Msg) {
 					w.processWorkflowTask(hard, m)
 				})
 			})
@@ -143,7 +143,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				return stoppedOr(ctx, err)
 			}
 			loops = append(loops, func() error {
-				return w.pull(ctx, c, w.opts.MaxConcurrentActivities, func(m jetstream.Msg) {
+				return w.pull(ctx, c, w.opts.MaxConcurrentActivities, true, func(m jetstream.Msg) {
 					w.processActivityTask(ctx, hard, m)
 				})
 			})
@@ -194,8 +194,9 @@ func stoppedOr(ctx context.Context, err error) error {
 
 // pull feeds messages of one consumer to handle, at most conc at once, until
 // ctx is done; then it drains what was already pulled and waits for the
-// handlers.
-func (w *Worker) pull(ctx context.Context, c jetstream.Consumer, conc int, handle func(jetstream.Msg)) error {
+// handlers. With releaseOnStop, tasks pulled but not started when ctx ends
+// are given back at once (activities) instead of handled.
+func (w *Worker) pull(ctx context.Context, c jetstream.Consumer, conc int, releaseOnStop bool, handle func(jetstream.Msg)) error {
 	it, err := c.Messages(jetstream.PullMaxMessages(conc))
 	if err != nil {
 		return fmt.Errorf("worker: pull: %w", err)
@@ -228,7 +229,7 @@ func (w *Worker) pull(ctx context.Context, c jetstream.Consumer, conc int, handl
 			}
 			continue
 		}
-		if ctx.Err() != nil && isActivity(msg) {
+		if ctx.Err() != nil && releaseOnStop {
 			// Shutting down: give tasks not started back at once.
 			_ = msg.Nak()
 			<-sem
@@ -240,23 +241,6 @@ func (w *Worker) pull(ctx context.Context, c jetstream.Consumer, conc int, handl
 			handle(msg)
 		}()
 	}
-}
-
-func isActivity(m jetstream.Msg) bool {
-	return len(m.Subject()) > 0 && containsToken(m.Subject(), "act")
-}
-
-func containsToken(subj, tok string) bool {
-	start := 0
-	for i := 0; i <= len(subj); i++ {
-		if i == len(subj) || subj[i] == '.' {
-			if subj[start:i] == tok {
-				return true
-			}
-			start = i + 1
-		}
-	}
-	return false
 }
 
 // publishAll publishes msgs concurrently and waits for every ack.

@@ -113,7 +113,7 @@ func (l *Log) Append(ctx context.Context, subject string, expectLast uint64, rec
 	}
 	ack, err := l.JS.Publish(ctx, subject, data, jetstream.WithExpectLastSequencePerSubject(expectLast))
 	if err != nil {
-		if isWrongLastSeq(err) {
+		if IsWrongLastSeq(err) {
 			return 0, ErrConflict
 		}
 		if errors.Is(err, nats.ErrMaxPayload) {
@@ -125,7 +125,9 @@ func (l *Log) Append(ctx context.Context, subject string, expectLast uint64, rec
 	return ack.Sequence, nil
 }
 
-func isWrongLastSeq(err error) bool {
+// IsWrongLastSeq reports whether err is JetStream's answer to a stale
+// expected sequence (10071, or 10164 on a replicated stream).
+func IsWrongLastSeq(err error) bool {
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) {
 		return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
