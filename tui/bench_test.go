@@ -44,7 +44,7 @@ func bigRun(b *testing.B, c *client.Client, id string, n int) {
 			seq++
 			evs = append(evs, history.Event{Seq: seq, Time: t, Type: history.ActivityScheduled, Name: "Step", Cause: seq - 1, Input: json.RawMessage(fmt.Sprintf(`[%d]`, seq))})
 		}
-		last, err = log.Append(ctx, subj, last, &history.Record{Kind: history.KindDecision, Events: evs})
+		last, err = log.Append(ctx, subj, history.Tail{Seq: last}, &history.Record{Kind: history.KindDecision, Events: evs})
 		testsrv.Must(b, err)
 	}
 }

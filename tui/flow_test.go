@@ -51,7 +51,7 @@ func appendEvents(t *testing.T, c *client.Client, ri *engine.RunInfo, evs ...his
 	testsrv.Must(t, err)
 	recs, err := log.ReadFrom(ctx, subj, 0)
 	testsrv.Must(t, err)
-	_, err = log.Append(ctx, subj, recs[len(recs)-1].StreamSeq, &history.Record{Kind: history.KindDecision, Events: evs})
+	_, err = log.Append(ctx, subj, history.TailOf(recs), &history.Record{Kind: history.KindDecision, Events: evs})
 	testsrv.Must(t, err)
 }
 

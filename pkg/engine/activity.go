@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/durablefuture/durablefuture/pkg/history"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -52,6 +53,17 @@ func GetActivityLogger(ctx context.Context) *slog.Logger {
 	return slog.Default()
 }
 
+// staleActivityTask: a first delivery of an activity task scheduled longer
+// ago than this is checked against the history before it runs, like a
+// redelivery (fresh tasks, the hot path, are not).
+const staleActivityTask = time.Second
+
+// testHookActivityCrash, when it returns true, makes an activity worker
+// stop handling a task as if its process died: as the attempt starts
+// (reported false) or after its outcome is reported, before the ack
+// (reported true).
+var testHookActivityCrash func(name string, attempt int, reported bool) bool
+
 // processActivityTask runs one attempt of an activity and reports its
 // outcome to the workflow's task queue before acking. A retry waits in
 // JetStream (the task is nak'ed with the back-off as delay), so it survives
@@ -70,6 +82,20 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 	attempt := 1
 	if md, err := msg.Metadata(); err == nil {
 		attempt = int(md.NumDelivered)
+	}
+	if attempt > 1 || time.Since(t.ScheduledAt) > staleActivityTask {
+		// A redelivery: the activity may already have an outcome (its
+		// worker died after reporting it, before its ack), the run may be
+		// closed, or earlier attempts may have been lost with their worker.
+		// An old first delivery too: a task re-published after a server
+		// restart comes back as a new message. Ask the history before
+		// running anything.
+		if !w.beforeRedelivery(soft, msg, t, attempt) {
+			return
+		}
+	}
+	if testHookActivityCrash != nil && testHookActivityCrash(t.Name, attempt, false) {
+		return // a crash as the attempt starts: no report, no ack, no renewal
 	}
 	startedAt := time.Now().UTC()
 	// closeBy is the schedule-to-close deadline (zero: none).
@@ -99,7 +125,7 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 			// at once (JetStream counts the delivery, so the next attempt number
 			// is one higher), with the latest heartbeat details kept.
 			a.finish(true)
-			_ = msg.Nak()
+			w.releaseActivityTask(msg, t, attempt)
 			return
 		}
 	}
@@ -147,8 +173,163 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 		_ = msg.NakWithDelay(delay)
 		return
 	}
-	_ = msg.Ack()
+	if testHookActivityCrash != nil && testHookActivityCrash(t.Name, attempt, true) {
+		return // a crash after the report, before the ack
+	}
+	// The outcome is reported: the ack must not be lost silently, or the
+	// task comes back and the history check above is all that stops a
+	// second run.
+	if err := msg.DoubleAck(pctx); err != nil {
+		w.log.Warn("activity: ack after reporting the outcome", "activity", t.Name, "err", err)
+	}
 	a.finish(false)
+}
+
+// beforeRedelivery decides whether a redelivered activity task may run.
+// It reads the run's history after the decision that scheduled the
+// activity: if the activity has an outcome or the run is closed, the task
+// is acked without running (at most once after recording). Attempts that
+// were delivered before this one but left no trace (their worker died) are
+// reported as timed out, so the history shows every attempt. It returns
+// false when the task was settled here.
+func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t activityTask, attempt int) bool {
+	subj, err := w.store.Log.Subject(t.WorkflowID, t.RunID)
+	if err != nil {
+		_ = msg.Term()
+		return false
+	}
+	after := uint64(0)
+	if t.ScheduledIn > 0 {
+		after = t.ScheduledIn - 1
+	}
+	recs, err := w.store.Log.ReadFrom(ctx, subj, after)
+	if err != nil {
+		// Not knowing is not a licence to run: try again later.
+		w.log.Warn("activity: read history before a redelivered attempt", "activity", t.Name, "run_id", t.RunID, "err", err)
+		_ = msg.NakWithDelay(time.Second)
+		return false
+	}
+	lastReported := 0
+	for _, rec := range recs {
+		for _, ev := range rec.Events {
+			switch {
+			case ev.Type.IsClosing():
+				w.log.Debug("activity task of a closed run: not run", "activity", t.Name, "run_id", t.RunID)
+				w.ackDone(ctx, msg, t)
+				return false
+			case ev.Cause == t.ScheduledSeq && (ev.Type == history.ActivityCompleted || ev.Type == history.ActivityFailed):
+				w.log.Debug("activity already has an outcome: not run again", "activity", t.Name, "run_id", t.RunID, "seq", t.ScheduledSeq)
+				w.ackDone(ctx, msg, t)
+				return false
+			case ev.Cause == t.ScheduledSeq && ev.Type == history.ActivityAttemptFailed:
+				lastReported = max(lastReported, ev.Attempt)
+			}
+		}
+	}
+	if len(recs) == 0 && t.ScheduledIn > 0 {
+		// The stream proved the run has no record from the scheduling
+		// decision on: the run is gone (deleted); nothing to run for.
+		w.log.Warn("activity task of a run without history: dropped", "activity", t.Name, "run_id", t.RunID)
+		_ = msg.Term()
+		return false
+	}
+	// Attempts lastReported+1 .. attempt-1 were delivered and never
+	// reported: each is a timeout of the attempt (its worker stopped
+	// renewing the task). The report uses the attempt's own input id, so
+	// if the real report arrives too, only one of them is recorded.
+	policy := t.Options.RetryPolicy.Normalize()
+	tt, limit := TimeoutStartToClose, time.Duration(t.Options.StartToCloseTimeout)
+	if hb := time.Duration(t.Options.HeartbeatTimeout); hb > 0 {
+		tt, limit = TimeoutHeartbeat, hb
+	}
+	if limit <= 0 {
+		limit = DefaultStartToCloseTimeout
+	}
+	var lost []*nats.Msg
+	for n := lastReported + 1; n < attempt; n++ {
+		if w.wasReleased(ctx, t, n) {
+			continue // given back by a worker shutting down: not a failure
+		}
+		f := timeoutFailure(tt, t.Name, limit, nil)
+		f.Message = fmt.Sprintf("activity %s attempt %d was lost: its worker stopped without reporting an outcome (crashed or cut off); counted as a %s timeout", t.Name, n, tt)
+		now := time.Now().UTC()
+		ev := history.Event{Cause: t.ScheduledSeq, Name: t.Name, Attempt: n, Failure: f}
+		inputID := fmt.Sprintf("act:%d:attempt:%d", t.ScheduledSeq, n)
+		final := !policy.Retryable(f, n)
+		if final {
+			ev.Type, inputID = history.ActivityFailed, fmt.Sprintf("act:%d:done", t.ScheduledSeq)
+		} else {
+			ev.Type, ev.NextAttemptAt = history.ActivityAttemptFailed, &now
+		}
+		task := workflowTask{V: 1, WorkflowID: t.WorkflowID, RunID: t.RunID, InputID: inputID, Event: &ev}
+		lost = append(lost, newMsg(w.store.workflowTaskSubject(t.WorkflowTaskQueue), t.RunID+":"+inputID, task))
+		if final {
+			break
+		}
+	}
+	if len(lost) > 0 {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := w.publishAll(pctx, lost); err != nil {
+			w.log.Warn("activity: report lost attempts", "activity", t.Name, "err", err)
+			_ = msg.NakWithDelay(time.Second)
+			return false
+		}
+		var last history.Event
+		_ = json.Unmarshal(lost[len(lost)-1].Data, &struct {
+			Event *history.Event `json:"event"`
+		}{&last})
+		if last.Type == history.ActivityFailed {
+			// The lost attempts used up the retry policy: the activity
+			// failed for good and is not run again.
+			w.ackDone(ctx, msg, t)
+			return false
+		}
+	}
+	return true
+}
+
+// releaseActivityTask gives a task back at once (a worker shutting down).
+// JetStream counts the delivery, so the next attempt number is one
+// higher; a note in the heartbeats bucket tells the next worker that this
+// attempt was released, not lost, so it is not recorded as a failure.
+func (w *Worker) releaseActivityTask(msg jetstream.Msg, t activityTask, attempt int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := w.store.heartbeats.Put(ctx, releasedKey(t.RunID, t.ScheduledSeq, attempt), nil); err != nil {
+		w.log.Debug("activity: note a released attempt", "activity", t.Name, "err", err)
+	}
+	_ = msg.Nak()
+}
+
+// releaseUnstarted gives back a task fetched as the worker shut down.
+func (w *Worker) releaseUnstarted(msg jetstream.Msg) {
+	var t activityTask
+	if err := json.Unmarshal(msg.Data(), &t); err != nil || t.RunID == "" {
+		_ = msg.Nak()
+		return
+	}
+	w.releaseActivityTask(msg, t, int(numDelivered(msg)))
+}
+
+func (w *Worker) wasReleased(ctx context.Context, t activityTask, attempt int) bool {
+	_, err := w.store.heartbeats.Get(ctx, releasedKey(t.RunID, t.ScheduledSeq, attempt))
+	return err == nil
+}
+
+func releasedKey(runID string, seq int64, attempt int) string {
+	return fmt.Sprintf("%s.released.%d", activityKey(runID, seq), attempt)
+}
+
+// ackDone acks a task whose activity needs no (further) attempt, and drops
+// the heartbeat details an earlier attempt may have left.
+func (w *Worker) ackDone(ctx context.Context, msg jetstream.Msg, t activityTask) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := msg.DoubleAck(actx); err != nil {
+		w.log.Warn("activity: ack", "activity", t.Name, "err", err)
+	}
+	w.newAttempt(t, 2).finish(false)
 }
 
 // runActivity runs one attempt under its deadline (start-to-close, or the
@@ -222,7 +403,7 @@ func (w *Worker) runActivity(hard context.Context, msg jetstream.Msg, sig *fnSig
 		}
 		return ToFailure(cause)
 	}
-	keepAlive := time.NewTicker(w.opts.ActivityTaskTimeout / 3)
+	keepAlive := time.NewTicker(w.opts.ActivityTaskTimeout / 4)
 	defer keepAlive.Stop()
 	for {
 		select {

@@ -159,6 +159,13 @@ func (r *run) applyChild(ev history.Event) {
 		cs.result.set(nil, err)
 	case history.ChildWorkflowCompleted:
 		cs.done = true
+		if !cs.started.ready {
+			// The child's completion can overtake the note that it started
+			// (both are inputs from different writers): a child that
+			// completed has started.
+			b, _ := json.Marshal(WorkflowExecution{ID: cs.ref.WorkflowID, RunID: cs.ref.RunID})
+			cs.started.set(b, nil)
+		}
 		cs.result.set(ev.Result, nil)
 	}
 	r.runCode()
@@ -236,4 +243,31 @@ func (s *Store) closeChildren(ctx context.Context, children []*childState) error
 		}
 	}
 	return nil
+}
+
+// withChildStarts puts a ChildWorkflowStarted before the outcome of a child
+// whose start note has not been recorded yet: the child's close can
+// overtake the note (both are inputs from different writers), and a
+// history records a child's start before its outcome, once.
+func (r *run) withChildStarts(evs []history.Event) []history.Event {
+	var out []history.Event
+	for i, ev := range evs {
+		if ev.Type == history.ChildWorkflowCompleted || ev.Type == history.ChildWorkflowFailed {
+			if cs := r.children[ev.Cause]; cs != nil && !cs.done && !cs.started.ready {
+				if out == nil {
+					out = append([]history.Event(nil), evs[:i]...)
+				}
+				ref := cs.ref
+				out = append(out, history.Event{Type: history.ChildWorkflowStarted, Cause: ev.Cause, Child: &ref,
+					InputID: fmt.Sprintf("child:%d:started", ev.Cause)})
+			}
+		}
+		if out != nil {
+			out = append(out, ev)
+		}
+	}
+	if out == nil {
+		return evs
+	}
+	return out
 }

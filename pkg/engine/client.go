@@ -33,9 +33,10 @@ type StartRequest struct {
 	ExecutionTimeout time.Duration
 }
 
-// StartWorkflow starts a run: it reserves the workflow ID in the runs index
-// (refused while a run of the ID is open), appends WorkflowStarted to the
-// new run's history and publishes the run's first workflow task.
+// StartWorkflow starts a run: it stores the run's start task, reserves the
+// workflow ID in the runs index (refused while a run of the ID is open) and
+// appends WorkflowStarted to the new run's history, in this order, so that
+// a start that stops half way is completed by a worker (start.go).
 func (s *Store) StartWorkflow(ctx context.Context, req StartRequest) (*RunInfo, error) {
 	if req.WorkflowID == "" {
 		req.WorkflowID = uuid.NewString()
@@ -71,59 +72,12 @@ func (s *Store) StartWorkflow(ctx context.Context, req StartRequest) (*RunInfo, 
 		runID = v7.String()
 	}
 	now := time.Now().UTC()
-	info := &RunInfo{WorkflowID: req.WorkflowID, RunID: runID, Type: req.Type, TaskQueue: req.TaskQueue, Status: StatusRunning, StartTime: now, LastEventSeq: 1, Parent: req.Parent}
-	if err := s.createRun(ctx, info); err != nil {
-		return nil, err
-	}
 	started := history.Event{
 		Seq: 1, Time: now, Type: history.WorkflowStarted, InputID: startInputID,
-		Name: req.Type, WorkflowID: req.WorkflowID, RunID: info.RunID, TaskQueue: req.TaskQueue, Input: req.Input,
+		Name: req.Type, WorkflowID: req.WorkflowID, RunID: runID, TaskQueue: req.TaskQueue, Input: req.Input,
 		Parent: req.Parent, WorkflowTimeout: history.Duration(req.ExecutionTimeout),
 	}
-	err := s.writeStart(ctx, started, req.RunID != "", func() error {
-		if req.ExecutionTimeout > 0 {
-			return s.scheduleRunTimeout(ctx, info, now.Add(req.ExecutionTimeout), req.ExecutionTimeout)
-		}
-		return nil
-	})
-	if err != nil {
-		// Release the ID: the run never got going.
-		f := &history.Event{Seq: 1, Time: time.Now().UTC(), Type: history.WorkflowFailed,
-			Failure: &history.Failure{Message: "start failed: " + err.Error(), Type: "StartFailed"}}
-		_ = s.closeRun(context.WithoutCancel(ctx), info.WorkflowID, info.RunID, f)
-		return nil, fmt.Errorf("start workflow %q: %w", info.WorkflowID, err)
-	}
-	return info, nil
-}
-
-// writeStart appends a run's WorkflowStarted (as the first record of its
-// subject) and publishes its start task, which carries the event so that a
-// worker needs no history read. With again, a start that is already written
-// (a retried, derived run ID) is not an error: the task is published anyway.
-// before runs between the two writes.
-func (s *Store) writeStart(ctx context.Context, started history.Event, again bool, before func() error) error {
-	subj, err := s.Log.Subject(started.WorkflowID, started.RunID)
-	if err != nil {
-		return err
-	}
-	rec := history.Record{Kind: history.KindInput, Events: []history.Event{started}}
-	task := workflowTask{V: 1, WorkflowID: started.WorkflowID, RunID: started.RunID, InputID: startInputID}
-	seq, err := s.Log.Append(ctx, subj, 0, &rec)
-	switch {
-	case err == nil:
-		task.Event, task.RecordSeq = &rec.Events[0], seq
-	case errors.Is(err, history.ErrConflict) && again:
-		// written before: only wake it
-	default:
-		return err
-	}
-	if before != nil {
-		if err := before(); err != nil {
-			return err
-		}
-	}
-	_, err = s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(started.TaskQueue), started.RunID+":"+startInputID, task))
-	return err
+	return s.startRun(ctx, runInfoForStart(&started), started)
 }
 
 // scheduleRunTimeout publishes the run's execution timeout as a scheduled
@@ -157,7 +111,7 @@ func (s *Store) SignalWorkflow(ctx context.Context, workflowID, runID, name stri
 	if err := checkPayload("signal "+name+" input", input); err != nil {
 		return err
 	}
-	ri, err := s.Describe(ctx, workflowID, runID)
+	ri, err := s.describe(ctx, workflowID, runID, settleAct)
 	if err != nil {
 		return err
 	}
@@ -181,8 +135,8 @@ func (s *Store) SignalWorkflow(ctx context.Context, workflowID, runID, name stri
 }
 
 // openRun returns the state of a run that must still be open.
-func (s *Store) openRun(ctx context.Context, workflowID, runID, what string) (*RunInfo, error) {
-	ri, err := s.Describe(ctx, workflowID, runID)
+func (s *Store) openRun(ctx context.Context, workflowID, runID, what string, mode settleMode) (*RunInfo, error) {
+	ri, err := s.describe(ctx, workflowID, runID, mode)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +150,7 @@ func (s *Store) openRun(ctx context.Context, workflowID, runID, what string) (*R
 // so the code can clean up (with a disconnected context) and return; the
 // run ends as canceled if the code returns the cancellation error.
 func (s *Store) CancelWorkflow(ctx context.Context, workflowID, runID, reason string) error {
-	ri, err := s.openRun(ctx, workflowID, runID, "cancelled")
+	ri, err := s.openRun(ctx, workflowID, runID, "cancelled", settleAct)
 	if err != nil {
 		return err
 	}
@@ -210,7 +164,7 @@ func (s *Store) CancelWorkflow(ctx context.Context, workflowID, runID, reason st
 // appended to its history (no code runs), its timers are dropped and the
 // runs index says terminated.
 func (s *Store) TerminateWorkflow(ctx context.Context, workflowID, runID, reason string) error {
-	ri, err := s.openRun(ctx, workflowID, runID, "terminated")
+	ri, err := s.openRun(ctx, workflowID, runID, "terminated", settleNone)
 	if err != nil {
 		return err
 	}
@@ -219,19 +173,31 @@ func (s *Store) TerminateWorkflow(ctx context.Context, workflowID, runID, reason
 	}
 	subj, _ := s.Log.Subject(ri.WorkflowID, ri.RunID)
 	for attempt := 0; ; attempt++ {
-		recs, err := s.Log.ReadFrom(ctx, subj, 0)
+		// Tolerant: a run blocked by a record that does not decode can
+		// still be terminated (after the bad record).
+		recs, bad, err := s.Log.ReadTolerant(ctx, subj, 0)
 		if err != nil {
-			return err
+			return unavailable(err)
 		}
-		last := recs[len(recs)-1]
+		tail := history.TailOf(recs)
+		if n := len(bad); n > 0 && bad[n-1].Seq > tail.Seq {
+			tail = history.Tail{Seq: bad[n-1].Seq}
+		}
 		evs := history.Flatten(recs)
+		var pre []history.Event
+		if len(recs) == 0 {
+			// The run's start stopped before its history was written: its
+			// WorkflowStarted is written with the termination, in one record.
+			pre = []history.Event{s.unstartedStart(ctx, ri)}
+			evs = pre
+		}
 		if t := evs[len(evs)-1].Type; t.IsClosing() {
 			return fmt.Errorf("%w: workflow %q (run %s) closed meanwhile (%s)", ErrWorkflowClosed, workflowID, ri.RunID, t)
 		}
 		ev := history.Event{Seq: evs[len(evs)-1].Seq + 1, Time: time.Now().UTC(), Type: history.WorkflowTerminated,
 			Reason: reason, Failure: &history.Failure{Message: "terminated: " + reason, Type: "Terminated"}}
-		rec := history.Record{Kind: history.KindInput, Events: []history.Event{ev}}
-		_, err = s.Log.Append(ctx, subj, last.StreamSeq, &rec)
+		rec := history.Record{Kind: history.KindInput, Events: append(pre, ev)}
+		_, err = s.Log.Append(ctx, subj, tail, &rec)
 		if errors.Is(err, history.ErrConflict) && attempt < 10 {
 			continue // a worker decided meanwhile: read again
 		}
@@ -307,21 +273,31 @@ func (s *Store) SignalWithStart(ctx context.Context, req StartRequest, name stri
 // Describe returns a run's state: the index entry for the latest run (runID
 // "" or the latest), else one derived from the run's history.
 func (s *Store) Describe(ctx context.Context, workflowID, runID string) (*RunInfo, error) {
+	return s.describe(ctx, workflowID, runID, settleLook)
+}
+
+// describe is Describe; a latest run found reserved without history is
+// settled (settleStart) as mode says.
+func (s *Store) describe(ctx context.Context, workflowID, runID string, mode settleMode) (*RunInfo, error) {
 	ri, err := s.GetRun(ctx, workflowID)
 	if err != nil && !errors.Is(err, ErrWorkflowNotFound) || err != nil && runID == "" {
 		return nil, err
 	}
 	if ri != nil && (runID == "" || ri.RunID == runID) {
-		return ri, nil
+		return s.settleIndexed(ctx, ri, mode)
 	}
-	evs, err := s.Log.Read(ctx, workflowID, runID)
-	if errors.Is(err, history.ErrNotFound) {
-		return nil, fmt.Errorf("%w: workflow %q has no run %s", ErrWorkflowNotFound, workflowID, runID)
-	}
+	// Tolerant: a record that does not decode blocks the run, and says so.
+	recs, bad, err := s.HistoryTolerant(ctx, workflowID, runID)
 	if err != nil {
 		return nil, err
 	}
-	d := RunInfoFromHistory(evs)
+	d := RunInfoFromHistory(history.Flatten(recs))
+	if len(bad) > 0 {
+		d.WorkflowID, d.RunID = workflowID, runID
+		if !d.Status.IsClosed() {
+			d.Blocked = bad[0].Error()
+		}
+	}
 	return &d, nil
 }
 
@@ -338,7 +314,26 @@ func (s *Store) History(ctx context.Context, workflowID, runID string) ([]histor
 	if errors.Is(err, history.ErrNotFound) {
 		return nil, fmt.Errorf("%w: workflow %q has no run %s", ErrWorkflowNotFound, workflowID, runID)
 	}
-	return evs, err
+	return evs, unavailable(err)
+}
+
+// HistoryTolerant returns what can be read of a run's history: the records
+// that decode, and each message of the run's subject that does not (a
+// *history.BadRecordError naming its stream sequence and why). For readers
+// that show a history; a worker never decides on a partial one.
+func (s *Store) HistoryTolerant(ctx context.Context, workflowID, runID string) ([]history.Record, []*history.BadRecordError, error) {
+	subj, err := s.Log.Subject(workflowID, runID)
+	if err != nil {
+		return nil, nil, invalidf("%v", err)
+	}
+	recs, bad, err := s.Log.ReadTolerant(ctx, subj, 0)
+	if err != nil {
+		return nil, nil, unavailable(err)
+	}
+	if len(recs) == 0 && len(bad) == 0 {
+		return nil, nil, fmt.Errorf("%w: workflow %q has no run %s", ErrWorkflowNotFound, workflowID, runID)
+	}
+	return recs, bad, nil
 }
 
 // RunInfoFromHistory derives a run's state from its events (for runs that

@@ -42,9 +42,10 @@ func nextRunID(runID string) string {
 	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("durablefuture:"+runID+"/continue-as-new")).String()
 }
 
-// continueAsNew starts the next run of a run that continued as new: the
-// runs index entry moves to the new run (only from this run), then the new
-// run's history and first task are written. Each step is idempotent.
+// continueAsNew starts the next run of a run that continued as new: its
+// start task is stored, the runs index entry moves to the new run (only
+// from this run), then the new run's WorkflowStarted is written (start.go).
+// Each step is idempotent.
 func (s *Store) continueAsNew(ctx context.Context, r *run, ev *history.Event) error {
 	next := ev.Next
 	key, err := s.runKey(next.WorkflowID)
@@ -52,8 +53,17 @@ func (s *Store) continueAsNew(ctx context.Context, r *run, ev *history.Event) er
 		return err
 	}
 	now := time.Now().UTC()
+	started := history.Event{
+		Seq: 1, Time: now, Type: history.WorkflowStarted, InputID: startInputID,
+		Name: ev.Name, WorkflowID: next.WorkflowID, RunID: next.RunID, TaskQueue: next.TaskQueue, Input: ev.Input,
+		Parent: r.parent, ContinuedFrom: r.info.RunID,
+	}
+	taskSeq, err := s.publishStart(ctx, started)
+	if err != nil {
+		return err
+	}
 	info := RunInfo{WorkflowID: next.WorkflowID, RunID: next.RunID, Type: ev.Name, TaskQueue: next.TaskQueue,
-		Status: StatusRunning, StartTime: now, LastEventSeq: 1, Parent: r.parent, ContinuedFrom: r.info.RunID}
+		Status: StatusRunning, StartTime: now, LastEventSeq: 1, Parent: r.parent, ContinuedFrom: r.info.RunID, StartTask: taskSeq}
 	for {
 		e, err := s.runs.Get(ctx, key)
 		if err != nil {
@@ -76,11 +86,8 @@ func (s *Store) continueAsNew(ctx context.Context, r *run, ev *history.Event) er
 			return fmt.Errorf("runs index: %w", err)
 		}
 	}
-	return s.writeStart(ctx, history.Event{
-		Seq: 1, Time: now, Type: history.WorkflowStarted, InputID: startInputID,
-		Name: ev.Name, WorkflowID: next.WorkflowID, RunID: next.RunID, TaskQueue: next.TaskQueue, Input: ev.Input,
-		Parent: r.parent, ContinuedFrom: r.info.RunID,
-	}, true, nil)
+	_, err = s.appendStart(ctx, started)
+	return err
 }
 
 // purgeSchedules drops every scheduled message of a run.

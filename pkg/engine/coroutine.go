@@ -1,10 +1,26 @@
 package engine
 
 import (
+	"bytes"
 	"fmt"
+	"path"
+	"path/filepath"
+	"reflect"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 )
+
+// DefaultDeadlockTimeout is how long workflow code may run without yielding
+// (blocking on a future, channel, selector or timer, or returning) before it
+// is reported as a deadlock: WorkerOptions.DeadlockTimeout.
+const DefaultDeadlockTimeout = time.Second
 
 // dispatcher is the deterministic scheduler of one run: every workflow
 // goroutine (the main function and each workflow.Go) is a coroutine, and
@@ -13,11 +29,33 @@ import (
 // resumes the next coroutine, in creation order, whose condition holds.
 // Because the order depends only on the code and the inputs applied, a
 // replay of the same inputs takes exactly the same path.
+//
+// Two rules of workflow code are enforced here, because a breach of either
+// would reach beyond its run: the workflow API is called only by the
+// coroutine running now (a goroutine started with the go statement that
+// calls it is ended: foreign), and a coroutine yields within the deadlock
+// timeout (one that does not is abandoned: step). A breach is the
+// dispatcher's failure: no coroutine runs after it, and the worker blocks
+// the run (run.stopped).
 type dispatcher struct {
 	coroutines []*coroutine
-	current    *coroutine
-	seq        int
-	closed     bool
+	// current is the coroutine running now (nil between steps). Every
+	// goroutine that calls the workflow API reads it, to learn whether it
+	// is that coroutine.
+	current atomic.Pointer[coroutine]
+	seq     int
+	closed  bool
+	// deadlock: a coroutine that does not yield within it is abandoned
+	// (<= 0: never).
+	deadlock time.Duration
+	timer    *time.Timer
+	// querier is the goroutine running a query handler (0: none).
+	querier atomic.Uintptr
+	// failure is the first breach of a rule of workflow code.
+	failure atomic.Pointer[WorkflowCodeError]
+	mu      sync.Mutex
+	// abandoned are the coroutines given up as deadlocked (under mu).
+	abandoned []*coroutine
 }
 
 type coroutine struct {
@@ -28,12 +66,19 @@ type coroutine struct {
 	closing   bool
 	blockedOn func() bool
 	resume    chan struct{}
-	yielded   chan struct{}
-	panicked  *PanicError
+	// yielded has room for one signal: a coroutine that comes back after
+	// the dispatcher gave up on it must not wait for a receiver.
+	yielded  chan struct{}
+	panicked *PanicError
+	// key and id identify the goroutine that runs the coroutine
+	// (goroutineKey, and goid when traced: to find it in a stack dump if it
+	// gets stuck); that goroutine sets them when it starts.
+	traced bool
+	key    atomic.Uintptr
+	id     atomic.Uint64
+	// abandoned: the dispatcher gave up on the coroutine (a deadlock).
+	abandoned atomic.Bool
 }
-
-// exitCoroutine is how a coroutine unwinds when its run is closed.
-type exitCoroutine struct{}
 
 func (d *dispatcher) spawn(name string, fn func()) {
 	d.seq++
@@ -43,17 +88,23 @@ func (d *dispatcher) spawn(name string, fn func()) {
 	d.coroutines = append(d.coroutines, &coroutine{
 		name:    name,
 		fn:      fn,
+		traced:  d.deadlock > 0,
 		resume:  make(chan struct{}),
-		yielded: make(chan struct{}),
+		yielded: make(chan struct{}, 1),
 	})
 }
 
 // runUntilBlocked runs coroutines until none can make progress. It returns
-// the first panic raised by workflow code, if any.
+// the first panic raised by workflow code, if any. After a failure (a
+// coroutine that did not yield in time, a workflow call from a foreign
+// goroutine) it runs nothing: the run is to be blocked.
 func (d *dispatcher) runUntilBlocked() *PanicError {
 	for {
 		progress := false
 		for i := 0; i < len(d.coroutines); i++ {
+			if d.failure.Load() != nil {
+				return nil
+			}
 			c := d.coroutines[i]
 			if c.done {
 				continue
@@ -61,9 +112,10 @@ func (d *dispatcher) runUntilBlocked() *PanicError {
 			if c.started && c.blockedOn != nil && !c.blockedOn() {
 				continue
 			}
-			d.current = c
-			c.step()
-			d.current = nil
+			if !d.step(c) {
+				d.failure.CompareAndSwap(nil, d.deadlockError(c))
+				return nil
+			}
 			progress = true
 			if c.panicked != nil {
 				return c.panicked
@@ -75,22 +127,69 @@ func (d *dispatcher) runUntilBlocked() *PanicError {
 	}
 }
 
-func (c *coroutine) step() {
+// step runs c until it yields or returns, and reports whether it did so
+// within the deadlock timeout.
+func (d *dispatcher) step(c *coroutine) bool {
+	d.current.Store(c)
 	if !c.started {
 		c.started = true
 		go c.run()
 	} else {
 		c.resume <- struct{}{}
 	}
-	<-c.yielded
+	return d.wait(c)
+}
+
+// wait waits for the current coroutine c to yield or return. Past the
+// deadlock timeout, c is abandoned: its goroutine cannot be stopped from
+// outside, so it is marked to end by itself, without touching the run,
+// when it comes back to the engine (foreign, yield, run); the worker
+// disposes of the run and rebuilds it from the history.
+func (d *dispatcher) wait(c *coroutine) bool {
+	if d.deadlock <= 0 {
+		<-c.yielded
+		d.current.Store(nil)
+		return true
+	}
+	if d.timer == nil {
+		d.timer = time.NewTimer(d.deadlock)
+	} else {
+		d.timer.Reset(d.deadlock)
+	}
+	select {
+	case <-c.yielded:
+		d.timer.Stop()
+		d.current.Store(nil)
+		return true
+	case <-d.timer.C:
+	}
+	select {
+	case <-c.yielded: // just in time
+		d.current.Store(nil)
+		return true
+	default:
+	}
+	d.mu.Lock()
+	d.abandoned = append(d.abandoned, c) // before current changes: see foreign
+	d.mu.Unlock()
+	c.abandoned.Store(true)
+	d.current.Store(nil)
+	close(c.resume) // a yield that raced the timeout returns at once, and ends
+	return false
 }
 
 func (c *coroutine) run() {
+	c.key.Store(goroutineKey())
+	if c.traced {
+		c.id.Store(goid())
+	}
 	defer func() {
-		if r := recover(); r != nil {
-			if _, ok := r.(exitCoroutine); !ok {
-				c.panicked = &PanicError{Value: fmt.Sprint(r), Stack: string(debug.Stack())}
-			}
+		p := recover()
+		if c.abandoned.Load() {
+			return // its run is gone, and what it did with it
+		}
+		if p != nil {
+			c.panicked = &PanicError{Value: fmt.Sprint(p), Stack: string(debug.Stack())}
 		}
 		c.done = true
 		c.yielded <- struct{}{}
@@ -101,35 +200,211 @@ func (c *coroutine) run() {
 // yield blocks the calling coroutine until cond holds. It must be called from
 // workflow code, i.e. on the goroutine of the current coroutine.
 func (d *dispatcher) yield(cond func() bool) {
-	c := d.current
-	if c == nil {
-		panic("workflow: a blocking workflow call was made outside workflow code (use workflow.Go, not the go statement)")
-	}
+	c := d.caller()
 	for !cond() {
 		c.blockedOn = cond
 		c.yielded <- struct{}{}
 		<-c.resume
-		if c.closing {
+		if c.closing || c.abandoned.Load() {
 			runtime.Goexit()
 		}
 	}
 	c.blockedOn = nil
 }
 
+// caller is the coroutine the calling goroutine runs: the current one. A
+// query handler must not block (the panic fails the query); any other
+// goroutine does not return (foreign).
+func (d *dispatcher) caller() *coroutine {
+	k := goroutineKey()
+	if c := d.current.Load(); c != nil && c.key.Load() == k {
+		return c
+	}
+	if d.querier.Load() == k {
+		panic("workflow: a query handler must not block: it only reads the workflow's state")
+	}
+	d.foreign(k)
+	return nil
+}
+
+// enter lets a workflow call in: from the current coroutine, or from a
+// query handler (which reads the run's state). Any other goroutine does not
+// return (foreign).
+func (d *dispatcher) enter() {
+	k := goroutineKey()
+	if c := d.current.Load(); c != nil && c.key.Load() == k || d.querier.Load() == k {
+		return
+	}
+	d.foreign(k)
+}
+
+// foreign ends the calling goroutine, which made a workflow call while it
+// is not the coroutine running now: it was started with the go statement in
+// workflow code (or outlived its run). Nothing recovers a panic on such a
+// goroutine, so a panic would kill the worker process, and letting it in
+// would corrupt the run: the breach is recorded for the worker to block the
+// run, and the goroutine ends (runtime.Goexit runs its deferred calls). A
+// coroutine abandoned as deadlocked that comes back ends the same way,
+// quietly: its run is gone.
+func (d *dispatcher) foreign(k uintptr) {
+	d.mu.Lock()
+	gone := slices.ContainsFunc(d.abandoned, func(c *coroutine) bool { return c.key.Load() == k })
+	d.mu.Unlock()
+	if !gone && d.failure.Load() == nil {
+		d.failure.CompareAndSwap(nil, foreignCallError())
+	}
+	runtime.Goexit()
+}
+
+// failed is the breach of a rule of workflow code found in the run, or nil.
+func (d *dispatcher) failed() *WorkflowCodeError { return d.failure.Load() }
+
+// runQuery runs f, a query handler, on the calling goroutine, which holds
+// the run: the workflow calls f makes may read the run's state.
+func (d *dispatcher) runQuery(f func()) {
+	d.querier.Store(goroutineKey())
+	defer d.querier.Store(0)
+	f()
+}
+
 // close unwinds every coroutine that is still blocked, running its deferred
-// calls, so that no goroutine of the run is left behind.
+// calls (workflow code too: a deadlock there abandons the coroutine), so
+// that no goroutine of the run is left behind. An abandoned coroutine ends
+// by itself when it comes back.
 func (d *dispatcher) close() {
 	if d.closed {
 		return
 	}
 	d.closed = true
 	for _, c := range d.coroutines {
-		if c.started && !c.done {
-			c.closing = true
-			d.current = c
-			c.resume <- struct{}{}
-			<-c.yielded
-			d.current = nil
+		if c.abandoned.Load() || !c.started || c.done {
+			continue
+		}
+		c.closing = true
+		d.step(c)
+	}
+}
+
+// deadlockError describes coroutine c, which has not yielded within the
+// deadlock timeout, and where it is stuck.
+func (d *dispatcher) deadlockError(c *coroutine) *WorkflowCodeError {
+	msg := fmt.Sprintf("workflow goroutine %q did not yield within %s", c.name, d.deadlock)
+	if at := stuckAt(c.id.Load()); at != "" {
+		msg += ", stuck in " + at
+	}
+	return &WorkflowCodeError{Code: CodeDeadlock, Message: msg,
+		Hint: "workflow code must not block outside the workflow API: use workflow.Go / workflow.Sleep / an activity for I/O"}
+}
+
+// foreignCallError describes the workflow call the calling goroutine makes
+// (it is not a coroutine): which call, and where in the code.
+func foreignCallError() *WorkflowCodeError {
+	api, at := "a workflow function", ""
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for more := true; more && at == ""; {
+		var f runtime.Frame
+		f, more = frames.Next()
+		switch {
+		case isEngineFrame(f.Function, f.File):
+			api = apiName(f.Function) // the outermost one is the call the code made
+		case !strings.HasPrefix(f.Function, "runtime."):
+			at = fmt.Sprintf(" at %s:%d (%s)", filepath.Base(f.File), f.Line, shortFuncName(f.Function))
 		}
 	}
+	return &WorkflowCodeError{Code: CodeForeignGoroutine,
+		Message: api + " was called" + at + " on a goroutine the workflow's scheduler does not run (a go statement in workflow code); that goroutine was ended",
+		Hint:    "start goroutines in workflow code with workflow.Go(ctx, func(ctx workflow.Context) {...}), never with the go statement"}
+}
+
+// stuckAt says where goroutine id is, from a dump of every goroutine's
+// stack (it stops the world: taken only when a deadlock is found): the
+// innermost frame of code outside the standard library and the engine,
+// e.g. "orders.Workflow (orders.go:42)".
+func stuckAt(id uint64) string {
+	if id == 0 {
+		return ""
+	}
+	var dump bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&dump, 2); err != nil {
+		return ""
+	}
+	b := dump.Bytes()
+	i := bytes.Index(b, []byte("goroutine "+strconv.FormatUint(id, 10)+" "))
+	if i < 0 {
+		return ""
+	}
+	b = b[i:]
+	if j := bytes.Index(b, []byte("\n\n")); j >= 0 {
+		b = b[:j]
+	}
+	var fallback string
+	lines := strings.Split(string(b), "\n")
+	for n := 1; n+1 < len(lines); n++ {
+		fn, loc := lines[n], lines[n+1]
+		if strings.HasPrefix(fn, "\t") || !strings.HasPrefix(loc, "\t") || strings.HasPrefix(fn, "created by ") {
+			continue
+		}
+		if k := strings.LastIndexByte(fn, '('); k > 0 {
+			fn = fn[:k]
+		}
+		loc = strings.TrimSpace(loc)
+		if k := strings.LastIndex(loc, " +0x"); k > 0 {
+			loc = loc[:k]
+		}
+		where := fmt.Sprintf("%s (%s)", shortFuncName(fn), filepath.Base(loc))
+		switch {
+		case isEngineFrame(fn, loc) || strings.HasPrefix(fn, "runtime."):
+		case !isStdFunc(fn):
+			return where
+		case fallback == "":
+			fallback = where
+		}
+	}
+	return fallback
+}
+
+// enginePkg and workflowPkg are the import paths of the engine and of the
+// SDK package that workflow code calls it through.
+var (
+	enginePkg   = reflect.TypeFor[dispatcher]().PkgPath()
+	workflowPkg = path.Dir(enginePkg) + "/sdk/workflow"
+)
+
+// isEngineFrame: the frame is in the engine or the workflow package (not
+// in their tests).
+func isEngineFrame(fn, file string) bool {
+	return (strings.HasPrefix(fn, enginePkg+".") || strings.HasPrefix(fn, workflowPkg+".")) && !strings.Contains(file, "_test.go")
+}
+
+// isStdFunc: the function's package is in the standard library (its import
+// path's first element has no dot), or main.
+func isStdFunc(fn string) bool {
+	elem := fn
+	if i := strings.IndexByte(elem, '/'); i >= 0 {
+		elem = elem[:i]
+	} else if i := strings.IndexByte(elem, '.'); i >= 0 {
+		elem = elem[:i]
+	}
+	return elem != "main" && !strings.Contains(elem, ".")
+}
+
+// shortFuncName drops the import path before the package name:
+// "example.com/orders.Workflow.func1" is "orders.Workflow.func1".
+func shortFuncName(fn string) string {
+	if i := strings.LastIndexByte(fn, '/'); i >= 0 {
+		return fn[i+1:]
+	}
+	return fn
+}
+
+// apiName is the name under which workflow code knows an engine function:
+// "workflow.Sleep", and "Future.Get" for the method (*future).Get.
+func apiName(fn string) string {
+	s := shortFuncName(fn)
+	if i := strings.Index(s, ".(*"); i >= 0 {
+		m := strings.Replace(s[i+3:], ").", ".", 1)
+		return strings.ToUpper(m[:1]) + m[1:]
+	}
+	return s
 }

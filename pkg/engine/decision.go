@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"time"
 
@@ -41,6 +42,10 @@ type activityTask struct {
 	Input             json.RawMessage          `json:"input"`
 	Options           *history.ActivityOptions `json:"options"`
 	ScheduledAt       time.Time                `json:"scheduled_at"`
+	// ScheduledIn is the stream sequence of the decision record that
+	// scheduled the activity: a redelivered task reads the run's history
+	// after it to learn whether the activity already has an outcome.
+	ScheduledIn uint64 `json:"scheduled_in,omitempty"`
 }
 
 const startInputID = "start"
@@ -63,76 +68,113 @@ var testHookAfterDecision func() bool
 // with another writer of the same run.
 const maxDecisionAttempts = 8
 
-// processWorkflowTask advances one run by one input. The order of writes is
-// what keeps every crash window safe: the decision record is appended (with
-// the expected last sequence of the run's subject), then the tasks it
-// requires are published with stable message ids, and only then is the
-// input acked. A redelivered input whose decision is already in the history
-// re-publishes that decision's requirements and is acked.
+// processWorkflowTask advances one run by one input and then settles the
+// task message: handleWorkflowTask says what should become of it, and
+// settle is the one place that acks, naks or terms it.
 func (w *Worker) processWorkflowTask(ctx context.Context, msg jetstream.Msg) {
 	var task workflowTask
 	if err := json.Unmarshal(msg.Data(), &task); err != nil || task.RunID == "" {
-		w.log.Error("workflow task: malformed message dropped", "subject", msg.Subject(), "err", err)
-		_ = msg.Term()
+		w.settle(msg, drop(fmt.Sprintf("malformed workflow task on %s: %v", msg.Subject(), err)), w.log)
 		return
 	}
 	log := w.log.With("workflow_id", task.WorkflowID, "run_id", task.RunID, "input", task.InputID)
+	w.settle(msg, w.handleWorkflowTask(ctx, msg, task, log), log)
+}
+
+// handleWorkflowTask advances one run by one input. The order of writes is
+// what keeps every crash window safe: the decision record is appended (with
+// the expected last sequence of the run's subject), then the tasks it
+// requires are published with stable message ids, and only then is the
+// input acked (by the caller, on taskDone). A redelivered input whose
+// decision is already in the history re-publishes that decision's
+// requirements and is done.
+func (w *Worker) handleWorkflowTask(ctx context.Context, msg jetstream.Msg, task workflowTask, log *slog.Logger) outcome {
 	subj, err := w.store.Log.Subject(task.WorkflowID, task.RunID)
 	if err != nil {
-		log.Error("workflow task: bad workflow id, dropped", "err", err)
-		_ = msg.Term()
-		return
+		return drop(fmt.Sprintf("bad workflow id in task: %v", err))
 	}
 	e := w.cache.acquire(task.RunID)
 	defer w.cache.release(e)
 
+	fresh := false // the run in hand was read from the history by this call
 	for attempt := 0; attempt < maxDecisionAttempts; attempt++ {
 		if e.r == nil && attempt == 0 && task.RecordSeq != 0 && task.Event != nil {
 			// A fresh run: if the history holds more than the start, the
 			// append below conflicts and the run is loaded in full.
-			e.r = newRun(w.log)
+			e.r = w.newRun()
 			rec := history.Record{Kind: history.KindInput, Events: []history.Event{*task.Event}, StreamSeq: task.RecordSeq}
 			if err := e.r.applyRecord(w.reg, rec); err != nil {
 				e.drop()
 			}
+		} else if e.r == nil && attempt == 0 && isStartTask(&task) {
+			// A start task: the run is built from its start record (one
+			// read), after completing the start if its client stopped
+			// half way (start.go).
+			r, o := w.beginRun(ctx, msg, task, subj)
+			if o != nil {
+				return *o
+			}
+			e.r = r
 		}
 		if e.r == nil {
 			r, recs, err := w.loadRun(ctx, subj)
 			switch {
+			case errors.Is(err, history.ErrNotFound) && isStartTask(&task):
+				// Not a run without history: a start to complete (start.go).
+				sr, o := w.beginRun(ctx, msg, task, subj)
+				if o != nil {
+					return *o
+				}
+				if sr == nil {
+					continue // more than its start by now: load it in full
+				}
+				r = sr
 			case errors.Is(err, history.ErrNotFound):
-				log.Warn("workflow task for a run without history, dropped")
-				_ = msg.Term()
-				return
+				// The stream proved it: no record on the run's subject.
+				// A run being started may not have its first record yet.
+				if numDelivered(msg) < noHistoryDeliveries {
+					return retry(2*time.Second, "the run has no history yet", nil)
+				}
+				return drop(fmt.Sprintf("the run has no history (the stream holds no record on %s after %d deliveries)", subj, numDelivered(msg)))
 			case isBlocking(err):
-				w.block(ctx, msg, task, subj, recs, err)
-				return
+				return w.block(ctx, msg, task, subj, recs, err)
 			case err != nil:
-				log.Warn("workflow task: load history", "err", err)
-				_ = msg.NakWithDelay(time.Second)
-				return
+				return retry(time.Second, "load history", err)
 			}
-			e.r = r
+			e.r, fresh = r, true
 		}
 		r := e.r
+		if err := r.checkTask(task); err != nil {
+			e.drop()
+			if !fresh {
+				continue // judged against a cached copy: read the history, judge again
+			}
+			return drop(err.Error())
+		}
 		if task.InputID == resetInputID && !r.closed && !r.resumed {
 			// Re-publish what the copied history waits for, then decide on
 			// whatever the copied inputs make the code do now.
 			if err := w.resumeAll(ctx, r); err != nil {
-				log.Warn("workflow task: resume a reset run", "err", err)
-				_ = msg.NakWithDelay(time.Second)
-				return
+				return retry(time.Second, "resume a reset run", err)
 			}
 			r.resumed = true
 		}
 		if r.closed {
-			w.requirements(ctx, r, r.streamSeq)
-			_ = msg.Ack()
+			// Nothing is applied to a closed run. What its closing decision
+			// required is re-published (idempotent) in case the worker that
+			// closed it died before it could.
 			e.drop()
-			return
+			if err := w.requirements(ctx, r, r.streamSeq); err != nil {
+				return retry(time.Second, "publish what the closing decision requires", err)
+			}
+			return closedRun()
 		}
+		// The log as it stands before this decision: the append checks it.
+		tail := history.Tail{Seq: r.streamSeq, Closed: r.closed}
 
 		now := time.Now().UTC()
 		var candidates []history.Event
+		moreSignals := false
 		if task.Event != nil && task.RecordSeq == 0 {
 			ev := *task.Event
 			ev.InputID = task.InputID
@@ -141,66 +183,106 @@ func (w *Worker) processWorkflowTask(ctx context.Context, msg jetstream.Msg) {
 		if task.InputID == signalsInputID {
 			sigs, err := w.pendingSignals(ctx, task, r)
 			if err != nil {
-				log.Warn("workflow task: read signals", "err", err)
-				_ = msg.NakWithDelay(time.Second)
-				return
+				return retry(time.Second, "read signals", err)
 			}
-			candidates = append(candidates, sigs...)
+			fit := w.signalsThatFit(sigs) // the rest in the next decisions (fit.go)
+			moreSignals = len(fit) < len(sigs)
+			candidates = append(candidates, fit...)
 		}
+		candidates = r.withChildStarts(candidates)
 		var inputs []history.Event
+		stale := false
 		for _, ev := range candidates {
 			if _, done := r.applied[ev.InputID]; done {
 				continue
 			}
 			ev.Time = now
+			ev.Seq = r.lastSeq + 1
+			if err := r.checkInput(ev); err != nil {
+				switch {
+				case errors.Is(err, errObsoleteInput):
+					w.log.Debug("late input not recorded", "workflow_id", task.WorkflowID, "run_id", task.RunID, "err", err)
+					continue
+				case !fresh:
+					// Judged against a cached copy, which may be behind
+					// another worker's decision: read the history first.
+					stale = true
+				case errors.Is(err, ErrInvalidInput):
+					e.drop()
+					return drop(err.Error())
+				case errors.Is(err, ErrRunClosed):
+					e.drop()
+					return closedRun()
+				default:
+					e.drop()
+					return retry(time.Second, "apply input", err)
+				}
+				break
+			}
 			r.lastSeq++
-			ev.Seq = r.lastSeq
 			if err := r.applyInput(w.reg, ev); err != nil {
-				e.drop()
-				log.Warn("workflow task: apply input", "err", err)
-				_ = msg.NakWithDelay(time.Second)
-				return
+				e.drop() // lastSeq moved: rebuild from the history next time
+				return retry(time.Second, "apply input", err)
 			}
 			inputs = append(inputs, ev)
 		}
-		if r.nde != nil {
-			// The code met a recorded version it no longer supports.
-			nde := r.nde
+		if stale {
+			e.drop()
+			continue
+		}
+		if stop := r.stopped(); stop != nil {
+			// The code met a recorded version it no longer supports, or
+			// broke a rule of workflow code (a deadlock, a go statement).
 			e.drop()
 			recs, err := w.store.Log.ReadFrom(ctx, subj, 0)
-			if err != nil || len(recs) == 0 {
-				_ = msg.NakWithDelay(time.Second)
-				return
+			if err != nil {
+				return retry(time.Second, "read history to record a blocked run", err)
 			}
-			w.block(ctx, msg, task, subj, recs, nde)
-			return
+			if len(recs) == 0 {
+				return retry(time.Second, "read history to record a blocked run", history.ErrNotFound)
+			}
+			return w.block(ctx, msg, task, subj, recs, stop)
 		}
 		cmds := r.takeCommands(now)
 		if len(inputs) == 0 && len(cmds) == 0 {
 			// Redelivery of an input whose decision is already recorded.
-			if seq := r.applied[task.InputID]; seq != 0 {
+			// A signals wake-up is answered by the decision that applied
+			// the last signal (its own id is never recorded).
+			id := task.InputID
+			if id == signalsInputID && r.lastSignalSeq > 0 {
+				id = fmt.Sprintf("sig:%d", r.lastSignalSeq)
+			}
+			if seq := r.applied[id]; seq != 0 {
 				if err := w.requirements(ctx, r, seq); err != nil {
-					_ = msg.NakWithDelay(time.Second)
-					return
+					return retry(time.Second, "publish what the decision requires", err)
 				}
 			}
-			_ = msg.Ack()
-			return
+			return done()
 		}
 		rec := history.Record{Kind: history.KindDecision, Events: append(inputs, cmds...)}
-		_, err := w.store.Log.Append(ctx, subj, r.streamSeq, &rec)
+		_, err := w.store.Log.Append(ctx, subj, tail, &rec)
 		if errors.Is(err, history.ErrConflict) {
-			// Another worker advanced this run: our state is stale.
+			// Another writer advanced this run (a worker, a terminate): our
+			// state is stale.
 			e.drop()
 			continue
 		}
+		if errors.Is(err, history.ErrRecordTooLarge) {
+			e.drop()
+			return w.blockTooLarge(ctx, msg, task, subj, err) // fit.go
+		}
+		if history.IsStorageFull(err) {
+			e.drop()
+			return w.storageFull(ctx, msg, task, err)
+		}
 		if err != nil {
 			e.drop()
-			log.Warn("workflow task: append decision", "err", err)
-			_ = msg.NakWithDelay(time.Second)
-			return
+			return retry(time.Second, "append decision", err)
 		}
 		r.commit(rec)
+		if _, was := w.fullBlocked.LoadAndDelete(task.RunID); was {
+			r.blockedMark = true // the index says "storage full": clear it
+		}
 		if r.blockedMark && !r.closed {
 			r.blockedMark = false
 			if err := w.store.setBlocked(ctx, task.WorkflowID, task.RunID, ""); err != nil {
@@ -209,21 +291,51 @@ func (w *Worker) processWorkflowTask(ctx context.Context, msg jetstream.Msg) {
 		}
 		if testHookAfterDecision != nil && testHookAfterDecision() {
 			e.drop() // a crash here loses the process's memory, not the decision
-			return
+			return abandoned()
 		}
 		if err := w.requirements(ctx, r, rec.StreamSeq); err != nil {
-			log.Warn("workflow task: publish what the decision requires", "err", err)
-			_ = msg.NakWithDelay(time.Second)
-			return
+			return retry(time.Second, "publish what the decision requires", err)
 		}
-		_ = msg.Ack()
+		if moreSignals && !r.closed {
+			if err := w.wakeForMoreSignals(ctx, r); err != nil {
+				return retry(time.Second, "wake the run for its other signals", err)
+			}
+		}
 		if r.closed {
 			e.drop()
 		}
-		return
+		return done()
 	}
-	log.Warn("workflow task: lost the race for the run too often, retrying later")
-	_ = msg.NakWithDelay(time.Second)
+	return retry(time.Second, "lost the race for the run too often", nil)
+}
+
+// storageFull handles a decision JetStream had no room for: the run is
+// marked blocked in the runs index with the reason (best effort: the index
+// may be out of room too), and the task is retried with a back-off that
+// grows to 30s, so the run resumes by itself once space is freed.
+func (w *Worker) storageFull(ctx context.Context, msg jetstream.Msg, task workflowTask, err error) outcome {
+	n := numDelivered(msg)
+	delay := min(time.Duration(n)*2*time.Second, 30*time.Second)
+	why := "JetStream storage is full: the next decision cannot be written; free space (purge old runs, raise max_file_store) and the run resumes by itself"
+	if _, had := w.fullBlocked.LoadOrStore(task.RunID, true); !had {
+		if err := w.store.setBlocked(ctx, task.WorkflowID, task.RunID, why); err != nil {
+			w.log.Debug("runs index: mark blocked (storage full)", "err", err)
+		}
+	}
+	w.log.Warn("run blocked: JetStream storage is full", "workflow_id", task.WorkflowID, "run_id", task.RunID, "retry_in", delay, "err", err)
+	return outcome{kind: taskRetry, delay: delay, quiet: true}
+}
+
+// noHistoryDeliveries: a task of a run whose history the stream proves
+// empty is retried this many times (its start may be under way) before it
+// is dropped.
+const noHistoryDeliveries = 5
+
+func numDelivered(msg jetstream.Msg) uint64 {
+	if md, err := msg.Metadata(); err == nil {
+		return md.NumDelivered
+	}
+	return 1
 }
 
 // signalMessage is what a client stores on a run's signal subject.
@@ -262,7 +374,9 @@ func (w *Worker) pendingSignals(ctx context.Context, task workflowTask, r *run) 
 
 func isBlocking(err error) bool {
 	var nde *NonDeterminismError
-	return errors.As(err, &nde) || errors.Is(err, ErrUnknownWorkflowType)
+	var bad *history.BadRecordError
+	var wce *WorkflowCodeError
+	return errors.As(err, &nde) || errors.Is(err, ErrUnknownWorkflowType) || errors.As(err, &bad) || errors.As(err, &wce)
 }
 
 // loadRun rebuilds a run from its full history.
@@ -274,7 +388,7 @@ func (w *Worker) loadRun(ctx context.Context, subj string) (*run, []history.Reco
 	if len(recs) == 0 {
 		return nil, nil, history.ErrNotFound
 	}
-	r, err := replayRun(w.reg, w.log, recs)
+	r, err := w.newRun().replay(w.reg, recs)
 	if err != nil {
 		return nil, recs, err
 	}
@@ -392,7 +506,7 @@ func (w *Worker) activityMsg(r *run, seq int64) *nats.Msg {
 	t := activityTask{
 		V: 1, WorkflowID: r.info.WorkflowID, RunID: r.info.RunID, WorkflowType: r.info.WorkflowType,
 		WorkflowTaskQueue: r.info.TaskQueue, ScheduledSeq: seq, Name: ev.Name, Input: ev.Input,
-		Options: ev.ActivityOptions, ScheduledAt: ev.Time,
+		Options: ev.ActivityOptions, ScheduledAt: ev.Time, ScheduledIn: r.activities[seq].scheduledIn,
 	}
 	return newMsg(w.store.activityTaskSubject(ev.ActivityOptions.TaskQueue), fmt.Sprintf("%s:act:%d", r.info.RunID, seq), t)
 }
@@ -436,32 +550,58 @@ func (w *Worker) timerMsg(r *run, seq int64, t *timerState) *nats.Msg {
 
 // block records why a run cannot advance (non-determinism, unknown type) as
 // a WorkflowTaskFailed event, once, and in the runs index; the input is
-// left for redelivery so the run continues by itself once a worker that can
-// run it is there.
-func (w *Worker) block(ctx context.Context, msg jetstream.Msg, task workflowTask, subj string, recs []history.Record, cause error) {
+// left for redelivery (with a back-off that grows with the deliveries) so
+// the run continues by itself once a worker that can run it is there.
+func (w *Worker) block(ctx context.Context, msg jetstream.Msg, task workflowTask, subj string, recs []history.Record, cause error) outcome {
 	why := cause.Error()
+	var bad *history.BadRecordError
+	if errors.As(cause, &bad) {
+		// A record that does not decode: nothing can be appended after
+		// it with any meaning; the run is marked blocked in the index,
+		// naming the record, unless the readable records show it closed.
+		good, _, err := w.store.Log.ReadTolerant(ctx, subj, 0)
+		if err != nil {
+			return retry(time.Second, "read history to record a blocked run", err)
+		}
+		if history.TailOf(good).Closed {
+			return closedRun()
+		}
+		recs = nil
+	}
+	tail := history.TailOf(recs)
+	if tail.Closed {
+		return closedRun()
+	}
 	w.log.Error("workflow task failed: run blocked", "workflow_id", task.WorkflowID, "run_id", task.RunID, "err", why)
+	if len(recs) == 0 {
+		if err := w.store.setBlocked(ctx, task.WorkflowID, task.RunID, why); err != nil {
+			w.log.Warn("runs index: mark blocked", "err", err)
+		}
+		return outcome{kind: taskRetry, delay: blockedDelay(msg), quiet: true}
+	}
 	last := recs[len(recs)-1]
 	lastEv := last.Events[len(last.Events)-1]
-	if lastEv.Type != history.WorkflowTaskFailed || lastEv.Failure == nil || lastEv.Failure.Message != why {
-		typ := "NonDeterminismError"
-		if errors.Is(cause, ErrUnknownWorkflowType) {
-			typ = "UnknownWorkflowType"
-		}
+	if lastEv.Type != history.WorkflowTaskFailed || lastEv.Failure == nil || !sameBlock(lastEv.Failure, cause, why) {
+		typ := blockedType(cause)
 		rec := history.Record{Kind: history.KindInput, Events: []history.Event{{
 			Seq: lastEv.Seq + 1, Time: time.Now().UTC(), Type: history.WorkflowTaskFailed,
 			Failure: &history.Failure{Message: why, Type: typ}, Identity: w.opts.Identity,
 		}}}
-		if _, err := w.store.Log.Append(ctx, subj, last.StreamSeq, &rec); err != nil && !errors.Is(err, history.ErrConflict) {
+		if _, err := w.store.Log.Append(ctx, subj, tail, &rec); err != nil && !errors.Is(err, history.ErrConflict) {
 			w.log.Warn("record workflow task failure", "err", err)
 		}
 	}
 	if err := w.store.setBlocked(ctx, task.WorkflowID, task.RunID, why); err != nil {
 		w.log.Warn("runs index: mark blocked", "err", err)
 	}
-	delay := 2 * time.Second
-	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 3 {
-		delay = time.Duration(min(md.NumDelivered, 60)) * time.Second
+	return outcome{kind: taskRetry, delay: blockedDelay(msg), quiet: true}
+}
+
+// blockedDelay is when a blocked run's task comes back: 2s, then as many
+// seconds as it was delivered, up to a minute.
+func blockedDelay(msg jetstream.Msg) time.Duration {
+	if n := numDelivered(msg); n > 3 {
+		return time.Duration(min(n, 60)) * time.Second
 	}
-	_ = msg.NakWithDelay(delay)
+	return 2 * time.Second
 }

@@ -20,6 +20,39 @@ type DevServerOptions struct {
 	StoreDir string
 	// InProcessOnly: no TCP listener; connect with DevServer.Connect.
 	InProcessOnly bool
+	// Sync is when JetStream fsyncs its files: SyncInterval (the default,
+	// NATS's own) or SyncAlways.
+	Sync Sync
+}
+
+// Sync says when a NATS server fsyncs JetStream's file storage (the
+// server's sync_interval setting).
+type Sync string
+
+const (
+	// SyncInterval fsyncs in the background every SyncEvery, NATS's
+	// default: a write is acknowledged before it is on disk. A crash of the
+	// server process loses nothing (the operating system holds the data); a
+	// power failure or kernel crash can lose the acknowledged writes of the
+	// last SyncEvery.
+	SyncInterval Sync = "interval"
+	// SyncAlways fsyncs every write before it is acknowledged
+	// (sync_interval: always): what production needs.
+	SyncAlways Sync = "always"
+)
+
+// SyncEvery is the fsync interval of SyncInterval: NATS's default.
+const SyncEvery = 2 * time.Minute
+
+// ParseSync reads "always" or "interval" ("" is SyncInterval).
+func ParseSync(s string) (Sync, error) {
+	switch Sync(s) {
+	case "", SyncInterval:
+		return SyncInterval, nil
+	case SyncAlways:
+		return SyncAlways, nil
+	}
+	return "", fmt.Errorf("sync %q: use always or interval", s)
 }
 
 // DevServer is an embedded NATS server for development, demos and tests.
@@ -31,6 +64,9 @@ type DevServer struct {
 func StartDevServer(o DevServerOptions) (*DevServer, error) {
 	if o.StoreDir == "" {
 		return nil, errors.New("dev server: a store directory is required")
+	}
+	if _, err := ParseSync(string(o.Sync)); err != nil {
+		return nil, fmt.Errorf("dev server: %w", err)
 	}
 	if err := os.MkdirAll(o.StoreDir, 0o755); err != nil {
 		return nil, fmt.Errorf("dev server: store directory: %w", err)
@@ -49,7 +85,10 @@ func StartDevServer(o DevServerOptions) (*DevServer, error) {
 		StoreDir:   o.StoreDir,
 		DontListen: o.InProcessOnly,
 		NoSigs:     true,
-		MaxPayload: 8 * 1024 * 1024,
+		// Both set, as the server's config parser sets them for
+		// sync_interval: always.
+		SyncInterval: SyncEvery,
+		SyncAlways:   o.Sync == SyncAlways,
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
@@ -64,6 +103,14 @@ func StartDevServer(o DevServerOptions) (*DevServer, error) {
 		return nil, errors.New("dev server: not ready within 15s")
 	}
 	return &DevServer{s}, nil
+}
+
+// Sync is the fsync mode the server runs with, read from the server.
+func (d *DevServer) Sync() Sync {
+	if cfg := d.Server.JetStreamConfig(); cfg != nil && cfg.SyncAlways {
+		return SyncAlways
+	}
+	return SyncInterval
 }
 
 // URL is the client URL of the server (empty when in-process only).

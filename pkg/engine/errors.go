@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 
 	"github.com/durablefuture/durablefuture/pkg/history"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // ApplicationError is an error raised by workflow or activity code with a
@@ -96,13 +99,46 @@ func (e *NonDeterminismError) Error() string {
 	return fmt.Sprintf("non-deterministic workflow: at event %d history records %s but the code produced %s", e.Seq, e.Recorded, e.Produced)
 }
 
+// Codes of the rules of workflow code whose breach blocks a run.
+const (
+	// CodeDeadlock: workflow code did not yield for longer than the
+	// worker's DeadlockTimeout (time.Sleep, blocking I/O, a busy loop).
+	CodeDeadlock = "DF1006"
+	// CodeForeignGoroutine: the workflow API was called from a goroutine
+	// the workflow's scheduler does not run (a go statement in workflow
+	// code).
+	CodeForeignGoroutine = "DF1007"
+)
+
+// WorkflowCodeError says that workflow code broke a rule of the workflow
+// scheduler. Like a non-determinism, it blocks the run (a WorkflowTaskFailed
+// event, "blocked" in the runs index) until a worker whose code does not
+// break it takes the run, which it rebuilds from the history.
+type WorkflowCodeError struct {
+	Code         string // CodeDeadlock, CodeForeignGoroutine
+	WorkflowType string
+	RunID        string
+	Message      string // what happened and where
+	Hint         string // how to fix the code
+}
+
+func (e *WorkflowCodeError) Error() string {
+	return fmt.Sprintf("%s workflow %s (run %s): %s. Hint: %s", e.Code, e.WorkflowType, e.RunID, e.Message, e.Hint)
+}
+
 // Sentinel errors.
 var (
 	ErrWorkflowAlreadyRunning = errors.New("workflow is already running")
 	ErrWorkflowNotFound       = errors.New("workflow not found")
-	ErrWorkflowClosed         = errors.New("workflow is closed")
-	ErrUnknownWorkflowType    = errors.New("unknown workflow type")
-	ErrPayloadTooLarge        = errors.New("payload too large")
+	// errObsoleteInput: an input that arrives after what it reports was
+	// superseded (a late attempt report): skipped, not recorded.
+	errObsoleteInput = errors.New("obsolete input")
+	// ErrUnavailable: the server did not answer (in time), so the engine
+	// cannot know; it never means "not found".
+	ErrUnavailable         = errors.New("server unavailable")
+	ErrWorkflowClosed      = errors.New("workflow is closed")
+	ErrUnknownWorkflowType = errors.New("unknown workflow type")
+	ErrPayloadTooLarge     = errors.New("payload too large")
 	// ErrCanceled is the error of a cancelled context, timer or activity;
 	// test with errors.Is (IsCanceledError in the SDK).
 	ErrCanceled = errors.New("canceled")
@@ -201,4 +237,19 @@ func errorTypeName(err error) string {
 		return "Error"
 	}
 	return t.Name()
+}
+
+// unavailable wraps err with ErrUnavailable when it says the server did
+// not answer: a timeout, no responders, a read cut short, a lost
+// connection.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	if errors.Is(err, history.ErrIncompleteRead) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrDisconnected) {
+		return fmt.Errorf("%w (the server did not answer; try again): %w", ErrUnavailable, err)
+	}
+	return err
 }

@@ -15,3 +15,9 @@ func (s *Store) PublishWorkflowInput(queue, workflowID, runID, inputID, msgID st
 	_, err := s.JS.PublishMsg(context.Background(), newMsg(s.workflowTaskSubject(queue), msgID, data))
 	return err
 }
+
+// SetTestHookActivityCrash installs the activity crash hook for a test.
+func SetTestHookActivityCrash(f func(name string, attempt int, reported bool) bool) func() {
+	testHookActivityCrash = f
+	return func() { testHookActivityCrash = nil }
+}

@@ -59,12 +59,12 @@ func TestSingleWriterPerRun(t *testing.T) {
 	rec := func() *history.Record {
 		return &history.Record{Kind: history.KindDecision, Events: []history.Event{{Seq: 1, Type: history.WorkflowTaskFailed}}}
 	}
-	seq, err := log.Append(ctx, subj, 0, rec())
+	seq, err := log.Append(ctx, subj, history.Tail{}, rec())
 	testsrv.Must(t, err)
-	if _, err := log.Append(ctx, subj, 0, rec()); !errors.Is(err, history.ErrConflict) {
+	if _, err := log.Append(ctx, subj, history.Tail{}, rec()); !errors.Is(err, history.ErrConflict) {
 		t.Fatalf("second writer with a stale expectation: %v, want ErrConflict", err)
 	}
-	if _, err := log.Append(ctx, subj, seq, rec()); err != nil {
+	if _, err := log.Append(ctx, subj, history.Tail{Seq: seq}, rec()); err != nil {
 		t.Fatalf("writer with the current expectation: %v", err)
 	}
 }
@@ -414,9 +414,9 @@ func TestReplicatedCluster(t *testing.T) {
 	log := c.Store().Log
 	subj, _ := log.Subject("r3", "run")
 	rec := &history.Record{Kind: history.KindInput, Events: []history.Event{{Seq: 1, Type: history.WorkflowTaskFailed}}}
-	_, err := log.Append(ctx, subj, 0, rec)
+	_, err := log.Append(ctx, subj, history.Tail{}, rec)
 	testsrv.Must(t, err)
-	if _, err := log.Append(ctx, subj, 0, rec); !errors.Is(err, history.ErrConflict) {
+	if _, err := log.Append(ctx, subj, history.Tail{}, rec); !errors.Is(err, history.ErrConflict) {
 		t.Fatalf("stale writer on R3: %v, want ErrConflict", err)
 	}
 	// Two workflow workers on different nodes.

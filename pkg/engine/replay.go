@@ -12,10 +12,15 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// RecordsFromEvents regroups a flat list of events (a history file) into
-// records: a record ends where a command is followed by an input. Groups of
-// inputs may merge that were written apart; replay gives the same verdict,
-// since it runs the code after every input and checks the commands in order.
+// RecordsFromEvents regroups a flat list of events (a version 1 history
+// file) into records: a record ends where a command is followed by an input.
+// The boundaries are guessed: a decision that applied inputs and recorded no
+// command merges into the next record (or, alone, reads as an input
+// record), so the end-of-decision check ("no further command in this
+// decision") a live worker runs there is skipped, and a change at a point
+// where the run waited may pass. A guess only ever misses a mismatch; it
+// never invents one. Version 2 files keep the records as stored
+// (FileRecords).
 func RecordsFromEvents(evs []history.Event) []history.Record {
 	var out []history.Record
 	var cur []history.Event
@@ -40,18 +45,42 @@ func RecordsFromEvents(evs []history.Event) []history.Record {
 	return out
 }
 
+// FileRecords returns the records of a history file as a replay meets
+// them: as stored for a version 2 file, regrouped by RecordsFromEvents for a
+// version 1 file (see history.Version1Warning).
+func FileRecords(f *history.File) []history.Record {
+	if recs := f.HistoryRecords(); recs != nil {
+		return recs
+	}
+	return RecordsFromEvents(f.Events)
+}
+
 // ReplayRecords replays recorded records against the workflows of reg and
-// returns nil, or the *NonDeterminismError (or unknown type) it found.
+// returns nil, or the *NonDeterminismError (or unknown type) it found. It is
+// the one judge of determinism: the replayer, `dfctl replay` (by ID or
+// file) and a worker loading a run all rebuild the run with (*run).replay
+// over the records, so each meets the same decision boundaries and runs the
+// same checks.
 func ReplayRecords(reg *Registry, recs []history.Record) error {
+	return judgeReplay(newRun(slog.New(slog.DiscardHandler)), reg, recs)
+}
+
+// judgeReplay rebuilds the empty run r from recs (as a worker loading the
+// run does) and returns the verdict.
+func judgeReplay(r *run, reg *Registry, recs []history.Record) error {
 	if len(recs) == 0 {
 		return errors.New("replay: the history has no events")
 	}
-	quiet := slog.New(slog.DiscardHandler)
-	r, err := replayRun(reg, quiet, recs)
+	r, err := r.replay(reg, recs)
 	if err != nil {
 		return err
 	}
 	r.dispose()
+	if r.noCode {
+		// A closed run was rebuilt from its events alone; a replay check
+		// judges the code, which this registry lacks.
+		return unknownType(reg, r.info.WorkflowType)
+	}
 	return nil
 }
 
@@ -67,7 +96,9 @@ func ReplayEvents(reg *Registry, evs []history.Event) error {
 type replayRequest struct {
 	WorkflowID string          `json:"workflow_id,omitempty"`
 	RunID      string          `json:"run_id,omitempty"`
-	Events     []history.Event `json:"events,omitempty"`
+	Events     []history.Event `json:"events,omitempty"` // a version 1 file's events
+	// Records are a version 2 file's records (kind and events, as stored).
+	Records []history.Record `json:"records,omitempty"`
 }
 
 // ReplayResult is a worker's verdict on one history.
@@ -100,9 +131,15 @@ func (w *Worker) answerReplay(ctx context.Context, m *nats.Msg) {
 	if err == nil {
 		res.WorkflowID, res.RunID = req.WorkflowID, req.RunID
 		var recs []history.Record
-		if len(req.Events) > 0 {
+		switch {
+		case len(req.Records) > 0:
+			recs = req.Records
+			for i := range recs {
+				recs[i].StreamSeq = uint64(i + 1)
+			}
+		case len(req.Events) > 0:
 			recs = RecordsFromEvents(req.Events)
-		} else {
+		default:
 			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			var subj string
 			if subj, err = w.store.Log.Subject(req.WorkflowID, req.RunID); err == nil {
@@ -111,7 +148,10 @@ func (w *Worker) answerReplay(ctx context.Context, m *nats.Msg) {
 			cancel()
 		}
 		if err == nil {
-			err = ReplayRecords(w.reg, recs)
+			// The worker's own run options (deadlock timeout), as its loads.
+			r := newRun(slog.New(slog.DiscardHandler))
+			r.disp.deadlock = w.opts.DeadlockTimeout
+			err = judgeReplay(r, w.reg, recs)
 		}
 	}
 	var nde *NonDeterminismError
@@ -148,6 +188,24 @@ func (s *Store) ReplayHistory(ctx context.Context, queue string, evs []history.E
 	res, err := s.askReplay(ctx, queue, replayRequest{Events: evs})
 	if res != nil && len(evs) > 0 {
 		res.WorkflowID, res.RunID = evs[0].WorkflowID, evs[0].RunID
+	}
+	return res, err
+}
+
+// ReplayFile asks a live worker of queue to replay a history file: its
+// records as stored (version 2), or its events (version 1, whose decision
+// boundaries the worker guesses: see history.Version1Warning).
+func (s *Store) ReplayFile(ctx context.Context, queue string, f *history.File) (*ReplayResult, error) {
+	if err := ValidateTaskQueue(queue); err != nil {
+		return nil, err
+	}
+	req := replayRequest{Events: f.Events}
+	if recs := f.HistoryRecords(); recs != nil {
+		req = replayRequest{Records: recs}
+	}
+	res, err := s.askReplay(ctx, queue, req)
+	if res != nil {
+		res.WorkflowID, res.RunID = f.WorkflowID, f.RunID
 	}
 	return res, err
 }

@@ -70,12 +70,14 @@ func TestReplayCatchesIncompatibleChange(t *testing.T) {
 	testsrv.Must(t, run.Get(ctx, nil))
 	evs, err := c.History(ctx, "steps", "")
 	testsrv.Must(t, err)
+	recs, _, err := c.Store().HistoryTolerant(ctx, "steps", run.RunID())
+	testsrv.Must(t, err)
 
 	// In go test, with the replayer.
 	check := func(fn any) error {
 		r := replayer.New()
 		testsrv.Must(t, r.RegisterWorkflowWithOptions(fn, worker.RegisterOptions{Name: "Steps"}))
-		return r.ReplayHistory(history.NewFile(evs))
+		return r.ReplayHistory(history.NewFile(recs))
 	}
 	if err := check(TwoIncs); err != nil {
 		t.Fatalf("unchanged code: %v", err)

@@ -82,7 +82,10 @@ func (s *Store) ResetWorkflow(ctx context.Context, req ResetRequest) (*ResetResu
 		return nil, err
 	}
 	if len(recs) == 0 {
-		return nil, fmt.Errorf("%w: workflow %q has no run %s", ErrWorkflowNotFound, ri.WorkflowID, ri.RunID)
+		return nil, fmt.Errorf("%w: workflow %q run %s has no history yet: its start has not been written (describe it again in a few seconds, or terminate it)", ErrRunStarting, ri.WorkflowID, ri.RunID)
+	}
+	if st := recs[0].Events[0]; st.Type == history.WorkflowStarted && st.Input == nil {
+		return nil, invalidf("reset: workflow %q run %s never started (its start stopped before its input was stored): there is nothing to reset to", ri.WorkflowID, ri.RunID)
 	}
 	if req.ToEvent < 1 {
 		return nil, invalidf("reset: event %d: events are numbered from 1", req.ToEvent)
@@ -121,7 +124,7 @@ func (s *Store) ResetWorkflow(ctx context.Context, req ResetRequest) (*ResetResu
 			ev.ResetFrom = &history.RunRef{WorkflowID: ri.WorkflowID, RunID: ri.RunID, Seq: kept}
 			ev.Reason = reason
 		}
-		if last, err = s.Log.Append(ctx, newSubj, last, &rec); err != nil {
+		if last, err = s.Log.Append(ctx, newSubj, history.Tail{Seq: last}, &rec); err != nil {
 			return nil, fmt.Errorf("reset: copy the history: %w", err)
 		}
 	}

@@ -106,11 +106,32 @@ type run struct {
 	// blockedMark: the history ends with a WorkflowTaskFailed, so the runs
 	// index says blocked until the next decision commits.
 	blockedMark bool
+	// closedHistory: the history being replayed holds a close event;
+	// noCode: it is replayed without code because this worker does not
+	// register the workflow type (a closed run needs none).
+	// (A replay check or a query needs the code all the same: they
+	// report ErrUnknownWorkflowType for such a run.)
+	closedHistory bool
+	noCode        bool
 }
+
+// ErrInvalidInput is returned by applyInput (and checkTask) for an input
+// that does not fit the run: an event type that no task carries, an
+// outcome whose cause is not a command of the right kind in this run, an
+// input id that does not match its cause, an impossible attempt number, a
+// task that names another run. Such an input is never recorded: the task
+// that carried it is dropped (it is forged or corrupt; retrying cannot
+// make it fit).
+var ErrInvalidInput = errors.New("invalid input")
+
+// ErrRunClosed is returned by applyInput for an input to a run whose close
+// event is recorded: nothing is applied after a close, and the task that
+// carried it is dropped.
+var ErrRunClosed = errors.New("run is closed")
 
 func newRun(base *slog.Logger) *run {
 	r := &run{
-		disp:       &dispatcher{},
+		disp:       &dispatcher{deadlock: DefaultDeadlockTimeout},
 		activities: map[int64]*activityState{},
 		timers:     map[int64]*timerState{},
 		signals:    map[string]*channel{},
@@ -129,17 +150,31 @@ func newRun(base *slog.Logger) *run {
 // replayRun rebuilds a run from its records. Records up to the last
 // decision are replayed (the logger is silent); those after it are new.
 func replayRun(reg *Registry, logger *slog.Logger, recs []history.Record) (*run, error) {
+	return newRun(logger).replay(reg, recs)
+}
+
+// newRun returns an empty run whose code runs under the worker's options.
+func (w *Worker) newRun() *run {
+	r := newRun(w.log)
+	r.disp.deadlock = w.opts.DeadlockTimeout
+	return r
+}
+
+// replay rebuilds the empty run r from its records (see replayRun).
+func (r *run) replay(reg *Registry, recs []history.Record) (*run, error) {
 	lastDecision := -1
 	for i, rec := range recs {
 		if rec.Kind == history.KindDecision {
 			lastDecision = i
 		}
 	}
-	r := newRun(logger)
 	// Markers are known ahead: the code asks for a version or a side
 	// effect's result before the replay reaches the event that recorded it.
 	for _, rec := range recs {
 		for _, ev := range rec.Events {
+			if ev.Type.IsClosing() {
+				r.closedHistory = true
+			}
 			if ev.Type != history.MarkerRecorded {
 				continue
 			}
@@ -204,15 +239,23 @@ func (r *run) addCommand(c *command) {
 func (r *run) applyRecord(reg *Registry, rec history.Record) error {
 	for i := range rec.Events {
 		ev := rec.Events[i]
-		if ev.Type.IsCommand() {
+		switch {
+		case r.closed:
+			// Recorded after the close (by a writer that did not check):
+			// nothing after a close counts.
+		case r.noCode && ev.Type.IsCommand():
+			r.bindRecorded(ev, rec.StreamSeq)
+		case ev.Type.IsCommand():
 			if err := r.matchCommand(ev, rec.StreamSeq); err != nil {
 				return err
 			}
-		} else if err := r.applyInput(reg, ev); err != nil {
-			return err
+		default:
+			if err := r.apply(reg, ev); err != nil {
+				return err
+			}
 		}
-		if r.nde != nil {
-			return r.nde
+		if err := r.stopped(); err != nil {
+			return err
 		}
 		r.lastSeq = ev.Seq
 	}
@@ -300,7 +343,7 @@ func (r *run) bindCommand(c *command, ev history.Event, streamSeq uint64) {
 func (r *run) signalChannel(name string) *channel {
 	ch := r.signals[name]
 	if ch == nil {
-		ch = &channel{name: name}
+		ch = &channel{name: name, r: r, signal: true}
 		r.signals[name] = ch
 	}
 	return ch
@@ -318,8 +361,22 @@ func (r *run) removePending(c *command) bool {
 	return false
 }
 
-// applyInput applies one input event and runs the code until it blocks.
+// applyInput applies one new input event (one that arrived on a task or
+// from the run's signal subject, not yet recorded) and runs the code until
+// it blocks. An input that a closed run cannot take (ErrRunClosed) or that
+// does not fit the run (ErrInvalidInput) is refused before anything of the
+// run changes.
 func (r *run) applyInput(reg *Registry, ev history.Event) error {
+	if err := r.checkInput(ev); err != nil {
+		return err
+	}
+	return r.apply(reg, ev)
+}
+
+// apply applies one input event, new or recorded, and runs the code until
+// it blocks. Recorded inputs are taken as the history has them: an outcome
+// that answers nothing is ignored, the same way on every replay.
+func (r *run) apply(reg *Registry, ev history.Event) error {
 	if ev.InputID != "" {
 		if _, dup := r.applied[ev.InputID]; !dup {
 			r.applied[ev.InputID] = 0
@@ -367,7 +424,7 @@ func (r *run) applyInput(reg *Registry, ev history.Event) error {
 	case history.SignalReceived:
 		r.lastSignalSeq = max(r.lastSignalSeq, ev.SignalSeq)
 		ch := r.signalChannel(ev.Name)
-		ch.buf = append(ch.buf, ev.Input)
+		ch.buf = append(ch.buf, chanValue{v: ev.Input, eventSeq: ev.Seq})
 		ch.sent++
 		r.runCode()
 	case history.TimerFired:
@@ -383,13 +440,166 @@ func (r *run) applyInput(reg *Registry, ev history.Event) error {
 	return nil
 }
 
+// checkInput says whether a new input fits the run, without changing it.
+// Inputs arrive on task subjects, where anyone allowed to publish can put
+// anything; only what this engine's own writers send fits:
+//
+//   - an activity outcome (act:<seq>:done) or failed attempt
+//     (act:<seq>:attempt:<n>) answers the ActivityScheduled at its cause,
+//     names that activity, and has an attempt >= 1 (a failed attempt is
+//     retried only below the policy's MaximumAttempts);
+//   - a TimerFired (timer:<seq>) answers the TimerStarted at its cause;
+//   - a child's start or close (child:<seq>:...) answers the
+//     ChildWorkflowScheduled at its cause, and names that child;
+//   - a WorkflowCancelRequested has input id "cancel"; a WorkflowTimedOut
+//     ("timeout") needs a run started with an execution timeout;
+//   - a SignalReceived (sig:<stream seq>) comes from the signal subject.
+//
+// Every other type (a start, a termination, a command...) is written to
+// the history by its writer, never applied from a task.
+func (r *run) checkInput(ev history.Event) error {
+	if r.closed {
+		return fmt.Errorf("%w: %s (input %q) after %s (event %d)", ErrRunClosed, ev.Type, ev.InputID, r.closeEvent.Type, r.closeEvent.Seq)
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s (input %q) for workflow %q run %s: "+format,
+			append([]any{ErrInvalidInput, ev.Type, ev.InputID, r.info.WorkflowID, r.info.RunID}, args...)...)
+	}
+	if ev.InputID == "" {
+		return bad("no input id")
+	}
+	wantID := func(id string, prefix bool) error {
+		if ev.InputID == id || prefix && strings.HasPrefix(ev.InputID, id) {
+			return nil
+		}
+		return bad("the input id does not match its cause (want %q)", id)
+	}
+	switch ev.Type {
+	case history.ActivityCompleted, history.ActivityFailed, history.ActivityAttemptFailed:
+		a := r.activities[ev.Cause]
+		if a == nil {
+			return bad("event %d is not an ActivityScheduled of this run", ev.Cause)
+		}
+		if ev.Name != "" && ev.Name != a.name {
+			return bad("event %d scheduled activity %s, not %s", ev.Cause, a.name, ev.Name)
+		}
+		if ev.Attempt < 1 {
+			return bad("attempt %d", ev.Attempt)
+		}
+		if a.done || ev.Type == history.ActivityAttemptFailed && ev.Attempt <= a.attempts {
+			// A late report: the activity has its outcome, or a later
+			// attempt was recorded. Nothing to record.
+			return fmt.Errorf("%w: %s attempt %d of event %d (the activity is done or attempt %d is recorded)", errObsoleteInput, ev.Type, ev.Attempt, ev.Cause, a.attempts)
+		}
+		if ev.Type != history.ActivityAttemptFailed {
+			return wantID(fmt.Sprintf("act:%d:done", ev.Cause), false)
+		}
+		if o := a.scheduled.ActivityOptions; o != nil {
+			if p := o.RetryPolicy.Normalize(); p.MaximumAttempts > 0 && ev.Attempt >= p.MaximumAttempts {
+				return bad("attempt %d of at most %d is never retried", ev.Attempt, p.MaximumAttempts)
+			}
+		}
+		return wantID(fmt.Sprintf("act:%d:attempt:", ev.Cause), true)
+	case history.TimerFired:
+		if r.timers[ev.Cause] == nil {
+			return bad("event %d is not a TimerStarted of this run", ev.Cause)
+		}
+		return wantID(fmt.Sprintf("timer:%d", ev.Cause), false)
+	case history.ChildWorkflowStarted, history.ChildWorkflowStartFailed, history.ChildWorkflowCompleted, history.ChildWorkflowFailed:
+		cs := r.children[ev.Cause]
+		if cs == nil {
+			return bad("event %d is not a ChildWorkflowScheduled of this run", ev.Cause)
+		}
+		if cs.done || ev.Type == history.ChildWorkflowStarted && cs.started.ready {
+			// The child's outcome (or its start) is recorded already:
+			// a late note, nothing to record.
+			return fmt.Errorf("%w: %s of child event %d (already recorded)", errObsoleteInput, ev.Type, ev.Cause)
+		}
+		if ev.Child != nil && ev.Child.WorkflowID != cs.ref.WorkflowID {
+			return bad("event %d scheduled child %q, not %q", ev.Cause, cs.ref.WorkflowID, ev.Child.WorkflowID)
+		}
+		return wantID(fmt.Sprintf("child:%d:", ev.Cause), true)
+	case history.WorkflowCancelRequested:
+		return wantID("cancel", false)
+	case history.WorkflowTimedOut:
+		if !r.hasTimeout {
+			return bad("the run has no execution timeout")
+		}
+		return wantID("timeout", false)
+	case history.SignalReceived:
+		if ev.Name == "" || ev.SignalSeq == 0 {
+			return bad("a signal needs a name and the stream seq it was accepted at")
+		}
+		return wantID(fmt.Sprintf("sig:%d", ev.SignalSeq), false)
+	}
+	return bad("no task carries this event type")
+}
+
+// checkTask says whether a workflow task fits the run it names, before
+// anything of it is applied: the run's workflow ID and run ID must be the
+// task's, and an event the task carries must be one a task may carry
+// (signals are read from the run's signal subject, never taken from a
+// task). A start task carries the run's own WorkflowStarted.
+func (r *run) checkTask(task workflowTask) error {
+	if task.WorkflowID != r.info.WorkflowID || task.RunID != r.info.RunID {
+		return fmt.Errorf("%w: the task names workflow %q run %s, the history is workflow %q run %s",
+			ErrInvalidInput, task.WorkflowID, task.RunID, r.info.WorkflowID, r.info.RunID)
+	}
+	switch ev := task.Event; {
+	case ev == nil:
+	case ev.Type == history.WorkflowStarted || task.RecordSeq != 0:
+		if ev.Type != history.WorkflowStarted || ev.WorkflowID != task.WorkflowID || ev.RunID != task.RunID {
+			return fmt.Errorf("%w: the start task of workflow %q run %s carries %s of workflow %q run %s",
+				ErrInvalidInput, task.WorkflowID, task.RunID, ev.Type, ev.WorkflowID, ev.RunID)
+		}
+	case ev.Type == history.SignalReceived:
+		return fmt.Errorf("%w: a task carries a SignalReceived for workflow %q run %s (signals are read from the run's signal subject)",
+			ErrInvalidInput, task.WorkflowID, task.RunID)
+	}
+	return nil
+}
+
+// bindRecorded takes a recorded command as the history has it, for a
+// closed run replayed without code: the state its close requires
+// (activities, timers and children still open) is rebuilt from the events.
+func (r *run) bindRecorded(ev history.Event, streamSeq uint64) {
+	c := &command{event: ev, future: &future{what: describeCommand(ev)}, unregister: func() {}}
+	switch ev.Type {
+	case history.TimerStarted:
+		t := &timerState{future: c.future, unregister: func() {}}
+		c.onBind = func(seq int64) { r.timers[seq] = t }
+	case history.ChildWorkflowScheduled:
+		if ev.Child != nil {
+			cs := &childState{result: c.future, started: &future{}, ref: *ev.Child, policy: ParentClosePolicy(ev.ParentClosePolicy)}
+			c.onBind = func(seq int64) { r.children[seq] = cs }
+		}
+	}
+	r.bindCommand(c, ev, streamSeq)
+	switch ev.Type {
+	case history.TimerCanceled:
+		if t := r.timers[ev.Cause]; t != nil {
+			t.done = true
+		}
+	case history.ActivityCancelRequested:
+		if a := r.activities[ev.Cause]; a != nil {
+			a.done = true
+		}
+	}
+}
+
 func (r *run) start(reg *Registry, ev history.Event) error {
 	r.info = Info{WorkflowID: ev.WorkflowID, RunID: ev.RunID, WorkflowType: ev.Name, TaskQueue: ev.TaskQueue, StartTime: ev.Time}
 	r.parent = ev.Parent
 	r.hasTimeout = ev.WorkflowTimeout > 0
 	sig, ok := reg.workflow(ev.Name)
+	if !ok && r.closedHistory {
+		// A closed run needs no code: its events say all there is to know
+		// (what its close requires, what it answers).
+		r.noCode = true
+		return nil
+	}
 	if !ok {
-		return fmt.Errorf("%w %q: this worker registers %v", ErrUnknownWorkflowType, ev.Name, reg.WorkflowNames())
+		return unknownType(reg, ev.Name)
 	}
 	r.started = true
 	ctx := Context(r.root)
@@ -401,11 +611,18 @@ func (r *run) start(reg *Registry, ev history.Event) error {
 			return
 		}
 		out := sig.fn.Call(append([]reflect.Value{reflect.ValueOf(ctx)}, args...))
+		r.disp.enter() // a coroutine abandoned as deadlocked ends here: its run is gone
 		result, err := sig.splitResult("workflow", out)
 		r.finish(result, err)
 	})
 	r.runCode()
 	return nil
+}
+
+// unknownType is the error of a run whose workflow type reg does not
+// register.
+func unknownType(reg *Registry, name string) error {
+	return fmt.Errorf("%w %q: this worker registers %v", ErrUnknownWorkflowType, name, reg.WorkflowNames())
 }
 
 func (r *run) finish(result json.RawMessage, err error) {
@@ -433,6 +650,22 @@ func (r *run) runCode() {
 	if p := r.disp.runUntilBlocked(); p != nil {
 		r.finish(nil, p)
 	}
+}
+
+// stopped says why the run's code cannot go on, if it cannot: it met a
+// recorded version it does not support (a non-determinism), or it broke a
+// rule of workflow code (a deadlock, a workflow call from a goroutine
+// outside workflow.Go; see dispatcher). The worker blocks the run.
+func (r *run) stopped() error {
+	if r.nde != nil {
+		return r.nde
+	}
+	if f := r.disp.failed(); f != nil {
+		e := *f
+		e.WorkflowType, e.RunID = r.info.WorkflowType, r.info.RunID
+		return &e
+	}
+	return nil
 }
 
 // takeCommands turns the pending commands into events numbered from

@@ -53,6 +53,10 @@ type RunInfo struct {
 	// Blocked says why a running run cannot make progress (unknown workflow
 	// type, non-deterministic code), until a worker that can run it comes.
 	Blocked string `json:"blocked,omitempty"`
+	// StartTask is the stream sequence of the run's start task (task
+	// stream), written before the ID was reserved: whoever finds the run
+	// reserved but without history completes its start from it (start.go).
+	StartTask uint64 `json:"start_task_seq,omitempty"`
 }
 
 func (s *Store) runKey(workflowID string) (string, error) {
@@ -190,7 +194,7 @@ func (s *Store) GetRun(ctx context.Context, workflowID string) (*RunInfo, error)
 		return nil, fmt.Errorf("%w: no workflow with ID %q (dfctl list shows the known ones)", ErrWorkflowNotFound, workflowID)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("runs index: %w", err)
+		return nil, fmt.Errorf("runs index: read %q: %w", workflowID, unavailable(err))
 	}
 	var ri RunInfo
 	if err := json.Unmarshal(e.Value(), &ri); err != nil {

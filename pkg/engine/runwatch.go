@@ -107,6 +107,12 @@ func (s *Store) Close() {
 // (the JetStream message-get API, not a direct get that a replica may answer).
 func (s *Store) getRunFromLeader(ctx context.Context, key string) (*RunInfo, error) {
 	req, _ := json.Marshal(map[string]string{"last_by_subj": "$KV." + s.runsBucket() + "." + key})
+	if _, ok := ctx.Deadline(); !ok {
+		// Without a deadline a lost answer (a leader dying) waits for ever.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.NC.Opts.Timeout)
+		defer cancel()
+	}
 	msg, err := s.NC.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+s.runsBucket(), req)
 	if err != nil {
 		return nil, fmt.Errorf("runs index: %w", err)

@@ -25,6 +25,9 @@ type Config struct {
 	Replicas int
 	// Storage is "file" (default) or "memory".
 	Storage string
+	// replicasUnset: Replicas was 0 (default 1 for new streams; existing
+	// streams keep theirs).
+	replicasUnset bool
 }
 
 var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
@@ -37,7 +40,7 @@ func (c Config) normalize() (Config, error) {
 		return c, fmt.Errorf("prefix %q: use letters, digits, '-' and '_' only", c.Prefix)
 	}
 	if c.Replicas <= 0 {
-		c.Replicas = 1
+		c.Replicas, c.replicasUnset = 1, true
 	}
 	if c.Replicas > 5 {
 		return c, fmt.Errorf("replicas %d: JetStream allows at most 5", c.Replicas)
@@ -125,16 +128,10 @@ func (s *Store) timerSubject(runID string, seq int64) string {
 // Open connects a Store to nc, creating the streams and the runs bucket
 // idempotently if they do not exist yet.
 func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
-	cfg, err := cfg.normalize()
+	s, err := newStore(nc, cfg)
 	if err != nil {
 		return nil, err
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, err
-	}
-	s := &Store{NC: nc, JS: js, Config: cfg, consumers: map[string]jetstream.Consumer{}}
-	s.Log = &history.Log{JS: js, Stream: s.historyStream(), SubjectPrefix: cfg.Prefix + ".hist"}
 	if err := s.ensureTopology(ctx); err != nil {
 		return nil, err
 	}
@@ -143,7 +140,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 
 func (s *Store) ensureTopology(ctx context.Context) error {
 	cfg := s.Config
-	_, err := s.ensureStream(ctx, jetstream.StreamConfig{
+	hist, err := s.ensureStream(ctx, jetstream.StreamConfig{
 		Name:        s.historyStream(),
 		Description: "DurableFuture run histories: one subject per run, one message per decision",
 		Subjects:    []string{cfg.Prefix + ".hist.>"},
@@ -155,6 +152,7 @@ func (s *Store) ensureTopology(ctx context.Context) error {
 	if err != nil {
 		return topologyError("history stream "+s.historyStream(), err)
 	}
+	s.Log.LeaderCheck = hist.CachedInfo().Config.Replicas > 1
 	s.tasks, err = s.ensureStream(ctx, jetstream.StreamConfig{
 		Name:              s.taskStream(),
 		Description:       "DurableFuture workflow and activity tasks, per task queue",
@@ -206,6 +204,12 @@ func (s *Store) ensureStream(ctx context.Context, want jetstream.StreamConfig) (
 		return nil, err
 	}
 	have := st.CachedInfo().Config
+	if s.Config.replicasUnset {
+		// The opener did not ask for a replica count: an existing stream
+		// keeps its own (a worker with default options must not scale an
+		// R3 installation down to R1).
+		want.Replicas = have.Replicas
+	}
 	if slices.Equal(have.Subjects, want.Subjects) && have.Storage == want.Storage && have.Replicas == want.Replicas &&
 		have.Retention == want.Retention && have.AllowDirect == want.AllowDirect && have.Discard == want.Discard &&
 		(want.Duplicates == 0 || have.Duplicates == want.Duplicates) && have.AllowMsgSchedules == want.AllowMsgSchedules {
@@ -215,10 +219,7 @@ func (s *Store) ensureStream(ctx context.Context, want jetstream.StreamConfig) (
 }
 
 func topologyError(what string, err error) error {
-	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
-		return fmt.Errorf("create %s: JetStream is not enabled on this server (start nats-server with -js, or use `dfctl dev`): %w", what, err)
-	}
-	return fmt.Errorf("create %s: %w", what, err)
+	return fmt.Errorf("create %s: %w", what, jetStreamError(err))
 }
 
 // consumer returns (creating it idempotently) the durable pull consumer of

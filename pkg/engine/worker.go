@@ -27,8 +27,10 @@ type WorkerOptions struct {
 	// WorkflowTaskTimeout: a workflow task not acked within it (a crashed
 	// worker) is redelivered to another worker (default 10s).
 	WorkflowTaskTimeout time.Duration
-	// ActivityTaskTimeout: an activity task whose worker stops heartbeating
-	// to JetStream for this long is redelivered (default 30s).
+	// ActivityTaskTimeout: an activity task whose worker stops renewing it
+	// for this long (the worker renews it four times as often while the
+	// attempt runs) is redelivered to another worker, which records the
+	// lost attempt as timed out and runs the next one (default 2s).
 	ActivityTaskTimeout time.Duration
 	// CacheSize is the number of runs kept in memory (default 10,000).
 	CacheSize int
@@ -36,6 +38,10 @@ type WorkerOptions struct {
 	// after its context is done; those still running are then cancelled and
 	// released for redelivery (default 10s).
 	ShutdownTimeout time.Duration
+	// DeadlockTimeout: workflow code that runs this long without yielding
+	// (time.Sleep, blocking I/O, a busy loop) is a deadlock (DF1006): its
+	// run is blocked and the task slot freed (default 1s; negative: never).
+	DeadlockTimeout time.Duration
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -63,13 +69,16 @@ func (o WorkerOptions) normalize() (WorkerOptions, error) {
 		o.WorkflowTaskTimeout = 10 * time.Second
 	}
 	if o.ActivityTaskTimeout <= 0 {
-		o.ActivityTaskTimeout = 30 * time.Second
+		o.ActivityTaskTimeout = 2 * time.Second
 	}
 	if o.CacheSize <= 0 {
 		o.CacheSize = 10000
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = 10 * time.Second
+	}
+	if o.DeadlockTimeout == 0 {
+		o.DeadlockTimeout = DefaultDeadlockTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -87,6 +96,10 @@ type Worker struct {
 	cache *runCache
 	// running are the activity attempts in progress, for cancellation.
 	running runningActivities
+	// fullBlocked are the runs this worker marked blocked because
+	// JetStream storage was full (run ID → true), cleared on their next
+	// committed decision.
+	fullBlocked sync.Map
 }
 
 // NewWorker returns a worker for the registry's workflows and activities.
@@ -128,7 +141,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				return stoppedOr(ctx, err)
 			}
 			loops = append(loops, func() error {
-				return w.pull(ctx, c, w.opts.MaxConcurrentWorkflowTasks, false, func(m jetstream.Msg) {
+				return w.pull(ctx, c, w.opts.MaxConcurrentWorkflowTasks, func(m jetstream.Msg) {
 					w.processWorkflowTask(hard, m)
 				})
 			})
@@ -143,9 +156,9 @@ func (w *Worker) Run(ctx context.Context) error {
 				return stoppedOr(ctx, err)
 			}
 			loops = append(loops, func() error {
-				return w.pull(ctx, c, w.opts.MaxConcurrentActivities, true, func(m jetstream.Msg) {
+				return w.fetch(ctx, c, w.opts.MaxConcurrentActivities, func(m jetstream.Msg) {
 					w.processActivityTask(ctx, hard, m)
-				})
+				}, w.releaseUnstarted)
 			})
 		}
 	}
@@ -194,10 +207,11 @@ func stoppedOr(ctx context.Context, err error) error {
 
 // pull feeds messages of one consumer to handle, at most conc at once, until
 // ctx is done; then it drains what was already pulled and waits for the
-// handlers. With releaseOnStop, tasks pulled but not started when ctx ends
-// are given back at once (activities) instead of handled.
-func (w *Worker) pull(ctx context.Context, c jetstream.Consumer, conc int, releaseOnStop bool, handle func(jetstream.Msg)) error {
-	it, err := c.Messages(jetstream.PullMaxMessages(conc))
+// handlers.
+func (w *Worker) pull(ctx context.Context, c jetstream.Consumer, conc int, handle func(jetstream.Msg)) error {
+	// A short pull expiry and heartbeat: after a consumer leader moves (a
+	// cluster node dies) the pull is renewed within seconds, not 30 s.
+	it, err := c.Messages(jetstream.PullMaxMessages(conc), jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(2*time.Second))
 	if err != nil {
 		return fmt.Errorf("worker: pull: %w", err)
 	}
@@ -229,17 +243,78 @@ func (w *Worker) pull(ctx context.Context, c jetstream.Consumer, conc int, relea
 			}
 			continue
 		}
-		if ctx.Err() != nil && releaseOnStop {
-			// Shutting down: give tasks not started back at once.
-			_ = msg.Nak()
-			<-sem
-			continue
-		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			handle(msg)
 		}()
+	}
+}
+
+// fetch feeds messages of one consumer to handle, at most conc at once,
+// until ctx is done, asking the server for exactly as many messages as
+// there are free slots. Unlike pull, no message waits in a client buffer
+// while its ack timer runs: activity tasks have a short ack wait (renewed
+// with InProgress while they run, so that a crashed attempt is retried
+// within seconds), and a task buffered past it would be redelivered to
+// another worker while this one still holds it.
+func (w *Worker) fetch(ctx context.Context, c jetstream.Consumer, conc int, handle, release func(jetstream.Msg)) error {
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		free := 1
+	more:
+		for free < conc {
+			select {
+			case sem <- struct{}{}:
+				free++
+			default:
+				break more
+			}
+		}
+		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		batch, err := c.Fetch(free, jetstream.FetchContext(fctx))
+		got := 0
+		if err == nil {
+			for msg := range batch.Messages() {
+				got++
+				if ctx.Err() != nil {
+					release(msg) // shutting down: give it back at once
+					<-sem
+					continue
+				}
+				wg.Add(1)
+				go func() {
+					defer func() { <-sem; wg.Done() }()
+					handle(msg)
+				}()
+			}
+			err = batch.Error()
+		}
+		cancel()
+		for ; got < free; got++ {
+			<-sem
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err == nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
+		case errors.Is(err, nats.ErrConnectionClosed):
+			return fmt.Errorf("worker: %w", err)
+		default:
+			// Lost the server for a moment: back off a little, then go on.
+			w.log.Warn("worker: fetch", "err", err)
+			select {
+			case <-time.After(250 * time.Millisecond):
+			case <-ctx.Done():
+			}
+		}
 	}
 }
 

@@ -34,7 +34,13 @@ type rootContext struct {
 }
 
 func (c rootContext) Value(any) any { return nil }
-func (c rootContext) run() *run     { return c.r }
+
+// run is how every workflow call reaches the run: only from the coroutine
+// running now (or a query handler); see dispatcher.enter.
+func (c rootContext) run() *run {
+	c.r.disp.enter()
+	return c.r
+}
 
 // canceler is the cancellation state shared by a context and its children.
 type canceler struct {
@@ -299,56 +305,164 @@ func IsReplaying(ctx Context) bool { return ctx.run().replaying }
 // GetLogger returns a logger that is silent while the code replays.
 func GetLogger(ctx Context) *slog.Logger { return ctx.run().logger }
 
-// Channel is a deterministic channel between workflow goroutines.
+// Channel is a deterministic channel between workflow goroutines, and the
+// receiving end of a run's signals (GetSignalChannel).
+//
+// A value that does not decode into the receiver's type (a signal sent with
+// the wrong shape) never fails the workflow. Receive and ReceiveAsync skip
+// it, with a warning in the workflow's log; ReceiveWithError and
+// ReceiveAsyncWithError return it as a *ReceiveError. Either way the value
+// is consumed, and a replay of the same history does the same.
 type Channel interface {
 	Send(ctx Context, v any)
 	// Receive blocks until a value arrives (more=true) or the channel is
 	// closed and drained (more=false); the value is decoded into valuePtr.
+	// A value that does not decode is skipped (logged) and Receive waits
+	// for the next one.
 	Receive(ctx Context, valuePtr any) (more bool)
+	// ReceiveWithError is Receive that returns a value that does not
+	// decode into valuePtr as a *ReceiveError (with more=true) instead of
+	// skipping it.
+	ReceiveWithError(ctx Context, valuePtr any) (more bool, err error)
+	// ReceiveAsync takes a value if one is waiting (ok=true), skipping
+	// (and logging) those that do not decode.
 	ReceiveAsync(valuePtr any) (ok bool)
+	// ReceiveAsyncWithError takes the next value if one is waiting
+	// (ok=true); err is a *ReceiveError when it does not decode into
+	// valuePtr.
+	ReceiveAsyncWithError(valuePtr any) (ok bool, err error)
 	Close()
 	Len() int
 }
 
+// ReceiveError is a value taken from a channel that does not decode into
+// the receiver's type: for a signal, the client sent a value of another
+// shape than the workflow reads. The value is consumed; the run goes on.
+type ReceiveError struct {
+	// Channel is the signal's name ("" for a channel made by NewChannel).
+	Channel string
+	// EventSeq is the SignalReceived event that carried the value (0 for a
+	// value sent by workflow code).
+	EventSeq int64
+	// Value is the value as received, as JSON (when it can be written so).
+	Value json.RawMessage
+	// Target is the Go type it was to be decoded into, e.g. "*int".
+	Target string
+	// Err is the decoder's error.
+	Err error
+}
+
+func (e *ReceiveError) Error() string {
+	what := "channel value"
+	if e.Channel != "" {
+		what = fmt.Sprintf("signal %q", e.Channel)
+	}
+	if e.EventSeq != 0 {
+		what += fmt.Sprintf(" (event %d)", e.EventSeq)
+	}
+	return fmt.Sprintf("%s %s does not decode into %s: %v", what, history.Truncate(history.CompactJSON(e.Value), 60), e.Target, e.Err)
+}
+
+func (e *ReceiveError) Unwrap() error { return e.Err }
+
 type channel struct {
-	name   string
+	name string
+	// r is the run, for the log line of a skipped value (nil for a
+	// context's Done channel, which carries no value).
+	r      *run
+	signal bool
 	size   int
-	buf    []any
+	buf    []chanValue
 	sent   int
 	taken  int
 	closed bool
 }
 
+// chanValue is a value in a channel: sent by workflow code, or a signal's
+// JSON with the seq of the SignalReceived event that carried it.
+type chanValue struct {
+	v        any
+	eventSeq int64
+}
+
 // NewChannel returns an unbuffered channel.
-func NewChannel(ctx Context) Channel { return &channel{} }
+func NewChannel(ctx Context) Channel { return &channel{r: ctx.run()} }
 
 // NewBufferedChannel returns a channel holding up to size values.
-func NewBufferedChannel(ctx Context, size int) Channel { return &channel{size: size} }
+func NewBufferedChannel(ctx Context, size int) Channel { return &channel{r: ctx.run(), size: size} }
 
 func (c *channel) Send(ctx Context, v any) {
 	if c.closed {
 		panic("workflow: send on closed channel")
 	}
-	c.buf = append(c.buf, v)
+	c.buf = append(c.buf, chanValue{v: v})
 	c.sent++
 	ticket := c.sent
 	ctx.run().disp.yield(func() bool { return c.taken >= ticket-c.size })
 }
 
 func (c *channel) Receive(ctx Context, valuePtr any) bool {
+	for {
+		more, err := c.ReceiveWithError(ctx, valuePtr)
+		if err == nil {
+			return more
+		}
+		c.skipped(err)
+	}
+}
+
+func (c *channel) ReceiveWithError(ctx Context, valuePtr any) (bool, error) {
 	ctx.run().disp.yield(func() bool { return len(c.buf) > 0 || c.closed })
-	return c.ReceiveAsync(valuePtr)
+	if len(c.buf) == 0 {
+		return false, nil // closed and drained
+	}
+	return true, c.take(valuePtr)
 }
 
 func (c *channel) ReceiveAsync(valuePtr any) bool {
-	if len(c.buf) == 0 {
-		return false
+	for {
+		ok, err := c.ReceiveAsyncWithError(valuePtr)
+		if err == nil {
+			return ok
+		}
+		c.skipped(err)
 	}
-	v := c.buf[0]
+}
+
+func (c *channel) ReceiveAsyncWithError(valuePtr any) (bool, error) {
+	if len(c.buf) == 0 {
+		return false, nil
+	}
+	return true, c.take(valuePtr)
+}
+
+// take consumes the next value into valuePtr.
+func (c *channel) take(valuePtr any) error {
+	cv := c.buf[0]
 	c.buf = c.buf[1:]
 	c.taken++
-	assign(valuePtr, v)
-	return true
+	err := assign(valuePtr, cv.v)
+	if err == nil {
+		return nil
+	}
+	re := &ReceiveError{EventSeq: cv.eventSeq, Target: fmt.Sprintf("%T", valuePtr), Err: err}
+	if c.signal {
+		re.Channel = c.name
+	}
+	if raw, ok := cv.v.(json.RawMessage); ok {
+		re.Value = raw
+	} else {
+		re.Value, _ = json.Marshal(cv.v)
+	}
+	return re
+}
+
+// skipped logs a value Receive or ReceiveAsync did not deliver (silent on
+// replay, like every workflow log line).
+func (c *channel) skipped(err error) {
+	if c.r != nil {
+		c.r.logger.Warn("workflow: a received value does not decode and is skipped (use ReceiveWithError to see it)", "err", err.Error())
+	}
 }
 
 func (c *channel) ready() bool { return len(c.buf) > 0 || c.closed }
@@ -358,27 +472,36 @@ func (c *channel) Close() { c.closed = true }
 func (c *channel) Len() int { return len(c.buf) }
 
 // assign stores v into valuePtr: directly when the types match, else through
-// JSON (so a channel of signals can be read into a struct).
-func assign(valuePtr, v any) {
+// JSON (so a channel of signals can be read into a struct). A value that
+// does not decode leaves valuePtr as it was (its top level: what a map or
+// pointer inside it refers to may be partly written) and is an error;
+// valuePtr that is not a pointer is a bug in the code (a panic).
+func assign(valuePtr, v any) error {
 	if valuePtr == nil {
-		return
+		return nil
 	}
-	if raw, ok := v.(json.RawMessage); ok {
-		if err := json.Unmarshal(raw, valuePtr); err != nil {
-			panic(fmt.Sprintf("workflow: decode channel value into %T: %v", valuePtr, err))
+	pv := reflect.ValueOf(valuePtr)
+	if pv.Kind() != reflect.Pointer || pv.IsNil() {
+		panic(fmt.Sprintf("workflow: receive into %T: need a non-nil pointer", valuePtr))
+	}
+	raw, isRaw := v.(json.RawMessage)
+	if !isRaw && setDirect(valuePtr, v) {
+		return nil
+	}
+	if !isRaw {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("a %T cannot be encoded: %w", v, err)
 		}
-		return
+		raw = b
 	}
-	if setDirect(valuePtr, v) {
-		return
+	before := reflect.New(pv.Elem().Type()).Elem()
+	before.Set(pv.Elem())
+	if err := json.Unmarshal(raw, valuePtr); err != nil {
+		pv.Elem().Set(before)
+		return err
 	}
-	b, err := json.Marshal(v)
-	if err == nil {
-		err = json.Unmarshal(b, valuePtr)
-	}
-	if err != nil {
-		panic(fmt.Sprintf("workflow: receive %T into %T: %v", v, valuePtr, err))
-	}
+	return nil
 }
 
 // Selector waits on several futures and channels at once.
@@ -640,6 +763,9 @@ var ErrQueryNotFound = errors.New("query not found")
 // query answers one query from the run's current state. The caller holds
 // the run (no coroutine runs meanwhile).
 func (r *run) query(name string, input json.RawMessage) (result json.RawMessage, err error) {
+	if r.noCode {
+		return nil, fmt.Errorf("%w %q: this worker does not register it, so it cannot answer queries of its runs", ErrUnknownWorkflowType, r.info.WorkflowType)
+	}
 	sig, ok := r.queries[name]
 	if !ok {
 		names := make([]string, 0, len(r.queries))
@@ -658,5 +784,7 @@ func (r *run) query(name string, input json.RawMessage) (result json.RawMessage,
 			err = &PanicError{Value: fmt.Sprint(p), Stack: string(debug.Stack())}
 		}
 	}()
-	return sig.splitResult("query", sig.fn.Call(args))
+	var out []reflect.Value
+	r.disp.runQuery(func() { out = sig.fn.Call(args) })
+	return sig.splitResult("query", out)
 }

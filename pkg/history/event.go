@@ -10,9 +10,12 @@ import (
 	"time"
 )
 
-// Version is the version of the event and record JSON written by this code.
-// Readers accept every version up to and including it.
-const Version = 1
+// Version is the newest version of the event and record JSON written by
+// this code. Readers accept every version up to and including it. Records
+// are written as version 1 unless they hold a blob reference (VersionBlobs,
+// see payload.go), so older readers refuse only the records they would
+// misread.
+const Version = VersionBlobs
 
 // EventType names what an event records.
 type EventType string
@@ -102,9 +105,14 @@ type Event struct {
 	// Input is the JSON array of arguments (a signal's is one JSON value).
 	Input json.RawMessage `json:"input,omitempty"`
 	// Result is the JSON value returned.
-	Result  json.RawMessage `json:"result,omitempty"`
-	Failure *Failure        `json:"failure,omitempty"`
-	Attempt int             `json:"attempt,omitempty"`
+	Result json.RawMessage `json:"result,omitempty"`
+	// InputRef and ResultRef replace Input and Result in a stored record
+	// when the payload is stored out of line; reads through Log resolve
+	// them, so they are never set in events a caller sees.
+	InputRef  *BlobRef `json:"input_ref,omitempty"`
+	ResultRef *BlobRef `json:"result_ref,omitempty"`
+	Failure   *Failure `json:"failure,omitempty"`
+	Attempt   int      `json:"attempt,omitempty"`
 	// ActivityOptions are the options an activity was scheduled with.
 	ActivityOptions *ActivityOptions `json:"activity_options,omitempty"`
 	// StartedAt is when the attempt that produced an activity outcome began.
@@ -221,12 +229,14 @@ func (p RetryPolicy) Retryable(f *Failure, attempt int) bool {
 
 // Failure is an error as a value: what crosses the wire for every error.
 type Failure struct {
-	Message      string   `json:"message"`
-	Type         string   `json:"type,omitempty"`
-	Stack        string   `json:"stack,omitempty"`
-	NonRetryable bool     `json:"non_retryable,omitempty"`
-	Details      []byte   `json:"details,omitempty"`
-	Cause        *Failure `json:"cause,omitempty"`
+	Message      string `json:"message"`
+	Type         string `json:"type,omitempty"`
+	Stack        string `json:"stack,omitempty"`
+	NonRetryable bool   `json:"non_retryable,omitempty"`
+	Details      []byte `json:"details,omitempty"`
+	// DetailsRef replaces Details when they are stored out of line.
+	DetailsRef *BlobRef `json:"details_ref,omitempty"`
+	Cause      *Failure `json:"cause,omitempty"`
 }
 
 func (f *Failure) Error() string {

@@ -27,7 +27,7 @@ func TestFollow(t *testing.T) {
 		if subject == subj {
 			expect = last
 		}
-		n, err := log.Append(ctx, subject, expect, &history.Record{Kind: history.KindInput, Events: []history.Event{{Seq: seq, Time: time.Now(), Type: typ}}})
+		n, err := log.Append(ctx, subject, history.Tail{Seq: expect}, &history.Record{Kind: history.KindInput, Events: []history.Event{{Seq: seq, Time: time.Now(), Type: typ}}})
 		if err != nil {
 			t.Fatal(err)
 		}

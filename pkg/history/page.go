@@ -24,7 +24,7 @@ func (l *Log) ReadPage(ctx context.Context, subject string, after uint64, limit 
 	if err != nil {
 		return nil, err
 	}
-	return decodeRecords(subject, msgs)
+	return l.decodeResolved(ctx, subject, msgs)
 }
 
 // CountRecords returns how many records the subject holds, from the stream's

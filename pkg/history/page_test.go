@@ -18,10 +18,10 @@ func TestReadPageAndCount(t *testing.T) {
 	var last, otherLast uint64
 	for i := 1; i <= n; i++ {
 		var err error
-		last, err = log.Append(ctx, subj, last, &history.Record{Kind: history.KindDecision, Events: []history.Event{{Seq: int64(i), Time: time.Now(), Type: history.ActivityScheduled}}})
+		last, err = log.Append(ctx, subj, history.Tail{Seq: last}, &history.Record{Kind: history.KindDecision, Events: []history.Event{{Seq: int64(i), Time: time.Now(), Type: history.ActivityScheduled}}})
 		testsrv.Must(t, err)
 		if i%1000 == 0 { // another run's records in between are skipped
-			otherLast, err = log.Append(ctx, other, otherLast, &history.Record{Kind: history.KindInput, Events: []history.Event{{Seq: int64(i), Type: history.WorkflowStarted}}})
+			otherLast, err = log.Append(ctx, other, history.Tail{Seq: otherLast}, &history.Record{Kind: history.KindInput, Events: []history.Event{{Seq: int64(i), Type: history.WorkflowStarted}}})
 			testsrv.Must(t, err)
 		}
 	}

@@ -68,31 +68,57 @@ func TestFileRoundTrip(t *testing.T) {
 		{Seq: 1, Time: t0, Type: history.WorkflowStarted, Name: "W", WorkflowID: "w-1", RunID: "r-1", TaskQueue: "q", Input: json.RawMessage(`[1]`)},
 		{Seq: 2, Time: t0, Type: history.WorkflowCompleted, Result: json.RawMessage(`2`)},
 	}
+	recs := []history.Record{
+		{Kind: history.KindInput, Events: evs[:1]},
+		{Kind: history.KindDecision, Events: evs[1:]},
+	}
 	var b bytes.Buffer
-	if err := history.NewFile(evs).Encode(&b); err != nil {
+	if err := history.NewFile(recs).Encode(&b); err != nil {
 		t.Fatal(err)
 	}
 	var raw map[string]any
 	if err := json.Unmarshal(b.Bytes(), &raw); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"version", "workflow_id", "run_id", "type", "task_queue", "events"} {
+	for _, k := range []string{"version", "workflow_id", "run_id", "type", "task_queue", "records"} {
 		if _, ok := raw[k]; !ok {
 			t.Errorf("history file has no %q: %s", k, b.String())
 		}
+	}
+	if _, ok := raw["events"]; ok {
+		t.Errorf("a version 2 file writes records, not events: %s", b.String())
 	}
 	f, err := history.DecodeFile(&b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Version != 1 || f.WorkflowID != "w-1" || f.RunID != "r-1" || f.Type != "W" || f.TaskQueue != "q" || len(f.Events) != 2 || string(f.Events[1].Result) != "2" {
+	if f.Version != 2 || f.WorkflowID != "w-1" || f.RunID != "r-1" || f.Type != "W" || f.TaskQueue != "q" || len(f.Events) != 2 || string(f.Events[1].Result) != "2" || f.Warning() != "" {
 		t.Fatalf("round trip: %+v", f)
+	}
+	hr := f.HistoryRecords()
+	if len(hr) != 2 || hr[0].Kind != history.KindInput || hr[1].Kind != history.KindDecision || hr[1].StreamSeq != 2 || hr[1].Events[0].Type != history.WorkflowCompleted {
+		t.Fatalf("records: %+v", hr)
+	}
+
+	// Version 1 (a flat list) still reads, with its limit stated.
+	v1, err := history.DecodeFile(strings.NewReader(`{"version":1,"workflow_id":"w-1","events":[{"seq":1,"type":"WorkflowStarted"},{"seq":2,"type":"WorkflowCompleted"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v1.Version != 1 || len(v1.Events) != 2 || v1.HistoryRecords() != nil || v1.Warning() != history.Version1Warning {
+		t.Fatalf("version 1: %+v", v1)
 	}
 
 	for _, tc := range []struct{ name, doc, want string }{
-		{"future version", `{"version":2,"events":[{"seq":1}]}`, "version 2"},
+		{"future version", `{"version":3,"records":[{"kind":"input","events":[{"seq":1}]}]}`, "version 3"},
 		{"no events", `{"version":1,"events":[]}`, "no events"},
+		{"no records", `{"version":2,"records":[]}`, "no events"},
+		{"empty record", `{"version":2,"records":[{"kind":"decision","events":[]}]}`, "record 1 has no events"},
+		{"bad kind", `{"version":2,"records":[{"kind":"note","events":[{"seq":1}]}]}`, "kind"},
+		{"v2 with events", `{"version":2,"records":[{"kind":"input","events":[{"seq":1}]}],"events":[{"seq":1}]}`, "in records"},
+		{"v1 with records", `{"version":1,"records":[{"kind":"input","events":[{"seq":1}]}]}`, "not records"},
 		{"gap", `{"version":1,"events":[{"seq":1},{"seq":3}]}`, "seq 3"},
+		{"gap in records", `{"version":2,"records":[{"kind":"input","events":[{"seq":1}]},{"kind":"decision","events":[{"seq":3}]}]}`, "seq 3"},
 		{"not json", `{`, "history file"},
 	} {
 		if _, err := history.DecodeFile(strings.NewReader(tc.doc)); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -53,6 +56,27 @@ func DecodeID(tok string) (string, error) {
 	return tok, nil
 }
 
+// ValidateRunID says what is wrong with a run ID, if anything: run IDs
+// are made by the engine (UUIDs) and are one subject token.
+func ValidateRunID(id string) error {
+	if id == "" || len(id) > 100 || !isToken(id) {
+		return fmt.Errorf("run ID %q: use the run ID the engine gave (letters, digits, '-' and '_')", id)
+	}
+	return nil
+}
+
+// isToken: letters, digits, '-' and '_' only (a loop, not a regexp: it
+// runs for every subject the engine builds).
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // ValidateWorkflowID says what is wrong with a workflow ID, if anything.
 func ValidateWorkflowID(id string) error {
 	switch {
@@ -81,12 +105,21 @@ type Log struct {
 	JS            jetstream.JetStream
 	Stream        string
 	SubjectPrefix string
+
+	blobs blobReader // out-of-line payloads (payload.go)
+	// LeaderCheck: the stream is replicated, and a direct get may be
+	// answered by a replica that is behind; a full read is then checked
+	// against the subject's last sequence as the stream leader knows it.
+	LeaderCheck bool
 }
 
 // Subject is the subject holding one run's history.
 func (l *Log) Subject(workflowID, runID string) (string, error) {
 	tok, err := EncodeID(workflowID)
 	if err != nil {
+		return "", err
+	}
+	if err := ValidateRunID(runID); err != nil {
 		return "", err
 	}
 	return l.SubjectPrefix + "." + tok + "." + runID, nil
@@ -102,14 +135,50 @@ func (l *Log) SignalSubject(workflowID, runID string) (string, error) {
 	return subj + ".sig", nil
 }
 
+// ErrClosed is returned by Append for a run whose log ends with its close
+// event: nothing may follow a close.
+var ErrClosed = errors.New("history: the run is closed; nothing may be appended after its close event")
+
+// Tail is what a writer knows of a run's log when it appends: the stream
+// sequence of the last record (0: none yet) and whether that record closed
+// the run. The server checks Seq (no one appended since); Append checks
+// Closed, so no caller can write after a close.
+type Tail struct {
+	Seq    uint64
+	Closed bool
+}
+
+// TailOf is the tail of a log read in full.
+func TailOf(recs []Record) Tail {
+	if len(recs) == 0 {
+		return Tail{}
+	}
+	last := recs[len(recs)-1]
+	return Tail{Seq: last.StreamSeq, Closed: last.Closes()}
+}
+
+// Closes reports whether the record holds a close event.
+func (r *Record) Closes() bool {
+	for _, ev := range r.Events {
+		if ev.Type.IsClosing() {
+			return true
+		}
+	}
+	return false
+}
+
 // Append writes rec as one message on the run's subject if and only if the
-// subject's last stream sequence is still expectLast (0: no message yet).
-// It returns the new message's stream sequence, or ErrConflict.
-func (l *Log) Append(ctx context.Context, subject string, expectLast uint64, rec *Record) (uint64, error) {
-	rec.V = Version
-	data, err := json.Marshal(rec)
+// subject's last stream sequence is still tail.Seq (0: no message yet) and
+// the log is not closed. It returns the new message's stream sequence, or
+// ErrConflict, or ErrClosed.
+func (l *Log) Append(ctx context.Context, subject string, tail Tail, rec *Record) (uint64, error) {
+	if tail.Closed {
+		return 0, fmt.Errorf("append to %s after seq %d: %w", subject, tail.Seq, ErrClosed)
+	}
+	expectLast := tail.Seq
+	data, err := l.encodeRecord(ctx, subject, rec) // large payloads go out of line first (payload.go)
 	if err != nil {
-		return 0, fmt.Errorf("history: encode record: %w", err)
+		return 0, err
 	}
 	ack, err := l.JS.Publish(ctx, subject, data, jetstream.WithExpectLastSequencePerSubject(expectLast))
 	if err != nil {
@@ -117,12 +186,40 @@ func (l *Log) Append(ctx context.Context, subject string, expectLast uint64, rec
 			return 0, ErrConflict
 		}
 		if errors.Is(err, nats.ErrMaxPayload) {
-			return 0, fmt.Errorf("history: decision record of %d bytes exceeds the server's max payload: %w", len(data), err)
+			return 0, fmt.Errorf("history: record of %d bytes exceeds the server's max payload: %w: %w", len(data), ErrRecordTooLarge, err)
+		}
+		if IsStorageFull(err) {
+			return 0, fmt.Errorf("history: append to %s: %w: %w", subject, ErrStorageFull, err)
 		}
 		return 0, fmt.Errorf("history: append to %s: %w", subject, err)
 	}
 	rec.StreamSeq = ack.Sequence
 	return ack.Sequence, nil
+}
+
+// ErrStorageFull is wrapped by Append when JetStream has no room for the
+// record: the server's or account's storage limit, or the stream's own.
+var ErrStorageFull = errors.New("JetStream storage is full")
+
+// storageFullCodes are the JetStream API errors that mean "no room": 10023
+// insufficient resources (a 503 on publish), 10047 / 10028 storage / memory
+// resources exceeded, 10002 account limits; 10077 when the store failed
+// for a stream limit (maximum bytes or messages).
+var storageFullCodes = []jetstream.ErrorCode{10023, 10047, 10028, 10002}
+
+// IsStorageFull reports whether err is JetStream saying it has no room.
+func IsStorageFull(err error) bool {
+	if errors.Is(err, ErrStorageFull) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	if slices.Contains(storageFullCodes, apiErr.ErrorCode) {
+		return true
+	}
+	return apiErr.ErrorCode == 10077 && (strings.Contains(apiErr.Description, "maximum bytes") || strings.Contains(apiErr.Description, "maximum messages"))
 }
 
 // IsWrongLastSeq reports whether err is JetStream's answer to a stale
@@ -142,8 +239,99 @@ func (l *Log) ReadRaw(ctx context.Context, subject string, after uint64) ([]*jet
 	return l.readRaw(ctx, subject, after, 0)
 }
 
+// ErrIncompleteRead is returned when a read of a subject could not be
+// proven complete: a request timed out, the server stalled or an answer was
+// cut short. It is never an absence: the caller retries later.
+var ErrIncompleteRead = errors.New("history: read incomplete (server unavailable or too slow); retry")
+
 // readRaw reads up to limit messages (0: all) with batched direct gets.
+//
+// A read is complete only by the stream's own word: every message of a
+// batched get carries the number of messages still pending on the subject
+// after it (Nats-Num-Pending) and the sequence of the message sent before it
+// in the batch (Nats-Last-Sequence); a read ends when the last message says
+// nothing is pending, or when the first answer is the server's 404 (no
+// message on the subject at or after the sequence). A batch that ends
+// early (a timeout ends the iteration silently, a max-bytes cut, a lost
+// message) continues from where it stopped or fails with ErrIncompleteRead;
+// it is never taken for the end of the history.
 func (l *Log) readRaw(ctx context.Context, subject string, after uint64, limit int) ([]*jetstream.RawStreamMsg, error) {
+	if !l.LeaderCheck || limit > 0 {
+		return l.readBatches(ctx, subject, after, limit)
+	}
+	// Ask the leader first: whatever was appended before this read must be
+	// in it (read-your-writes for the worker that just decided, and for a
+	// worker that takes over a run after a leader change).
+	want, err := l.leaderLastSeq(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		out, err := l.readBatches(ctx, subject, after, 0)
+		if err != nil {
+			return nil, err
+		}
+		got := after
+		if len(out) > 0 {
+			got = out[len(out)-1].Sequence
+		}
+		if got >= want {
+			return out, nil
+		}
+		if attempt == 5 {
+			return nil, fmt.Errorf("history: read %s: the replica that answered has up to seq %d, the leader %d: %w", subject, got, want, ErrIncompleteRead)
+		}
+		select {
+		case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("history: read %s: %w: %w", subject, ErrIncompleteRead, ctx.Err())
+		}
+	}
+}
+
+// leaderLastSeq is the stream sequence of the subject's last message as the
+// stream leader knows it (0: none), from the message-get API, which only
+// the leader answers (a direct get may be answered by any replica).
+func (l *Log) leaderLastSeq(ctx context.Context, subject string) (uint64, error) {
+	req, _ := json.Marshal(map[string]any{"last_by_subj": subject, "no_hdr": true})
+	api := "$JS.API."
+	if o := l.JS.Options(); o.APIPrefix != "" {
+		api = strings.TrimSuffix(o.APIPrefix, ".") + "."
+	} else if o.Domain != "" {
+		api = "$JS." + o.Domain + ".API."
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		// A request without a deadline waits for ever when its answer is
+		// lost (a leader that died mid-request).
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, l.JS.Conn().Opts.Timeout)
+		defer cancel()
+	}
+	msg, err := l.JS.Conn().RequestWithContext(ctx, api+"STREAM.MSG.GET."+l.Stream, req)
+	if err != nil {
+		return 0, fmt.Errorf("history: ask the leader of %s for %s: %w: %w", l.Stream, subject, ErrIncompleteRead, err)
+	}
+	var resp struct {
+		Error   *jetstream.APIError `json:"error"`
+		Message struct {
+			Seq uint64 `json:"seq"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return 0, fmt.Errorf("history: ask the leader of %s: %w: %w", l.Stream, ErrIncompleteRead, err)
+	}
+	if resp.Error != nil {
+		if resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("history: ask the leader of %s: %w: %w", l.Stream, ErrIncompleteRead, resp.Error)
+	}
+	return resp.Message.Seq, nil
+}
+
+// readBatches reads with batched direct gets, checked complete as the
+// answering server knows the subject.
+func (l *Log) readBatches(ctx context.Context, subject string, after uint64, limit int) ([]*jetstream.RawStreamMsg, error) {
 	var out []*jetstream.RawStreamMsg
 	next := after + 1
 	for limit == 0 || len(out) < limit {
@@ -154,25 +342,61 @@ func (l *Log) readRaw(ctx context.Context, subject string, after uint64, limit i
 		it, err := jetstreamext.GetBatch(ctx, l.JS, l.Stream, want,
 			jetstreamext.GetBatchSeq(next), jetstreamext.GetBatchSubject(subject))
 		if err != nil {
-			return nil, fmt.Errorf("history: read %s: %w", subject, err)
+			return nil, fmt.Errorf("history: read %s: %w: %w", subject, ErrIncompleteRead, err)
 		}
-		n := 0
+		n, absent := 0, false
+		var prev uint64 // sequence of the previous message of this batch
+		var last *jetstream.RawStreamMsg
 		for msg, err := range it {
 			if err != nil {
 				if errors.Is(err, jetstreamext.ErrNoMessages) {
+					absent = n == 0
 					break
 				}
-				return nil, fmt.Errorf("history: read %s: %w", subject, err)
+				return nil, fmt.Errorf("history: read %s: %w: %w", subject, ErrIncompleteRead, err)
 			}
+			if ls, ok := headerUint(msg.Header, lastSequenceHeader); ok && ls != prev {
+				return nil, fmt.Errorf("history: read %s: message %d follows %d in the answer, expected after %d: %w", subject, msg.Sequence, ls, prev, ErrIncompleteRead)
+			}
+			prev = msg.Sequence
 			n++
 			out = append(out, msg)
 			next = msg.Sequence + 1
+			last = msg
 		}
-		if n < want {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("history: read %s: %w: %w", subject, ErrIncompleteRead, ctx.Err())
+		}
+		if n == 0 {
+			if absent {
+				return out, nil // the stream says: nothing more on this subject
+			}
+			return nil, fmt.Errorf("history: read %s after seq %d: no answer from stream %s: %w", subject, next-1, l.Stream, ErrIncompleteRead)
+		}
+		pending, ok := headerUint(last.Header, numPendingHeader)
+		if !ok {
+			return nil, fmt.Errorf("history: read %s: the server sent no %s header (batched direct get needs nats-server 2.11+): %w", subject, numPendingHeader, ErrIncompleteRead)
+		}
+		if pending == 0 {
 			break
 		}
 	}
 	return out, nil
+}
+
+// Headers of a batched direct get answer (nats-server).
+const (
+	numPendingHeader   = "Nats-Num-Pending"
+	lastSequenceHeader = "Nats-Last-Sequence"
+)
+
+func headerUint(h nats.Header, key string) (uint64, bool) {
+	v := h.Get(key)
+	if v == "" {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	return n, err == nil
 }
 
 // ReadFrom returns the run's records stored after stream sequence after
@@ -182,20 +406,11 @@ func (l *Log) ReadFrom(ctx context.Context, subject string, after uint64) ([]Rec
 	if err != nil {
 		return nil, err
 	}
-	return decodeRecords(subject, msgs)
+	return l.decodeResolved(ctx, subject, msgs)
 }
 
 func decodeRecords(subject string, msgs []*jetstream.RawStreamMsg) ([]Record, error) {
-	out := make([]Record, 0, len(msgs))
-	for _, msg := range msgs {
-		rec, err := DecodeRecord(msg.Data)
-		if err != nil {
-			return nil, fmt.Errorf("history: %s seq %d: %w", subject, msg.Sequence, err)
-		}
-		rec.StreamSeq = msg.Sequence
-		out = append(out, rec)
-	}
-	return out, nil
+	return DecodeRecords(subject, msgs)
 }
 
 // Read returns all events of a run, in order, or ErrNotFound.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/durablefuture/durablefuture/internal/natsurl"
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/history"
 	"github.com/nats-io/nats.go"
@@ -27,6 +28,11 @@ type Options struct {
 	Storage  string
 	// ConnectTimeout bounds dialing and setting up (default 5s).
 	ConnectTimeout time.Duration
+	// OpenExisting binds to the streams and buckets of an existing
+	// installation and creates none: for tools that only read. Dial then
+	// fails with an error wrapping engine.ErrNoInstallation when the server
+	// has none with Prefix.
+	OpenExisting bool
 }
 
 // Client talks to one installation.
@@ -44,7 +50,8 @@ type (
 	ListFilter = engine.ListFilter
 )
 
-// Dial connects and makes sure the streams and buckets exist.
+// Dial connects and makes sure the streams and buckets exist (unless
+// OpenExisting).
 func Dial(ctx context.Context, o Options) (*Client, error) {
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = 5 * time.Second
@@ -60,19 +67,25 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		var err error
 		nc, err = nats.Connect(url, opts...)
 		if err != nil {
-			return nil, fmt.Errorf("cannot connect to NATS at %s: %w (start a development server with `dfctl dev`, or pass --server)", url, err)
+			return nil, fmt.Errorf("cannot connect to NATS at %s: %w (start a development server with `dfctl dev`, or pass --server)",
+				natsurl.Redact(url), natsurl.RedactErr(err, url))
 		}
 		owns = true
 	}
 	sctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
 	defer cancel()
-	store, err := engine.Open(sctx, nc, engine.Config{Prefix: o.Prefix, Replicas: o.Replicas, Storage: o.Storage})
+	open := engine.Open
+	if o.OpenExisting {
+		open = engine.OpenExisting
+	}
+	store, err := open(sctx, nc, engine.Config{Prefix: o.Prefix, Replicas: o.Replicas, Storage: o.Storage})
 	if err != nil {
+		connected, where := nc.IsConnected(), natsurl.Redact(nc.ConnectedUrl())
 		if owns {
 			nc.Close()
 		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%w (is JetStream enabled on %s?)", err, nc.ConnectedUrlRedacted())
+		if errors.Is(err, context.DeadlineExceeded) && connected {
+			return nil, fmt.Errorf("%w (is JetStream enabled on %s?)", err, where)
 		}
 		return nil, err
 	}

@@ -11,9 +11,18 @@
 //	}
 //
 // Activities are not run: their recorded results are used.
+//
+// The replayer judges with the code a worker runs when it loads a run, over
+// the records a version 2 file keeps as stored, so its verdict is the live
+// verdict. A version 1 file (a flat event list) is still read, but its
+// decision boundaries are guessed and a change at a point where the run
+// waited may be missed: when such a file replays, the replayer returns
+// ErrVersion1File instead of nil (re-export the history with `dfctl show
+// -o json`).
 package replayer
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -21,6 +30,11 @@ import (
 	"github.com/durablefuture/durablefuture/pkg/history"
 	"github.com/durablefuture/durablefuture/pkg/sdk/worker"
 )
+
+// ErrVersion1File is returned (wrapped) when a version 1 history file
+// replays: its verdict is not sound (history.Version1Warning). A mismatch
+// found in a version 1 file is real and returned as such.
+var ErrVersion1File = errors.New(history.Version1Warning)
 
 // Replayer replays histories against registered workflow code.
 type Replayer struct {
@@ -58,7 +72,14 @@ func (r *Replayer) ReplayFile(path string) error {
 	return nil
 }
 
-// ReplayHistory replays a decoded history file.
+// ReplayHistory replays a decoded history file (see ErrVersion1File for a
+// version 1 file).
 func (r *Replayer) ReplayHistory(h *history.File) error {
-	return engine.ReplayEvents(r.reg, h.Events)
+	if err := engine.ReplayRecords(r.reg, engine.FileRecords(h)); err != nil {
+		return err
+	}
+	if h.Version < 2 {
+		return ErrVersion1File
+	}
+	return nil
 }

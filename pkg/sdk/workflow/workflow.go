@@ -18,6 +18,48 @@
 // the mismatch is recorded as a WorkflowTaskFailed event naming the event,
 // and the run waits until a worker with compatible code takes it.
 //
+// The worker blocks a run the same way, and goes on with its other runs,
+// when the code breaks the scheduler's rules: a goroutine started with the
+// go statement that calls this package is ended there (DF1007, naming the
+// call and its file:line), and code that does not yield (return, or block
+// on a Future, Channel, Selector or timer) within the worker's
+// DeadlockTimeout, 1s by default, is a deadlock (DF1006, naming where it is
+// stuck). Go cannot stop that goroutine: it ends when it comes back.
+//
+// # Signals
+//
+// GetSignalChannel returns the channel of the signals called name; a client
+// sends them with SignalWorkflow. A signal's value is JSON until the code
+// receives it into a Go value, so a client can send a value of the wrong
+// shape (a string where the code reads an int). That never fails the run:
+//
+//   - Receive and ReceiveAsync skip such a value, with a warning in the
+//     workflow's log (GetLogger) naming the signal, its event and the
+//     decode error, and go on with the next value (as Temporal's SDK does);
+//   - ReceiveWithError and ReceiveAsyncWithError hand it to the code as a
+//     *ReceiveError instead, so the code decides.
+//
+// For example:
+//
+//	ch := workflow.GetSignalChannel(ctx, "approve")
+//	for {
+//		var d Decision
+//		_, err := ch.ReceiveWithError(ctx, &d)
+//		var re *workflow.ReceiveError
+//		if errors.As(err, &re) {
+//			workflow.GetLogger(ctx).Warn("ignored a malformed approval", "err", err)
+//			continue
+//		}
+//		return d, nil
+//	}
+//
+// Either way the value is consumed. The SignalReceived event in the history
+// keeps the value as it was sent (dfctl show prints it), and a replay of the
+// same history takes the same path, so a mistyped signal is never a
+// non-determinism. In a selector's AddReceive callback, use
+// ReceiveAsyncWithError to see the value that made the case ready (Receive
+// would skip it and wait for the next one).
+//
 // # Example
 //
 //	func OrderWorkflow(ctx workflow.Context, customerID string, amount float64) (string, error) {
@@ -45,8 +87,14 @@ type (
 	Context = engine.Context
 	// Future is the result of an asynchronous operation.
 	Future = engine.Future
-	// Channel is a deterministic channel.
+	// Channel is a deterministic channel, and the receiving end of a
+	// run's signals (see Signals above).
 	Channel = engine.Channel
+	// ReceiveError is a received value that does not decode into the
+	// receiver's type. Its fields: Channel (the signal's name), EventSeq
+	// (the SignalReceived event), Value (the JSON as sent), Target (the Go
+	// type asked for) and Err (the decoder's error). The run goes on.
+	ReceiveError = engine.ReceiveError
 	// Selector waits on several futures and channels.
 	Selector = engine.Selector
 	// ActivityOptions say where and how an activity runs.
@@ -128,7 +176,9 @@ func IsReplaying(ctx Context) bool { return engine.IsReplaying(ctx) }
 
 // GetSignalChannel returns the channel of the signals called name. Signals
 // arrive in the order they were accepted, each once; those sent before the
-// code asks are kept. Receive them with Receive, ReceiveAsync or a selector.
+// code asks are kept. Receive them with Receive, ReceiveAsync or a selector;
+// a value of the wrong shape is skipped by those, or returned by
+// ReceiveWithError and ReceiveAsyncWithError (see Signals in the package doc).
 func GetSignalChannel(ctx Context, name string) Channel { return engine.GetSignalChannel(ctx, name) }
 
 // DefaultVersion is what GetVersion returns for a run that passed the change

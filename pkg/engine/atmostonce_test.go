@@ -1,0 +1,191 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/durablefuture/durablefuture/internal/testsrv"
+	"github.com/durablefuture/durablefuture/pkg/engine"
+	"github.com/durablefuture/durablefuture/pkg/history"
+	"github.com/durablefuture/durablefuture/pkg/sdk/client"
+	"github.com/durablefuture/durablefuture/pkg/sdk/worker"
+	"github.com/durablefuture/durablefuture/pkg/sdk/workflow"
+)
+
+var onceRuns atomic.Int32
+
+// Charge stands for a side effect that must not happen twice once its
+// outcome is recorded.
+func Charge(ctx context.Context, n int) (int, error) {
+	onceRuns.Add(1)
+	return n * 10, nil
+}
+
+func ChargeWorkflow(ctx workflow.Context) (int, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Second})
+	var v int
+	err := workflow.ExecuteActivity(ctx, Charge, 4).Get(ctx, &v)
+	return v, err
+}
+
+// Invariant 10: an activity worker that dies after reporting the outcome
+// and before its ack gets the task back; the history already holds the
+// outcome, so the activity is not run again.
+func TestActivityNotRerunAfterOutcomeRecorded(t *testing.T) {
+	onceRuns.Store(0)
+	var crashed atomic.Bool
+	defer engine.SetTestHookActivityCrash(func(name string, attempt int, reported bool) bool {
+		return reported && crashed.CompareAndSwap(false, true)
+	})()
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	testsrv.RunWorker(t, c, worker.Options{ActivityTaskTimeout: time.Second}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflow(ChargeWorkflow))
+		testsrv.Must(t, w.RegisterActivity(Charge))
+	})
+	ctx := testsrv.Context(t, 30*time.Second)
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "charge-once"}, ChargeWorkflow)
+	testsrv.Must(t, err)
+	var v int
+	testsrv.Must(t, run.Get(ctx, &v))
+	if v != 40 {
+		t.Fatalf("result %d, want 40", v)
+	}
+	// The unacked task comes back after the ack wait (1s): wait until the
+	// consumer holds nothing, then count.
+	testsrv.WaitFor(t, ctx, "the redelivered activity task settled", func() bool {
+		return crashed.Load() && actConsumerIdle(ctx, c)
+	})
+	if n := onceRuns.Load(); n != 1 {
+		t.Fatalf("the activity ran %d times; its outcome was recorded after the first", n)
+	}
+}
+
+func actConsumerIdle(ctx context.Context, c *client.Client) bool {
+	st, err := c.Store().JS.Stream(ctx, "DF_TASKS")
+	if err != nil {
+		return false
+	}
+	cons, err := st.Consumer(ctx, "act_default")
+	if err != nil {
+		return false
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return false
+	}
+	return info.NumAckPending == 0 && info.NumPending == 0 && info.NumRedelivered == 0 && info.Delivered.Consumer >= 2
+}
+
+var lostRuns atomic.Int32
+
+func Slowish(ctx context.Context) (string, error) {
+	lostRuns.Add(1)
+	return "ok", nil
+}
+
+func LostAttemptWorkflow(ctx workflow.Context) (string, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 3 * time.Second})
+	var s string
+	err := workflow.ExecuteActivity(ctx, Slowish).Get(ctx, &s)
+	return s, err
+}
+
+// A crashed attempt is retried on the task's short ack wait, well within
+// its start-to-close timeout plus a second (not after a 30s task timeout),
+// and the history shows the lost attempt as timed out: attempts 1, 2 with
+// no gap.
+func TestCrashedAttemptRetriedAndRecorded(t *testing.T) {
+	lostRuns.Store(0)
+	var crashedAt atomic.Int64
+	defer engine.SetTestHookActivityCrash(func(name string, attempt int, reported bool) bool {
+		if name == "Slowish" && attempt == 1 && !reported {
+			crashedAt.Store(time.Now().UnixNano())
+			return true
+		}
+		return false
+	})()
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflow(LostAttemptWorkflow))
+		testsrv.Must(t, w.RegisterActivity(Slowish))
+	})
+	ctx := testsrv.Context(t, 30*time.Second)
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "lost-attempt"}, LostAttemptWorkflow)
+	testsrv.Must(t, err)
+	var out string
+	testsrv.Must(t, run.Get(ctx, &out))
+	evs, err := c.History(ctx, "lost-attempt", "")
+	testsrv.Must(t, err)
+	var lost, done *history.Event
+	for i := range evs {
+		switch evs[i].Type {
+		case history.ActivityAttemptFailed:
+			lost = &evs[i]
+		case history.ActivityCompleted:
+			done = &evs[i]
+		}
+	}
+	if lost == nil || lost.Attempt != 1 || lost.Failure == nil || done == nil || done.Attempt != 2 {
+		t.Fatalf("want attempt 1 recorded as lost and attempt 2 completed; got %+v / %+v", lost, done)
+	}
+	if tt, ok := engine.TimeoutOf(engine.FromFailure(lost.Failure)); !ok || tt != engine.TimeoutStartToClose {
+		t.Fatalf("lost attempt failure %+v is not a start-to-close timeout", lost.Failure)
+	}
+	crash := time.Unix(0, crashedAt.Load())
+	if late := done.StartedAt.Sub(crash); late > 3*time.Second+time.Second {
+		t.Fatalf("attempt 2 started %s after the crash; the bound is start-to-close (3s) + 1s", late)
+	}
+	if n := lostRuns.Load(); n != 1 {
+		t.Fatalf("the activity body ran %d times, want 1 (attempt 1 crashed before it)", n)
+	}
+}
+
+// No event may follow a close event: Append refuses a closed tail itself.
+func TestAppendAfterCloseRefused(t *testing.T) {
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	ctx := testsrv.Context(t, 10*time.Second)
+	log := c.Store().Log
+	subj, err := log.Subject("closed", "r1")
+	testsrv.Must(t, err)
+	_, err = log.Append(ctx, subj, history.Tail{}, &history.Record{Kind: history.KindInput, Events: []history.Event{{Seq: 1, Type: history.WorkflowStarted}}})
+	testsrv.Must(t, err)
+	_, err = log.Append(ctx, subj, history.Tail{Seq: 1}, &history.Record{Kind: history.KindInput, Events: []history.Event{{Seq: 2, Type: history.WorkflowTerminated}}})
+	testsrv.Must(t, err)
+	recs, err := log.ReadFrom(ctx, subj, 0)
+	testsrv.Must(t, err)
+	_, err = log.Append(ctx, subj, history.TailOf(recs), &history.Record{Kind: history.KindInput, Events: []history.Event{{Seq: 3, Type: history.WorkflowTaskFailed}}})
+	if !errors.Is(err, history.ErrClosed) {
+		t.Fatalf("append after WorkflowTerminated: %v, want ErrClosed", err)
+	}
+}
+
+// Invariant 8: a read that does not finish is an error, never an empty
+// history; only the stream's own answer means "no record".
+func TestIncompleteReadIsNotAbsence(t *testing.T) {
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	ctx := testsrv.Context(t, 10*time.Second)
+	log := c.Store().Log
+	subj, err := log.Subject("reads", "r1")
+	testsrv.Must(t, err)
+	if recs, err := log.ReadFrom(ctx, subj, 0); err != nil || len(recs) != 0 {
+		t.Fatalf("empty subject: %d records, %v; want none and no error", len(recs), err)
+	}
+	_, err = log.Append(ctx, subj, history.Tail{}, &history.Record{Kind: history.KindInput, Events: []history.Event{{Seq: 1, Type: history.WorkflowStarted}}})
+	testsrv.Must(t, err)
+	expired, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
+	defer cancel()
+	recs, err := log.ReadFrom(expired, subj, 0)
+	if !errors.Is(err, history.ErrIncompleteRead) {
+		t.Fatalf("read that timed out: %d records, err %v; want ErrIncompleteRead", len(recs), err)
+	}
+	if _, err := log.Read(expired, "reads", "r1"); errors.Is(err, history.ErrNotFound) || err == nil {
+		t.Fatalf("Read that timed out said %v; a timeout is not an absence", err)
+	}
+}
