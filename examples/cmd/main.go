@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/durablefuture/durablefuture/examples/scenarios"
+	"github.com/durablefuture/durablefuture/internal/natsurl"
 	"github.com/durablefuture/durablefuture/pkg/history"
 	"github.com/durablefuture/durablefuture/pkg/sdk/client"
 	"github.com/durablefuture/durablefuture/pkg/sdk/failure"
@@ -173,11 +174,11 @@ func natsOptions(cfg config, stderr io.Writer) []nats.Option {
 		nats.MaxReconnects(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
-				fmt.Fprintf(stderr, "disconnected from %s: %v (reconnecting)\n", cfg.server, err)
+				fmt.Fprintf(stderr, "disconnected from %s: %v (reconnecting)\n", natsurl.Redact(cfg.server), natsurl.RedactErr(err, cfg.server))
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			fmt.Fprintf(stderr, "reconnected to %s\n", nc.ConnectedUrlRedacted())
+			fmt.Fprintf(stderr, "reconnected to %s\n", natsurl.Redact(nc.ConnectedUrl()))
 		}),
 	}
 }
@@ -230,7 +231,7 @@ func runWorker(ctx context.Context, c *client.Client, cfg config, scs []scenario
 	case cfg.activityWorker:
 		kind = "activity"
 	}
-	fmt.Fprintf(stderr, "%s worker for %s on task queue %q at %s; Ctrl-C to stop\n", kind, strings.Join(names, ", "), cfg.taskQueue, cfg.server)
+	fmt.Fprintf(stderr, "%s worker for %s on task queue %q at %s; Ctrl-C to stop\n", kind, strings.Join(names, ", "), cfg.taskQueue, natsurl.Redact(cfg.server))
 	if err := w.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "error: worker: %v\n", err)
 		return exitFailed

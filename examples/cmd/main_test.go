@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/durablefuture/durablefuture/internal/testsrv"
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 // syncBuffer is a bytes.Buffer safe for a worker goroutine and the test.
@@ -131,5 +134,51 @@ func TestClientNoWorker(t *testing.T) {
 	code, _, errOut := runCmd(t, ctx, "--server", s.ClientURL(), "--scenario", "order", "--client", "--timeout", "500ms", "--task-queue", "nobody")
 	if code != exitFailed || !strings.Contains(errOut, "is a worker for \"order\" running on task queue \"nobody\"") {
 		t.Fatalf("exit %d, %s", code, errOut)
+	}
+}
+
+// The worker names its server at start and on every disconnect and
+// reconnect, never with the password of its URL.
+func TestWorkerLogsNoPassword(t *testing.T) {
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, JetStream: true, StoreDir: t.TempDir(),
+		Username: "alice", Password: "s3cret-pw"}
+	start := func() *server.Server {
+		s, err := server.NewServer(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.Start()
+		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+		if !s.ReadyForConnections(10 * time.Second) {
+			t.Fatal("nats-server not ready")
+		}
+		return s
+	}
+	s := start()
+	opts.Port = s.Addr().(*net.TCPAddr).Port // restart on the same port
+	url := fmt.Sprintf("nats://alice:s3cret-pw@127.0.0.1:%d", opts.Port)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	wctx, stop := context.WithCancel(ctx)
+	var logs syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(wctx, []string{"--server", url, "--scenario", "order", "--worker"}, &logs, &logs) }()
+	waitLog := func(want string) {
+		t.Helper()
+		testsrv.WaitFor(t, ctx, want, func() bool { return strings.Contains(logs.String(), want) })
+	}
+	waitLog("Ctrl-C to stop")
+	s.Shutdown()
+	s.WaitForShutdown()
+	waitLog("disconnected from")
+	start()
+	waitLog("reconnected to")
+	stop()
+	if code := <-done; code != exitOK {
+		t.Errorf("worker exit %d", code)
+	}
+	if out := logs.String(); strings.Contains(out, "s3cret") || !strings.Contains(out, "alice:***@") {
+		t.Fatalf("worker log:\n%s", out)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/durablefuture/durablefuture/internal/natsurl"
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/sdk/client"
 	"github.com/durablefuture/durablefuture/pkg/sdk/worker"
@@ -42,6 +43,7 @@ type benchOptions struct {
 	Workflows   int
 	Concurrency int
 	CPUProfile  string
+	Sync        string
 }
 
 // benchReport is what -o json prints.
@@ -55,12 +57,16 @@ type benchReport struct {
 	P99Ms           float64 `json:"p99_ms"`
 	Seconds         float64 `json:"seconds"`
 	Server          string  `json:"server"`
+	// Sync is the server's fsync mode: "always", "interval" or "unknown"
+	// (an external server whose mode --sync did not state).
+	Sync       string `json:"sync"`
+	Durability string `json:"durability"`
 }
 
 func newBenchCmd(app *App) *cobra.Command {
 	o := &benchOptions{app: app}
 	cmd := &cobra.Command{
-		Use:   "bench [--workflows N] [--concurrency C] [--server URL]",
+		Use:   "bench [--workflows N] [--concurrency C] [--sync always|interval] [--server URL]",
 		Short: "Measure workflow throughput and latency",
 		Long: `Run N one-activity workflows, C in flight at once, and print the throughput
 (workflows per second) and the p50 and p99 latency from start to result.
@@ -68,8 +74,17 @@ func newBenchCmd(app *App) *cobra.Command {
 Without --server (or --context), bench runs an embedded NATS server in a
 temporary directory (file storage) and the workers in this process; with
 one, the server is that one, and the workers still run in this process on
-task queue ` + benchTaskQueue + `. -o json prints {"workflows", "concurrency",
-"completed", "failed", "workflows_per_sec", "p50_ms", "p99_ms", "seconds"}.`,
+task queue ` + benchTaskQueue + `.
+
+--sync is the embedded server's fsync mode: interval (NATS's default,
+every 2 minutes) or always (every write before its acknowledgement, as
+production should run). An external server's mode is its sync_interval
+setting, which dfctl cannot read: --sync then only records what you say it
+is. The mode is printed with the figures.
+
+-o json prints {"workflows", "concurrency", "completed", "failed",
+"workflows_per_sec", "p50_ms", "p99_ms", "seconds", "server", "sync"
+(always, interval or unknown), "durability"}.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBench(cmd, o)
@@ -78,6 +93,7 @@ task queue ` + benchTaskQueue + `. -o json prints {"workflows", "concurrency",
 	cmd.Flags().IntVarP(&o.Workflows, "workflows", "n", 2000, "number of workflows")
 	cmd.Flags().IntVarP(&o.Concurrency, "concurrency", "c", 100, "workflows in flight at once")
 	cmd.Flags().StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed part to this file (go tool pprof)")
+	addSyncFlag(cmd, &o.Sync)
 	return cmd
 }
 
@@ -85,28 +101,40 @@ func runBench(cmd *cobra.Command, o *benchOptions) error {
 	if o.Workflows < 1 || o.Concurrency < 1 {
 		return usageError("--workflows and --concurrency must be at least 1")
 	}
+	mode, err := engine.ParseSync(o.Sync)
+	if err != nil {
+		return usageError("--%v", err)
+	}
 	ios := o.app.IO
 	external := cmd.Flags().Changed("server") || o.app.ContextName != ""
 	var c, wc *client.Client
 	server := "embedded"
+	syncName, durable := string(mode), ""
 	if external {
 		var err error
 		if c, err = o.app.Client(cmd); err != nil {
 			return err
 		}
 		wc = c
-		server = c.Store().NC.ConnectedUrlRedacted()
+		server = natsurl.Redact(c.Store().NC.ConnectedUrl())
+		if cmd.Flags().Changed("sync") {
+			durable = durability(mode) + " (as stated with --sync; dfctl cannot read the server's setting)"
+		} else {
+			syncName = "unknown"
+			durable = "unknown: the server's sync_interval setting, which dfctl cannot read (NATS's default fsyncs every 2m); --sync records it"
+		}
 	} else {
 		dir, err := os.MkdirTemp("", "dfctl-bench-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		srv, err := engine.StartDevServer(engine.DevServerOptions{StoreDir: dir, InProcessOnly: true})
+		srv, err := engine.StartDevServer(engine.DevServerOptions{StoreDir: dir, InProcessOnly: true, Sync: mode})
 		if err != nil {
 			return &ExitError{Code: ExitServer, Err: err}
 		}
 		defer srv.Stop()
+		syncName, durable = string(srv.Sync()), durability(srv.Sync())
 		// Separate connections for the client and the worker, as in production.
 		dial := func() (*client.Client, error) {
 			nc, err := srv.Connect()
@@ -166,12 +194,11 @@ func runBench(cmd *cobra.Command, o *benchOptions) error {
 		return time.Since(t0), nil
 	}
 	// Warm up: consumers are created and the worker is pulling.
-	_, err := runOne(prefix+"warmup", 0)
-	if err != nil {
+	if _, err := runOne(prefix+"warmup", 0); err != nil {
 		return fmt.Errorf("bench: warm-up workflow: %w", err)
 	}
 	if ios.ErrTTY && o.app.Output == outText {
-		fmt.Fprintf(ios.ErrOut, "Running %d workflows, %d in flight (%s server)...\n", o.Workflows, o.Concurrency, server)
+		fmt.Fprintf(ios.ErrOut, "Running %d workflows, %d in flight (%s server, sync %s)...\n", o.Workflows, o.Concurrency, server, syncName)
 	}
 
 	lat := make([]time.Duration, o.Workflows)
@@ -223,7 +250,7 @@ func runBench(cmd *cobra.Command, o *benchOptions) error {
 		Completed: len(ok), Failed: int(failed.Load()),
 		WorkflowsPerSec: float64(len(ok)) / elapsed.Seconds(),
 		P50Ms:           ms(percentile(ok, 50)), P99Ms: ms(percentile(ok, 99)),
-		Seconds: elapsed.Seconds(), Server: server,
+		Seconds: elapsed.Seconds(), Server: server, Sync: syncName, Durability: durable,
 	}
 	switch o.app.Output {
 	case outJSON:
@@ -243,8 +270,9 @@ func runBench(cmd *cobra.Command, o *benchOptions) error {
 }
 
 func writeBenchText(w io.Writer, st styles, r benchReport) error {
-	_, err := fmt.Fprintf(w, "%s %d workflows, %d in flight, %s server\n%s %s workflows/s (%.2fs)\n%s p50 %.2f ms, p99 %.2f ms\n%s %d completed, %d failed\n",
+	_, err := fmt.Fprintf(w, "%s %d workflows, %d in flight, %s server\n%s %s\n%s %s workflows/s (%.2fs)\n%s p50 %.2f ms, p99 %.2f ms\n%s %d completed, %d failed\n",
 		st.faint.Render("bench:     "), r.Workflows, r.Concurrency, r.Server,
+		st.faint.Render("durability:"), r.Durability,
 		st.faint.Render("throughput:"), st.bold.Render(fmt.Sprintf("%.0f", r.WorkflowsPerSec)), r.Seconds,
 		st.faint.Render("latency:   "), r.P50Ms, r.P99Ms,
 		st.faint.Render("runs:      "), r.Completed, r.Failed)

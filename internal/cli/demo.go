@@ -20,6 +20,7 @@ type demoOptions struct {
 
 	Scenario string
 	List     bool
+	Sync     string
 }
 
 func newDemoCmd(app *App) *cobra.Command {
@@ -43,6 +44,7 @@ Exits 0 when the workflow completed, 1 when it failed.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&o.List, "list", "l", false, "list the scenarios")
+	addSyncFlag(cmd, &o.Sync)
 	return cmd
 }
 
@@ -92,13 +94,17 @@ func runDemo(cmd *cobra.Command, o *demoOptions) error {
 	if err != nil {
 		return usageError("%v; dfctl demo --list shows them", err)
 	}
+	mode, err := engine.ParseSync(o.Sync)
+	if err != nil {
+		return usageError("--%v", err)
+	}
 	est := ios.ErrStyles()
 	dir, err := os.MkdirTemp("", "dfctl-demo-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	srv, err := engine.StartDevServer(engine.DevServerOptions{StoreDir: dir, InProcessOnly: true})
+	srv, err := engine.StartDevServer(engine.DevServerOptions{StoreDir: dir, InProcessOnly: true, Sync: mode})
 	if err != nil {
 		return &ExitError{Code: ExitServer, Err: err}
 	}
@@ -124,7 +130,8 @@ func runDemo(cmd *cobra.Command, o *demoOptions) error {
 	defer stop()
 
 	fmt.Fprintf(ios.ErrOut, "%s %s: %s\n", est.info.Render("▶"), est.bold.Render(sc.Name), sc.Description)
-	fmt.Fprintf(ios.ErrOut, "  %s\n\n", est.faint.Render("embedded NATS server in "+dir+", example workers in this process"))
+	fmt.Fprintf(ios.ErrOut, "  %s\n  %s\n\n", est.faint.Render("embedded NATS server in "+dir+", example workers in this process"),
+		est.faint.Render("durability: "+durability(srv.Sync())))
 	run, err := sc.Start(ctx, c, client.StartOptions{ID: "demo-" + sc.Name})
 	if err != nil {
 		return err

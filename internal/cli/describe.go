@@ -50,7 +50,7 @@ func runDescribe(cmd *cobra.Command, o *describeOptions) error {
 	if err := validateID(o.ID); err != nil {
 		return err
 	}
-	c, err := o.app.Client(cmd)
+	c, err := o.app.ReadClient(cmd)
 	if err != nil {
 		return err
 	}

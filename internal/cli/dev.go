@@ -5,8 +5,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/durablefuture/durablefuture/examples/scenarios"
+	"github.com/durablefuture/durablefuture/internal/natsurl"
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/sdk/client"
 	"github.com/spf13/cobra"
@@ -18,16 +20,25 @@ type devOptions struct {
 	Port     int
 	StoreDir string
 	Examples bool
+	Sync     string
 }
 
 func newDevCmd(app *App) *cobra.Command {
 	o := &devOptions{app: app}
 	cmd := &cobra.Command{
-		Use:   "dev [--port 4222] [--store DIR] [--examples]",
+		Use:   "dev [--port 4222] [--store DIR] [--sync always|interval] [--examples]",
 		Short: "Run a development NATS server with JetStream",
 		Long: `Run an embedded NATS server with JetStream on 127.0.0.1 until interrupted
 (Ctrl-C). Its data is kept in the store directory across restarts (default
 $XDG_DATA_HOME/durablefuture/dev, or ~/.local/share/durablefuture/dev).
+The streams and buckets of --prefix are created at start.
+
+--sync says when JetStream fsyncs its files: "interval" (the default, as
+NATS's own) every 2 minutes in the background, so a write is acknowledged
+before it is on disk and a power failure or kernel crash can lose the last
+2 minutes of acknowledged writes (a crash of dfctl alone loses nothing);
+"always" fsyncs every write before acknowledging it, as production should
+(docs/deploy.md), at a cost in throughput that dfctl bench --sync measures.
 
 --examples also runs the workers of every example scenario in the same
 process, on the default task queue.`,
@@ -39,7 +50,23 @@ process, on the default task queue.`,
 	cmd.Flags().IntVarP(&o.Port, "port", "p", 4222, "port to listen on")
 	cmd.Flags().StringVar(&o.StoreDir, "store", "", "JetStream store directory (default $XDG_DATA_HOME/durablefuture/dev)")
 	cmd.Flags().BoolVar(&o.Examples, "examples", false, "also run the example scenarios' workers")
+	addSyncFlag(cmd, &o.Sync)
 	return cmd
+}
+
+// addSyncFlag adds --sync, the fsync mode of an embedded server.
+func addSyncFlag(cmd *cobra.Command, sync *string) {
+	cmd.Flags().StringVar(sync, "sync", string(engine.SyncInterval),
+		"when the embedded server fsyncs: always (every write, before its ack) or interval (every 2m, NATS's default)")
+}
+
+// durability says in one line what a fsync mode guarantees.
+func durability(s engine.Sync) string {
+	if s == engine.SyncAlways {
+		return "fsync every write"
+	}
+	return fmt.Sprintf("fsync every %s: an acknowledged write can be lost on power failure",
+		strings.TrimSuffix(engine.SyncEvery.String(), "0s"))
 }
 
 func defaultStoreDir() (string, error) {
@@ -65,31 +92,44 @@ func runDev(cmd *cobra.Command, o *devOptions) error {
 			return usageError("%v", err)
 		}
 	}
+	mode, err := engine.ParseSync(o.Sync)
+	if err != nil {
+		return usageError("--%v", err)
+	}
 	ios := o.app.IO
 	st := ios.ErrStyles()
-	srv, err := engine.StartDevServer(engine.DevServerOptions{Port: o.Port, StoreDir: dir})
+	srv, err := engine.StartDevServer(engine.DevServerOptions{Port: o.Port, StoreDir: dir, Sync: mode})
 	if err != nil {
 		return &ExitError{Code: ExitServer, Err: err}
 	}
 	defer srv.Stop()
-	url := srv.URL()
+	url := natsurl.Redact(srv.URL())
 	fmt.Fprintf(ios.ErrOut, "%s NATS with JetStream listening on %s\n", st.ok.Render("●"), st.bold.Render(url))
 	fmt.Fprintf(ios.ErrOut, "  store: %s (kept across restarts)\n", dir)
+	hint := ""
+	if srv.Sync() != engine.SyncAlways {
+		hint = " (--sync always: fsync every write)"
+	}
+	fmt.Fprintf(ios.ErrOut, "  durability: %s%s\n", durability(srv.Sync()), hint)
+
+	// The installation exists from the start, so that read-only commands
+	// (list, describe, tui) find it before anything ran.
+	nc, err := srv.Connect()
+	if err != nil {
+		return &ExitError{Code: ExitServer, Err: err}
+	}
+	defer nc.Close()
+	ctx, cancel := o.app.requestContext(cmd)
+	c, err := client.Dial(ctx, client.Options{Conn: nc, Prefix: o.app.Prefix})
+	cancel()
+	if err != nil {
+		return &ExitError{Code: ExitServer, Err: err}
+	}
+	defer c.Close()
 
 	logger := slog.New(slog.NewTextHandler(ios.ErrOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	var stop func() error
 	if o.Examples {
-		nc, err := srv.Connect()
-		if err != nil {
-			return &ExitError{Code: ExitServer, Err: err}
-		}
-		defer nc.Close()
-		ctx, cancel := o.app.requestContext(cmd)
-		c, err := client.Dial(ctx, client.Options{Conn: nc, Prefix: o.app.Prefix})
-		cancel()
-		if err != nil {
-			return &ExitError{Code: ExitServer, Err: err}
-		}
 		w, err := exampleWorker(c, logger)
 		if err != nil {
 			return err

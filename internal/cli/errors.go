@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/history"
@@ -19,6 +20,7 @@ const (
 	ExitServer    = 3   // cannot connect, or the server failed the request
 	ExitNotFound  = 4   // no such workflow or run
 	ExitNotReady  = 5   // `result` without --wait: the run is still running
+	ExitBadData   = 6   // the run's history holds records that do not decode
 	ExitInterrupt = 130 // interrupted (Ctrl-C), as shells report SIGINT
 	exitCodesDocs = `Exit codes:
   0  success
@@ -26,9 +28,14 @@ const (
   2  usage error: bad flags or arguments, malformed JSON input, malformed
      workflow ID or task queue, payload too large, workflow ID already
      running, signal to a closed workflow
-  3  cannot connect to NATS, or the server failed the request
-  4  not found: no such workflow or run
+  3  cannot connect to NATS, connection lost, JetStream not enabled,
+     JetStream storage full, or the server failed the request
+  4  not found: no such workflow or run, or no DurableFuture installation
+     with this prefix on the server (read-only commands create none)
   5  result without --wait: the run is still running
+  6  the run's history holds records that do not decode (show prints the
+     others and names each bad record by stream sequence); retrying
+     cannot help
   130 interrupted (Ctrl-C); a started workflow keeps running`
 )
 
@@ -75,6 +82,8 @@ func ExitCode(err error) int {
 		return ee.Code
 	case errors.As(err, &ce):
 		return ExitServer
+	case errors.As(err, new(*history.BadRecordError)):
+		return ExitBadData
 	case errors.Is(err, engine.ErrWorkflowNotFound), errors.Is(err, history.ErrNotFound),
 		errors.Is(err, jetstream.ErrKeyNotFound):
 		return ExitNotFound
@@ -83,8 +92,26 @@ func ExitCode(err error) int {
 		errors.Is(err, engine.ErrInvalidArgument), errors.Is(err, engine.ErrWorkflowClosed),
 		errors.Is(err, engine.ErrQueryNotFound):
 		return ExitUsage
+	case errors.Is(err, engine.ErrNoInstallation):
+		return ExitNotFound
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupt
 	}
 	return ExitServer
+}
+
+// storageFullCodes are the JetStream API errors that mean "no room": the
+// server's max_file_store or max_memory_store reached (10023 insufficient
+// resources, a 503, on a publish; 10047 and 10028 on creating a stream), or
+// the account's limit (10002).
+var storageFullCodes = []jetstream.ErrorCode{10023, 10047, 10028, 10002}
+
+// storageFull reports whether err is JetStream saying it has no room, with
+// the server's description.
+func storageFull(err error) (string, bool) {
+	var je jetstream.JetStreamError
+	if errors.As(err, &je) && je.APIError() != nil && slices.Contains(storageFullCodes, je.APIError().ErrorCode) {
+		return je.APIError().Description, true
+	}
+	return "", false
 }

@@ -45,7 +45,7 @@ func runList(cmd *cobra.Command, o *listOptions) error {
 	if o.Limit < 0 {
 		return usageError("--limit must be 0 or more")
 	}
-	c, err := o.app.Client(cmd)
+	c, err := o.app.ReadClient(cmd)
 	if err != nil {
 		return err
 	}

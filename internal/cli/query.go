@@ -63,7 +63,7 @@ func runQuery(cmd *cobra.Command, o *queryOptions) error {
 	if err != nil {
 		return err
 	}
-	c, err := o.app.Client(cmd)
+	c, err := o.app.ReadClient(cmd)
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,10 @@ check why a run is blocked.
   dfctl replay --file run.json [-q Q]     a history file written by
                                           'dfctl show ID -o json' ('-' reads
                                           stdin); the task queue defaults to
-                                          the file's
+                                          the file's. A version 1 file (a flat
+                                          event list) is checked with guessed
+                                          decision boundaries and a warning:
+                                          re-export it
   dfctl replay --type T [--status S]      every matching run (the latest run
   dfctl replay --status S                 of each workflow ID; --status
                                           defaults to running with --type),
@@ -49,7 +52,8 @@ The worker is one of the run's task queue (request/reply over NATS): start
 one with the new code first. Each check waits up to --timeout.
 
 -o json prints the replay result objects (workflow_id, run_id, deterministic,
-mismatch {message, type}, worker; "error" when a run could not be checked):
+mismatch {message, type}, worker; "error" when a run could not be checked;
+"warning" for a version 1 file):
 one object for a run or a file, an array for --type/--status; -o jsonl one
 object per line.
 
@@ -82,6 +86,8 @@ Exit codes:
 type replayVerdict struct {
 	engine.ReplayResult
 	Error string `json:"error,omitempty"`
+	// Warning is the limit of a version 1 history file.
+	Warning string `json:"warning,omitempty"`
 
 	err error
 }
@@ -129,7 +135,7 @@ func runReplay(cmd *cobra.Command, o *replayOptions) error {
 			return usageError("--task-queue: %v", err)
 		}
 	}
-	c, err := o.app.Client(cmd)
+	c, err := o.app.ReadClient(cmd)
 	if err != nil {
 		return err
 	}
@@ -140,10 +146,7 @@ func runReplay(cmd *cobra.Command, o *replayOptions) error {
 	defer cancel()
 	var res *engine.ReplayResult
 	if file != nil {
-		res, err = c.Store().ReplayHistory(ctx, o.TaskQueue, file.Events)
-		if file.WorkflowID != "" && res != nil {
-			res.WorkflowID, res.RunID = file.WorkflowID, file.RunID
-		}
+		res, err = c.Store().ReplayFile(ctx, o.TaskQueue, file)
 	} else {
 		res, err = c.Store().ReplayRun(ctx, o.ID, o.RunID)
 	}
@@ -152,6 +155,11 @@ func runReplay(cmd *cobra.Command, o *replayOptions) error {
 	}
 	v := replayVerdict{ReplayResult: *res}
 	ios := o.app.IO
+	if file != nil {
+		if v.Warning = file.Warning(); v.Warning != "" {
+			fmt.Fprintln(ios.ErrOut, ios.ErrStyles().warn.Render("warning: "+v.Warning))
+		}
+	}
 	switch o.app.Output {
 	case outJSON:
 		err = writeJSON(ios.Out, v)

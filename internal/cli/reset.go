@@ -79,8 +79,6 @@ func runReset(cmd *cobra.Command, o *resetOptions) error {
 	switch {
 	case byEvent == (o.To != ""):
 		return usageError("give exactly one of --to-event N and --to first|last-failure")
-	case byEvent && o.ToEvent < 1:
-		return usageError("--to-event %d: events are numbered from 1", o.ToEvent)
 	case !byEvent && o.To != resetToFirst && o.To != resetToLastFailure:
 		return usageError("--to %q: use first or last-failure (or --to-event N)", o.To)
 	}
@@ -91,6 +89,10 @@ func runReset(cmd *cobra.Command, o *resetOptions) error {
 	ctx, cancel := o.app.requestContext(cmd)
 	defer cancel()
 	switch o.To {
+	case "":
+		if err := checkResetEvent(ctx, c, o); err != nil {
+			return err
+		}
 	case resetToFirst:
 		o.ToEvent = 1
 	case resetToLastFailure:
@@ -135,6 +137,27 @@ func runReset(cmd *cobra.Command, o *resetOptions) error {
 			fmt.Fprintf(ios.ErrOut, "Re-applied %d %s\n", res.Reapplied, plural(res.Reapplied, "signal", "signals"))
 		}
 		fmt.Fprintf(ios.ErrOut, "Follow it with: dfctl show %s --follow\n", shellQuote(res.WorkflowID))
+	}
+	return nil
+}
+
+// checkResetEvent checks that --to-event names an event of the run's
+// history, which it pins in o.RunID.
+func checkResetEvent(ctx context.Context, c *client.Client, o *resetOptions) error {
+	ri, err := c.Describe(ctx, o.ID, o.RunID)
+	if err != nil {
+		return err
+	}
+	o.RunID = ri.RunID
+	evs, err := c.History(ctx, ri.WorkflowID, ri.RunID)
+	if err != nil {
+		return err
+	}
+	if len(evs) == 0 {
+		return usageError("--to-event %d: run %s of workflow %s has no events yet", o.ToEvent, ri.RunID, ri.WorkflowID)
+	}
+	if last := evs[len(evs)-1].Seq; o.ToEvent < 1 || o.ToEvent > last {
+		return usageError("--to-event %d: run %s of workflow %s has events 1..%d", o.ToEvent, ri.RunID, ri.WorkflowID, last)
 	}
 	return nil
 }

@@ -40,7 +40,7 @@ func runResult(cmd *cobra.Command, o *resultOptions) error {
 	if err := validateID(o.ID); err != nil {
 		return err
 	}
-	c, err := o.app.Client(cmd)
+	c, err := o.app.ReadClient(cmd)
 	if err != nil {
 		return err
 	}

@@ -10,11 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
+	"github.com/durablefuture/durablefuture/internal/natsurl"
 	"github.com/durablefuture/durablefuture/pkg/sdk/client"
-	"github.com/nats-io/jsm.go/natscontext"
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 )
@@ -38,11 +37,18 @@ type App struct {
 	TLSKey      string
 	TLSCA       string
 	Prefix      string
+	Replicas    int
 	Output      string
 	Timeout     time.Duration
 
 	client *client.Client
 	conn   *nats.Conn
+	url    string     // the URL dialled (with its secrets: print it redacted)
+	watch  *connWatch // the connection's state
+	// connected is the server dialled, redacted (one of a list).
+	connected string
+	// cancel ends the command's context with a cause (a lost connection).
+	cancel context.CancelCauseFunc
 	// started is set once a command's own code runs: an error before it is
 	// a usage error (unknown command, bad flags or arguments).
 	started bool
@@ -51,13 +57,18 @@ type App struct {
 // Run executes dfctl with args and returns its exit code. ctx is cancelled
 // on SIGINT/SIGTERM by main.
 func Run(ctx context.Context, args []string, ios *IOStreams) int {
-	app := &App{IO: ios}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	app := &App{IO: ios, cancel: cancel}
 	root := NewRootCmd(app)
 	root.SetArgs(args)
 	root.SetIn(ios.In)
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
 	err := root.ExecuteContext(ctx)
+	if err != nil {
+		err = app.explain(ctx, err)
+	}
 	app.close()
 	if err == nil {
 		return ExitOK
@@ -78,7 +89,9 @@ func Run(ctx context.Context, args []string, ios *IOStreams) int {
 		return code
 	}
 	st := ios.ErrStyles()
-	fmt.Fprintln(ios.ErrOut, st.bad.Render("Error:")+" "+err.Error())
+	// No password or token of a server URL in any message.
+	msg := natsurl.RedactIn(natsurl.RedactIn(err.Error(), app.url), app.Server)
+	fmt.Fprintln(ios.ErrOut, st.bad.Render("Error:")+" "+msg)
 	if code == ExitUsage && !app.started {
 		fmt.Fprintln(ios.ErrOut, "Run 'dfctl --help' for usage.")
 	}
@@ -117,6 +130,14 @@ stable JSON contracts for scripts.
 			if app.Timeout <= 0 {
 				return usageError("--timeout must be positive")
 			}
+			if app.Replicas < 1 || app.Replicas > 5 {
+				return usageError("--replicas %d: use 1 to 5 (3 on a 3-node cluster)", app.Replicas)
+			}
+			if f := cmd.Flags().Lookup("run"); f != nil && f.Changed {
+				if err := validateRunID(f.Value.String()); err != nil {
+					return err
+				}
+			}
 			app.started = true
 			return nil
 		},
@@ -129,15 +150,17 @@ stable JSON contracts for scripts.
 		defServer = nats.DefaultURL
 	}
 	f := root.PersistentFlags()
-	f.StringVarP(&app.Server, "server", "s", defServer, "NATS server URL ($NATS_URL)")
+	f.StringVarP(&app.Server, "server", "s", defServer, "NATS server URL, or a comma-separated list ($NATS_URL)")
+	f.Lookup("server").DefValue = natsurl.Redact(defServer) // --help shows it
 	f.StringVar(&app.ContextName, "context", os.Getenv("NATS_CONTEXT"), "connect with the nats CLI context `NAME` ($NATS_CONTEXT)")
 	f.StringVar(&app.Creds, "creds", "", "NATS user credentials file")
 	f.StringVar(&app.TLSCert, "tlscert", "", "TLS client certificate file")
 	f.StringVar(&app.TLSKey, "tlskey", "", "TLS client key file")
 	f.StringVar(&app.TLSCA, "tlsca", "", "TLS CA certificate file")
 	f.StringVar(&app.Prefix, "prefix", "df", "prefix of the DurableFuture streams, subjects and buckets")
+	f.IntVar(&app.Replicas, "replicas", 1, "replicas of the streams and buckets when a write command creates them (3 on a cluster); an existing installation is left as it is")
 	f.StringVarP(&app.Output, "output", "o", outText, "output format: text, json or jsonl")
-	f.DurationVar(&app.Timeout, "timeout", 10*time.Second, "timeout of each request to the server (waiting for a workflow is not bounded)")
+	f.DurationVar(&app.Timeout, "timeout", 10*time.Second, "timeout of each request to the server, and how long a lost connection may stay down before the command gives up (waiting for a workflow is not bounded otherwise)")
 
 	root.AddCommand(
 		newDevCmd(app),
@@ -155,65 +178,9 @@ stable JSON contracts for scripts.
 		newTerminateCmd(app),
 		newTUICmd(app),
 		newReplayCmd(app), newResetCmd(app),
+		newVetCmd(app),
 	)
 	return root
-}
-
-// natsOptions are the connection options from the global flags and the
-// selected nats context; url is where to connect.
-func (a *App) natsOptions(cmd *cobra.Command) (url string, opts []nats.Option, err error) {
-	url = a.Server
-	opts = []nats.Option{nats.Name("dfctl"), nats.Timeout(3 * time.Second), nats.MaxReconnects(-1)}
-	if a.ContextName != "" {
-		nctx, err := natscontext.New(a.ContextName, true)
-		if err != nil {
-			return "", nil, usageError("nats context %q: %v", a.ContextName, err)
-		}
-		copts, err := nctx.NATSOptions()
-		if err != nil {
-			return "", nil, usageError("nats context %q: %v", a.ContextName, err)
-		}
-		opts = append(opts, copts...)
-		if !cmd.Flags().Changed("server") && nctx.ServerURL() != "" {
-			url = nctx.ServerURL()
-		}
-	}
-	if a.Creds != "" {
-		opts = append(opts, nats.UserCredentials(a.Creds))
-	}
-	if a.TLSCert != "" || a.TLSKey != "" {
-		opts = append(opts, nats.ClientCert(a.TLSCert, a.TLSKey))
-	}
-	if a.TLSCA != "" {
-		opts = append(opts, nats.RootCAs(a.TLSCA))
-	}
-	return url, opts, nil
-}
-
-// Client dials the server on first use.
-func (a *App) Client(cmd *cobra.Command) (*client.Client, error) {
-	if a.client != nil {
-		return a.client, nil
-	}
-	url, opts, err := a.natsOptions(cmd)
-	if err != nil {
-		return nil, err
-	}
-	nc, err := nats.Connect(url, opts...)
-	if err != nil {
-		return nil, &connectError{url: redact(url), err: err}
-	}
-	ctx, cancel := context.WithTimeout(cmd.Context(), a.Timeout)
-	defer cancel()
-	c, err := client.Dial(ctx, client.Options{Conn: nc, Prefix: a.Prefix, ConnectTimeout: a.Timeout})
-	if err != nil {
-		nc.Close()
-		return nil, &ExitError{Code: ExitServer, Err: err}
-	}
-	// The client does not own a connection it was given.
-	a.client = c
-	a.conn = nc
-	return c, nil
 }
 
 func (a *App) close() {
@@ -226,13 +193,4 @@ func (a *App) close() {
 // requestContext bounds one request by --timeout.
 func (a *App) requestContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(cmd.Context(), a.Timeout)
-}
-
-func redact(url string) string {
-	if i := strings.Index(url, "@"); i >= 0 {
-		if j := strings.Index(url, "://"); j >= 0 && j < i {
-			return url[:j+3] + "***" + url[i:]
-		}
-	}
-	return url
 }

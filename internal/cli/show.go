@@ -1,6 +1,10 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
+	"strings"
+
 	"github.com/durablefuture/durablefuture/pkg/history"
 	"github.com/spf13/cobra"
 )
@@ -24,9 +28,17 @@ attempt, result or failure).
 
 On a terminal the table is aligned and times are offsets from the start;
 otherwise each event is one tab-separated line: seq, ISO time, type, summary.
--o json writes a self-contained history file ({"version":1, "workflow_id",
-"run_id", "type", "task_queue", "events":[...]}); -o jsonl one event per
-line. --follow keeps printing new events until the run closes.`,
+-o json writes a self-contained history file ({"version":2, "workflow_id",
+"run_id", "type", "task_queue", "records":[{"kind":"input"|"decision",
+"events":[...]}, ...]}: the run's records as stored, so 'dfctl replay --file'
+and the replayer meet the decision boundaries a worker meets); -o jsonl one
+event per line. --follow keeps printing new events until the run closes.
+
+A message on the run's subject that is not a record dfctl can read (anyone
+allowed to publish there can write one) does not hide the rest: show prints
+every event it can read, names each bad record on stderr with its stream
+sequence and the reason, and exits 6, so a script never takes a partial
+history for the whole one. A worker blocks such a run (describe says why).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.ID = args[0]
@@ -42,7 +54,7 @@ func runShow(cmd *cobra.Command, o *showOptions) error {
 	if err := validateID(o.ID); err != nil {
 		return err
 	}
-	c, err := o.app.Client(cmd)
+	c, err := o.app.ReadClient(cmd)
 	if err != nil {
 		return err
 	}
@@ -66,36 +78,47 @@ func runShow(cmd *cobra.Command, o *showOptions) error {
 		return nil
 	}
 
+	subj, err := c.Store().Log.Subject(o.ID, o.RunID)
+	if err != nil {
+		return usageError("%v", err)
+	}
 	if !o.Follow || o.app.Output == outJSON {
 		ctx, cancel := o.app.requestContext(cmd)
 		defer cancel()
-		var evs []history.Event
 		if o.Follow {
 			// A history file is whole: wait for the run to close first.
 			if _, err := c.WaitClosed(cmd.Context(), o.ID, o.RunID); err != nil {
 				return err
 			}
 		}
-		evs, err = c.History(ctx, o.ID, o.RunID)
+		// Tolerant: a record that does not decode is named, not fatal.
+		recs, bad, err := c.Store().HistoryTolerant(ctx, o.ID, o.RunID)
 		if err != nil {
 			return err
 		}
 		if o.app.Output == outJSON {
-			return history.NewFile(evs).Encode(ios.Out)
-		}
-		for _, ev := range evs {
-			if err := print(ev); err != nil {
+			if err := history.NewFile(recs).Encode(ios.Out); err != nil {
 				return err
 			}
+		} else {
+			for _, ev := range history.Flatten(recs) {
+				if err := print(ev); err != nil {
+					return err
+				}
+			}
 		}
-		return nil
+		return badRecordsError(o.ID, o.RunID, bad)
 	}
 
-	subj, err := c.Store().Log.Subject(o.ID, o.RunID)
-	if err != nil {
-		return usageError("%v", err)
-	}
+	var bad []*history.BadRecordError
 	for rec, err := range c.Store().Log.Follow(cmd.Context(), subj, 0) {
+		var be *history.BadRecordError
+		if errors.As(err, &be) {
+			// Named where it is, and the run goes on being followed.
+			fmt.Fprintf(ios.ErrOut, "warning: %v\n", be)
+			bad = append(bad, be)
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -104,9 +127,23 @@ func runShow(cmd *cobra.Command, o *showOptions) error {
 				return err
 			}
 			if ev.Type.IsClosing() {
-				return nil
+				return badRecordsError(o.ID, o.RunID, bad)
 			}
 		}
 	}
 	return nil
+}
+
+// badRecordsError is show's verdict on a history with records that do not
+// decode (nil without any): exit 6, naming each by its stream sequence.
+func badRecordsError(id, runID string, bad []*history.BadRecordError) error {
+	if len(bad) == 0 {
+		return nil
+	}
+	parts := make([]string, len(bad))
+	for i, b := range bad {
+		parts[i] = fmt.Sprintf("stream seq %d: %v", b.Seq, b.Err)
+	}
+	return &ExitError{Code: ExitBadData, Err: fmt.Errorf("the history of workflow %q run %s holds %d record(s) that do not decode, not shown (the other events are): %s",
+		id, runID, len(bad), strings.Join(parts, "; "))}
 }

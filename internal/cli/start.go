@@ -182,8 +182,11 @@ func blockedReporter(ios *IOStreams) func(history.Event) {
 			return
 		}
 		seen[msg] = true
-		fmt.Fprintf(ios.ErrOut, "%s %s\n  the run waits until a worker that can run it picks it up (Ctrl-C stops waiting; the run stays)\n",
-			st.warn.Render("Blocked:"), msg)
+		hint := "the run waits until a worker that can run it picks it up"
+		if ev.Failure != nil && ev.Failure.Type == "DecisionTooLarge" {
+			hint = "the worker retries it with a growing delay: deploy code that does less in one step, or raise the server's max_payload"
+		}
+		fmt.Fprintf(ios.ErrOut, "%s %s\n  %s (Ctrl-C stops waiting; the run stays)\n", st.warn.Render("Blocked:"), msg, hint)
 	}
 }
 

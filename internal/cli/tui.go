@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/durablefuture/durablefuture/internal/natsurl"
 	"github.com/durablefuture/durablefuture/tui"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
@@ -65,12 +66,13 @@ func runTUI(cmd *cobra.Command, o *tuiOptions) error {
 	if logFile, logPath := openTUILog(); logFile != nil {
 		defer logFile.Close()
 		slog.SetDefault(slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug})))
-		slog.Info("dfctl tui starting", "server", redact(o.app.Server), "log", logPath)
+		slog.Info("dfctl tui starting", "server", natsurl.Redact(o.app.Server), "log", logPath)
 	}
-	c, err := o.app.Client(cmd)
+	c, err := o.app.ReadClient(cmd)
 	if err != nil {
 		return err
 	}
+	o.app.watch.rideOut()
 	err = tui.Run(cmd.Context(), tui.Options{
 		Source:     tui.StoreSource{Store: c.Store()},
 		WorkflowID: o.ID,
