@@ -174,13 +174,16 @@ func TestDfctlAgainstDevServer(t *testing.T) {
 	var file struct {
 		Version    int    `json:"version"`
 		WorkflowID string `json:"workflow_id"`
-		Events     []struct {
-			Seq  int    `json:"seq"`
-			Type string `json:"type"`
-		} `json:"events"`
+		Records    []struct {
+			Kind   string `json:"kind"`
+			Events []struct {
+				Seq  int    `json:"seq"`
+				Type string `json:"type"`
+			} `json:"events"`
+		} `json:"records"`
 	}
 	e.mustJSON(&file, "show", "e2e-order", "-o", "json")
-	if file.Version != 1 || file.WorkflowID != "e2e-order" || len(file.Events) < 5 || file.Events[0].Type != "WorkflowStarted" {
+	if file.Version != 2 || file.WorkflowID != "e2e-order" || len(file.Records) < 3 || len(file.Records[0].Events) == 0 || file.Records[0].Events[0].Type != "WorkflowStarted" {
 		t.Fatalf("history file: %+v", file)
 	}
 

@@ -27,3 +27,6 @@ go test -tags e2e -count=1 -timeout 5m -v ./e2e/ 2>&1 | tail -n 40
 
 step "end-to-end: dfctl tui in tmux"
 bash scripts/tui-e2e.sh
+
+step "chaos suite: nats-server and worker processes SIGKILLed and SIGSTOPped (scripts/chaos.sh)"
+bash scripts/chaos.sh

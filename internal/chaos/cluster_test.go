@@ -1,0 +1,210 @@
+package chaos_test
+
+// The 3-node cluster test: streams and buckets at R3 on three nats-server
+// processes on loopback; runs of mixed shapes in flight; the history
+// stream's leader SIGKILLed, twice (restarted in between, so the second
+// kill hits the leader elected after the first). Zero runs lost: all
+// complete with the right results and well-formed histories.
+//
+// It runs under the plain `go test` (it takes well under a minute; -short
+// skips it): the replicated path is the production path and must not
+// regress unnoticed.
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/durablefuture/durablefuture/internal/chaos"
+	"github.com/durablefuture/durablefuture/internal/testsrv"
+	"github.com/durablefuture/durablefuture/pkg/sdk/client"
+	"github.com/durablefuture/durablefuture/pkg/sdk/worker"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func dialCluster(t *testing.T, urls []string) *client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, client.Options{URL: strings.Join(urls, ","), Replicas: 3, ConnectTimeout: 20 * time.Second,
+		NatsOptions: []nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)}})
+	testsrv.Must(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// streamLeader returns the server name of stream's leader ("" while none).
+func streamLeader(ctx context.Context, js jetstream.JetStream, stream string) (string, *jetstream.StreamInfo) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		return "", nil
+	}
+	info, err := st.Info(ctx)
+	if err != nil || info.Cluster == nil {
+		return "", nil
+	}
+	return info.Cluster.Leader, info
+}
+
+func TestClusterLeaderKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster of nats-server processes")
+	}
+	cl := testsrv.StartClusterProcesses(t, 3)
+	c := dialCluster(t, cl.URLs())
+	store := c.Store()
+	if store.Config.Replicas != 3 {
+		t.Fatalf("replicas %d", store.Config.Replicas)
+	}
+	ctx := testsrv.Context(t, 3*time.Minute)
+	histStream := strings.ToUpper(store.Config.Prefix) + "_HISTORY"
+	// Streams and buckets at R3.
+	for name := range store.JS.StreamNames(ctx).Name() {
+		st, err := store.JS.Stream(ctx, name)
+		testsrv.Must(t, err)
+		if r := st.CachedInfo().Config.Replicas; r != 3 {
+			t.Fatalf("stream %s has %d replicas, want 3", name, r)
+		}
+	}
+
+	// Two workers, each on its own connection to the whole cluster.
+	attemptsPath := filepath.Join(t.TempDir(), "attempts.log")
+	al, err := chaos.OpenAttemptsLog(attemptsPath)
+	testsrv.Must(t, err)
+	t.Cleanup(func() { al.Close() })
+	// Their logs (info and up) go to a file, kept with -artifacts.
+	logPath := filepath.Join(t.ArtifactDir(), "workers.log")
+	logf, err := os.Create(logPath)
+	testsrv.Must(t, err)
+	t.Cleanup(func() { logf.Close() })
+	for i := range 2 {
+		wc := dialCluster(t, cl.URLs())
+		log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo})).With("worker", i+1)
+		testsrv.RunWorker(t, wc, worker.Options{WorkflowTaskTimeout: 3 * time.Second, ActivityTaskTimeout: 5 * time.Second, Logger: log},
+			func(w *worker.Worker) { testsrv.Must(t, chaos.Register(w, al)) })
+	}
+
+	top, all := plan("cluster", 60, time.Now().UnixNano()%1000)
+	d := &driver{c: c, retryAfter: 100 * time.Millisecond}
+	// Every run must close within this bound (it takes 20-40 s).
+	driveCtx, cancelDrive := context.WithTimeout(ctx, 100*time.Second)
+	defer cancelDrive()
+	var drivers sync.WaitGroup
+	t0 := time.Now()
+	for i, r := range top {
+		at := t0.Add(time.Duration(i) * 10 * time.Second / time.Duration(len(top)))
+		drivers.Add(1)
+		go func() {
+			defer drivers.Done()
+			time.Sleep(time.Until(at)) // the workload's schedule
+			d.drive(driveCtx, r)
+		}()
+	}
+	openRuns := func() int {
+		n := 0
+		for _, r := range top {
+			r.mu.Lock()
+			if r.info == nil {
+				n++
+			}
+			r.mu.Unlock()
+		}
+		return n
+	}
+
+	// Kill the history stream's leader twice, mid-run.
+	time.Sleep(2 * time.Second) // the fault schedule
+	var killed []string
+	for round := 1; round <= 2; round++ {
+		var leader string
+		testsrv.WaitFor(t, ctx, "a history stream leader", func() bool {
+			leader, _ = streamLeader(ctx, store.JS, histStream)
+			return leader != ""
+		})
+		node := cl.Node(leader)
+		if node == nil {
+			t.Fatalf("leader %q is not a node of the cluster", leader)
+		}
+		open := openRuns()
+		if open == 0 {
+			t.Fatalf("round %d: no run in flight to kill the leader under", round)
+		}
+		t.Logf("cluster: %5.1fs round %d: SIGKILL of history leader %s (pid %d) with %d of %d runs open",
+			time.Since(t0).Seconds(), round, leader, node.Pid(), open, len(top))
+		node.Kill()
+		killed = append(killed, leader)
+		var next string
+		testsrv.WaitFor(t, ctx, "a new history stream leader", func() bool {
+			next, _ = streamLeader(ctx, store.JS, histStream)
+			return next != "" && next != leader
+		})
+		t.Logf("cluster: %5.1fs round %d: new leader %s", time.Since(t0).Seconds(), round, next)
+		testsrv.Must(t, node.Start())
+		testsrv.WaitFor(t, ctx, "every replica of the history stream current", func() bool {
+			_, info := streamLeader(ctx, store.JS, histStream)
+			if info == nil || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
+				return false
+			}
+			for _, p := range info.Cluster.Replicas {
+				if !p.Current || p.Offline {
+					return false
+				}
+			}
+			return true
+		})
+		t.Logf("cluster: %5.1fs round %d: %s restarted and current", time.Since(t0).Seconds(), round, leader)
+	}
+	if killed[0] == killed[1] {
+		t.Logf("cluster: the same node (%s) led the history stream both times", killed[0])
+	}
+
+	drivers.Wait()
+	t.Logf("cluster: %5.1fs all waits returned (%d open)", time.Since(t0).Seconds(), openRuns())
+
+	ctx = testsrv.Context(t, 2*time.Minute) // for the checks
+	p := &problems{}
+	records, undecodable, err := readAllRecords(ctx, store.JS, histStream, store.Config.Prefix+".hist")
+	testsrv.Must(t, err)
+	if undecodable > 0 {
+		p.add("", "undecodable record", "%d history records do not decode", undecodable)
+	}
+	checkRuns(ctx, c, all, records, p)
+	lines, _, err := readAttempts([]string{attemptsPath})
+	testsrv.Must(t, err)
+	st := analyzeAttempts(lines, records)
+	if st.rerunAfter > 0 || st.unknown > 0 || st.unlogged > 0 {
+		p.add("", "re-run after record", "attempts: %d after their outcome was recorded, %d of unknown activities, %d completions without a logged attempt",
+			st.rerunAfter, st.unknown, st.unlogged)
+		for _, ex := range st.examples {
+			if !strings.HasPrefix(ex, "raced") {
+				p.add("", "re-run after record", "%s", ex)
+			}
+		}
+	}
+	t.Logf("cluster: %d runs (%d top-level), leaders killed %v, %d attempts (%d re-runs before record, %d racing it, %d after), %d runs with a problem, %v",
+		len(all), len(top), killed, st.total, st.rerunBefore, st.raced, st.rerunAfter, len(p.runs), time.Since(t0).Round(time.Second))
+	for _, s := range p.summary() {
+		t.Log("cluster: problem: " + s)
+	}
+	if len(p.list) > 0 {
+		// Kept with go test -artifacts -outputdir DIR.
+		for _, path := range writeHistories(ctx, c, t.ArtifactDir(), p.runs, 20) {
+			t.Logf("cluster: history of a failing run: %s", path)
+		}
+		for _, s := range logSummary([]string{logPath}) {
+			t.Log("cluster: worker log: " + s)
+		}
+		for _, n := range cl.Nodes {
+			t.Logf("cluster: %s log: %s", n.Name(), n.LogFile())
+		}
+	}
+	p.report(t, 40)
+}
