@@ -387,6 +387,13 @@ func TestOfflineEqualsLive(t *testing.T) {
 			if !dc.inFlight {
 				return
 			}
+			// The decision that applied "a"'s completion and commanded
+			// nothing is a record of its own, kept by the file.
+			f := files[id]
+			last := f.Records[len(f.Records)-1]
+			if last.Kind != history.KindDecision || len(last.Events) != 1 || last.Events[0].Type != history.ActivityCompleted {
+				t.Fatalf("last record of a run waiting for its signal: %+v", last)
+			}
 			// A real worker takes the run in flight: the signal makes it
 			// load the run with the changed code, which blocks it exactly
 			// when the replay check said so.

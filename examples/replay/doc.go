@@ -13,4 +13,9 @@
 //
 // Keep the histories of runs that may still be open when the new code is
 // deployed: a change that breaks them needs workflow.GetVersion.
+//
+// differential_test.go shows that this offline check is the live one: it
+// runs every example scenario and a corpus of code changes, and asserts
+// that a worker running the changed code (`dfctl replay ID`) and the
+// replayer on the exported history file give identical verdicts.
 package replay

@@ -730,13 +730,16 @@ func writeHistories(ctx context.Context, c *client.Client, dir string, ids map[s
 		if err != nil {
 			continue
 		}
-		evs, err := c.History(ctx, id, ri.RunID)
+		recs, _, err := c.Store().HistoryTolerant(ctx, id, ri.RunID)
 		if err != nil {
 			continue
 		}
-		data, _ := json.MarshalIndent(map[string]any{"version": 1, "workflow_id": id, "run_id": ri.RunID, "type": ri.Type, "task_queue": ri.TaskQueue, "events": evs}, "", "  ")
+		var data strings.Builder
+		if history.NewFile(recs).Encode(&data) != nil {
+			continue
+		}
 		path := filepath.Join(dir, "history-"+id+".json")
-		if os.WriteFile(path, data, 0o644) == nil {
+		if os.WriteFile(path, []byte(data.String()), 0o644) == nil {
 			paths = append(paths, path)
 		}
 	}

@@ -479,3 +479,42 @@ func TestResetReapplySignals(t *testing.T) {
 		t.Fatalf("result without re-applied signals: %q", r.out)
 	}
 }
+
+// A version 1 history file (a flat event list) is still checked, with its
+// limit stated on stderr and in -o json; a version 2 file has none.
+func TestReplayFileVersion1(t *testing.T) {
+	e, _ := newReplayEnv(t)
+	expectCode(t, e.run(t, false, "execute", "GreetWorkflow", "--id", "greet-v1", "--input", `"Ann"`), 0)
+	path := showFile(t, e, "greet-v1")
+	r := e.run(t, false, "replay", "--file", path)
+	expectCode(t, r, 0)
+	if strings.Contains(r.errOut, "warning") {
+		t.Fatalf("version 2 file: %s", r.errOut)
+	}
+	data, err := os.ReadFile(path)
+	testsrv.Must(t, err)
+	f, err := history.DecodeFile(strings.NewReader(string(data)))
+	testsrv.Must(t, err)
+	if f.Version != history.FileVersion || len(f.Records) == 0 {
+		t.Fatalf("show -o json wrote version %d with %d records", f.Version, len(f.Records))
+	}
+	var v1 strings.Builder
+	testsrv.Must(t, (&history.File{Version: 1, WorkflowID: f.WorkflowID, RunID: f.RunID, Type: f.Type, TaskQueue: f.TaskQueue, Events: f.Events}).Encode(&v1))
+	old := filepath.Join(t.TempDir(), "v1.json")
+	testsrv.Must(t, os.WriteFile(old, []byte(v1.String()), 0o644))
+	r = e.run(t, false, "replay", "--file", old)
+	expectCode(t, r, 0)
+	if r.out != "deterministic\n" || !strings.Contains(r.errOut, "warning: "+history.Version1Warning) {
+		t.Fatalf("version 1 file:\n%s\n%s", r.out, r.errOut)
+	}
+	r = e.run(t, false, "replay", "--file", old, "-o", "json")
+	expectCode(t, r, 0)
+	type warned struct {
+		Deterministic bool   `json:"deterministic"`
+		Warning       string `json:"warning"`
+	}
+	got := decode[warned](t, r.out)
+	if !got.Deterministic || got.Warning != history.Version1Warning {
+		t.Fatalf("version 1 file -o json: %s", r.out)
+	}
+}
