@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/durablefuture/durablefuture/pkg/engine"
@@ -187,6 +188,10 @@ func blockedReporter(ios *IOStreams) func(history.Event) {
 			hint = "the worker retries it with a growing delay: deploy code that does less in one step, or raise the server's max_payload"
 		}
 		fmt.Fprintf(ios.ErrOut, "%s %s\n  %s (Ctrl-C stops waiting; the run stays)\n", st.warn.Render("Blocked:"), msg, hint)
+		if ev.Failure != nil && ev.Failure.Stack != "" {
+			// A panic in workflow code (DF1005): where it happened.
+			fmt.Fprintln(ios.ErrOut, st.faint.Render(strings.TrimRight(ev.Failure.Stack, "\n")))
+		}
 	}
 }
 

@@ -583,9 +583,13 @@ func (w *Worker) block(ctx context.Context, msg jetstream.Msg, task workflowTask
 	lastEv := last.Events[len(last.Events)-1]
 	if lastEv.Type != history.WorkflowTaskFailed || lastEv.Failure == nil || !sameBlock(lastEv.Failure, cause, why) {
 		typ := blockedType(cause)
+		var stack string
+		if wce := (*WorkflowCodeError)(nil); errors.As(cause, &wce) {
+			stack = wce.Stack // a panic's stack: in the event, not in the index
+		}
 		rec := history.Record{Kind: history.KindInput, Events: []history.Event{{
 			Seq: lastEv.Seq + 1, Time: time.Now().UTC(), Type: history.WorkflowTaskFailed,
-			Failure: &history.Failure{Message: why, Type: typ}, Identity: w.opts.Identity,
+			Failure: &history.Failure{Message: why, Type: typ, Stack: stack}, Identity: w.opts.Identity,
 		}}}
 		if _, err := w.store.Log.Append(ctx, subj, tail, &rec); err != nil && !errors.Is(err, history.ErrConflict) {
 			w.log.Warn("record workflow task failure", "err", err)

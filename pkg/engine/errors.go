@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/durablefuture/durablefuture/pkg/history"
 	"github.com/nats-io/nats.go"
@@ -87,20 +88,102 @@ func (e *WorkflowExecutionError) Error() string {
 
 func (e *WorkflowExecutionError) Unwrap() error { return e.Cause }
 
+// Codes of non-determinism (NonDeterminismError.Code).
+const (
+	// CodeCommandMismatch: the history records one command, the code
+	// produced another (or a version of a change the code does not
+	// support).
+	CodeCommandMismatch = "DF1001"
+	// CodeMissingCommand: the history records a command the code did not
+	// produce.
+	CodeMissingCommand = "DF1002"
+	// CodeExtraCommand: the code produced a command at the end of a
+	// decision where the history records none.
+	CodeExtraCommand = "DF1003"
+	// CodeInputMismatch: the same command, with other input.
+	CodeInputMismatch = "DF1004"
+)
+
+var ndeKinds = map[string]string{
+	CodeCommandMismatch: "command mismatch",
+	CodeMissingCommand:  "missing command",
+	CodeExtraCommand:    "extra command",
+	CodeInputMismatch:   "input mismatch",
+}
+
 // NonDeterminismError says that workflow code did something other than what
-// the history records at a position.
+// the history records at a position. Its text (one line) is what the
+// WorkflowTaskFailed event, describe, the worker log, dfctl replay and the
+// TUI show.
 type NonDeterminismError struct {
-	Seq      int64
+	// Code is CodeCommandMismatch, CodeMissingCommand, CodeExtraCommand or
+	// CodeInputMismatch ("" reads as CodeCommandMismatch).
+	Code         string
+	WorkflowType string
+	WorkflowID   string
+	RunID        string
+	// Seq is the event of the recorded side (for an extra command: the
+	// last event of the decision); DecisionFirst and DecisionLast are the
+	// first and last events of the decision record it belongs to (0: not
+	// known).
+	Seq                         int64
+	DecisionFirst, DecisionLast int64
+	// Recorded and Produced are what the history records and what the
+	// code produced (name and short input).
 	Recorded string
 	Produced string
+	// ResetTo is the event to reset the run to so that the code deployed
+	// now decides again from there (0: not known).
+	ResetTo int64
 }
 
 func (e *NonDeterminismError) Error() string {
-	return fmt.Sprintf("non-deterministic workflow: at event %d history records %s but the code produced %s", e.Seq, e.Recorded, e.Produced)
+	code := e.Code
+	if code == "" {
+		code = CodeCommandMismatch
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s non-deterministic workflow, %s", code, ndeKinds[code])
+	if e.WorkflowType != "" {
+		fmt.Fprintf(&b, ": workflow %s %q (run %s)", e.WorkflowType, e.WorkflowID, e.RunID)
+	}
+	b.WriteString(": ")
+	switch {
+	case code == CodeExtraCommand && e.DecisionFirst > 0:
+		fmt.Fprintf(&b, "the decision of events %d-%d records %s but the code produced %s", e.DecisionFirst, e.DecisionLast, e.Recorded, e.Produced)
+	case e.DecisionFirst > 0:
+		fmt.Fprintf(&b, "event %d (decision of events %d-%d) records %s but the code produced %s", e.Seq, e.DecisionFirst, e.DecisionLast, e.Recorded, e.Produced)
+	default:
+		fmt.Fprintf(&b, "at event %d the history records %s but the code produced %s", e.Seq, e.Recorded, e.Produced)
+	}
+	id, to := e.WorkflowID, e.ResetTo
+	if id == "" {
+		id = "ID"
+	}
+	if to <= 0 {
+		to = max(e.DecisionFirst-1, 1)
+	}
+	fmt.Fprintf(&b, `. Hint: guard the change with workflow.GetVersion(ctx, "change-id", workflow.DefaultVersion, 1), or reset the run: dfctl reset %s --to-event %d`, shellQuote(id), to)
+	return b.String()
+}
+
+// shellQuote quotes a workflow ID for a command line when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '-' || r == '_' || r == '.' || r == ':' || r == '/' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // Codes of the rules of workflow code whose breach blocks a run.
 const (
+	// CodePanic: workflow code panicked, or a value it was given (its
+	// arguments, an activity or child result) does not decode into the
+	// code's types. The run is blocked unless the worker's
+	// WorkflowPanicPolicy is FailWorkflow.
+	CodePanic = "DF1005"
 	// CodeDeadlock: workflow code did not yield for longer than the
 	// worker's DeadlockTimeout (time.Sleep, blocking I/O, a busy loop).
 	CodeDeadlock = "DF1006"
@@ -115,11 +198,14 @@ const (
 // event, "blocked" in the runs index) until a worker whose code does not
 // break it takes the run, which it rebuilds from the history.
 type WorkflowCodeError struct {
-	Code         string // CodeDeadlock, CodeForeignGoroutine
+	Code         string // CodePanic, CodeDeadlock, CodeForeignGoroutine
 	WorkflowType string
 	RunID        string
-	Message      string // what happened and where
+	Message      string // what happened and where (one line)
 	Hint         string // how to fix the code
+	// Stack is the workflow goroutine's stack (a panic, a decode error):
+	// recorded in the WorkflowTaskFailed event, not in Error().
+	Stack string
 }
 
 func (e *WorkflowCodeError) Error() string {

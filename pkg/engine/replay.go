@@ -148,9 +148,10 @@ func (w *Worker) answerReplay(ctx context.Context, m *nats.Msg) {
 			cancel()
 		}
 		if err == nil {
-			// The worker's own run options (deadlock timeout), as its loads.
-			r := newRun(slog.New(slog.DiscardHandler))
-			r.disp.deadlock = w.opts.DeadlockTimeout
+			// The worker's own run options (deadlock timeout, panic policy,
+			// lenient inputs), as its loads; a silent logger.
+			r := w.newRun()
+			r.logger = slog.New(slog.DiscardHandler)
 			err = judgeReplay(r, w.reg, recs)
 		}
 	}

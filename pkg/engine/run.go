@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,6 +100,17 @@ type run struct {
 	queries map[string]*fnSig
 	// nde is a mismatch found inside workflow code (a marker).
 	nde *NonDeterminismError
+	// panicPolicy is the worker's WorkflowPanicPolicy; codeErr is the
+	// panic (or decode error) in workflow code that blocks the run under
+	// BlockWorkflow.
+	panicPolicy WorkflowPanicPolicy
+	codeErr     *WorkflowCodeError
+	// decFirst and decLast are the first and last events of the decision
+	// record being replayed (0 outside one): a non-determinism names it.
+	decFirst, decLast int64
+	// lenient names the activities and workflows whose inputs are not
+	// compared on replay (WorkerOptions.LenientInputs).
+	lenient map[string]bool
 	// hasTimeout: the run has a scheduled execution timeout.
 	hasTimeout bool
 	// resumed: a reset run's outstanding work was re-published.
@@ -157,6 +171,13 @@ func replayRun(reg *Registry, logger *slog.Logger, recs []history.Record) (*run,
 func (w *Worker) newRun() *run {
 	r := newRun(w.log)
 	r.disp.deadlock = w.opts.DeadlockTimeout
+	r.panicPolicy = w.opts.WorkflowPanicPolicy
+	if len(w.opts.LenientInputs) > 0 {
+		r.lenient = make(map[string]bool, len(w.opts.LenientInputs))
+		for _, n := range w.opts.LenientInputs {
+			r.lenient[n] = true
+		}
+	}
 	return r
 }
 
@@ -237,6 +258,10 @@ func (r *run) addCommand(c *command) {
 // events are matched against what the code produced. At the end of a
 // decision record every command the code produced must have been matched.
 func (r *run) applyRecord(reg *Registry, rec history.Record) error {
+	if n := len(rec.Events); rec.Kind == history.KindDecision && n > 0 {
+		r.decFirst, r.decLast = rec.Events[0].Seq, rec.Events[n-1].Seq
+		defer func() { r.decFirst, r.decLast = 0, 0 }()
+	}
 	for i := range rec.Events {
 		ev := rec.Events[i]
 		switch {
@@ -262,7 +287,7 @@ func (r *run) applyRecord(reg *Registry, rec history.Record) error {
 	if rec.Kind == history.KindDecision {
 		if len(r.pending) > 0 {
 			c := r.pending[0]
-			return &NonDeterminismError{Seq: r.lastSeq + 1, Recorded: "no further command in this decision", Produced: describeCommand(c.event)}
+			return r.nondet(CodeExtraCommand, r.lastSeq, "no further command", describeCommandInput(c.event))
 		}
 		r.decided(rec.StreamSeq)
 	}
@@ -289,14 +314,69 @@ func describeCommand(ev history.Event) string {
 	return string(ev.Type)
 }
 
+// digestsInput says whether a command of type t carries an InputDigest.
+func digestsInput(t history.EventType) bool {
+	return t == history.ActivityScheduled || t == history.ChildWorkflowScheduled || t == history.WorkflowContinuedAsNew
+}
+
+// inputDigest is the first 16 hex digits of the sha256 of a command's
+// input as compact JSON (history.Event.InputDigest).
+func inputDigest(input json.RawMessage) string {
+	canon := []byte(input)
+	if bytes.ContainsAny(canon, " \t\r\n") {
+		// Not known compact (what json.Marshal writes, the usual case):
+		// compact it, so that spacing never counts.
+		var b bytes.Buffer
+		if json.Compact(&b, input) == nil {
+			canon = b.Bytes()
+		}
+	}
+	sum := sha256.Sum256(canon)
+	return hex.EncodeToString(sum[:8])
+}
+
+// describeCommandInput is describeCommand with a short form of the
+// command's input (its arguments), for a non-determinism's message.
+func describeCommandInput(ev history.Event) string {
+	switch ev.Type {
+	case history.WorkflowFailed:
+		if ev.Failure != nil {
+			return describeCommand(ev) + " with " + history.Truncate(oneLine(history.FailureText(ev.Failure), 200), ndeInputChars)
+		}
+	case history.ActivityScheduled, history.ChildWorkflowScheduled, history.WorkflowContinuedAsNew:
+		if len(ev.Input) == 0 && ev.InputDigest != "" {
+			return describeCommand(ev) + " with input of digest " + ev.InputDigest
+		}
+		return describeCommand(ev) + " with " + history.Truncate(history.CompactJSON(ev.Input), ndeInputChars)
+	}
+	return describeCommand(ev)
+}
+
+// ndeInputChars bounds an input shown in a non-determinism's message.
+const ndeInputChars = 80
+
+// nondet is the non-determinism of kind code at event seq, naming the run
+// and the decision being replayed.
+func (r *run) nondet(code string, seq int64, recorded, produced string) *NonDeterminismError {
+	return &NonDeterminismError{
+		Code: code, WorkflowType: r.info.WorkflowType, WorkflowID: r.info.WorkflowID, RunID: r.info.RunID,
+		Seq: seq, DecisionFirst: r.decFirst, DecisionLast: r.decLast,
+		Recorded: recorded, Produced: produced, ResetTo: r.lastInputSeq,
+	}
+}
+
 func (r *run) matchCommand(ev history.Event, streamSeq uint64) error {
 	if len(r.pending) == 0 {
-		return &NonDeterminismError{Seq: ev.Seq, Recorded: describeCommand(ev), Produced: "no command"}
+		return r.nondet(CodeMissingCommand, ev.Seq, describeCommandInput(ev), "no command")
 	}
 	c := r.pending[0]
 	cancels := ev.Type == history.TimerCanceled || ev.Type == history.ActivityCancelRequested || ev.Type == history.ChildWorkflowCancelRequested
 	if c.event.Type != ev.Type || c.event.Name != ev.Name || cancels && c.event.Cause != ev.Cause {
-		return &NonDeterminismError{Seq: ev.Seq, Recorded: describeCommand(ev), Produced: describeCommand(c.event)}
+		return r.nondet(CodeCommandMismatch, ev.Seq, describeCommandInput(ev), describeCommandInput(c.event))
+	}
+	if ev.InputDigest != "" && !r.lenient[ev.Name] && inputDigest(c.event.Input) != ev.InputDigest ||
+		ev.Type == history.TimerStarted && ev.Duration > 0 && c.event.Duration != ev.Duration {
+		return r.nondet(CodeInputMismatch, ev.Seq, describeCommandInput(ev), describeCommandInput(c.event))
 	}
 	r.pending = r.pending[1:]
 	r.bindCommand(c, ev, streamSeq)
@@ -486,9 +566,11 @@ func (r *run) checkInput(ev history.Event) error {
 		if ev.Attempt < 1 {
 			return bad("attempt %d", ev.Attempt)
 		}
-		if a.done || ev.Type == history.ActivityAttemptFailed && ev.Attempt <= a.attempts {
-			// A late report: the activity has its outcome, or a later
-			// attempt was recorded. Nothing to record.
+		if a.done || ev.Attempt <= a.attempts {
+			// A late report: the activity has its outcome, or this attempt
+			// (or a later one) is recorded as failed already, e.g. declared
+			// lost when its task came back to another worker: the next
+			// attempt's report counts. Nothing to record.
 			return fmt.Errorf("%w: %s attempt %d of event %d (the activity is done or attempt %d is recorded)", errObsoleteInput, ev.Type, ev.Attempt, ev.Cause, a.attempts)
 		}
 		if ev.Type != history.ActivityAttemptFailed {
@@ -606,6 +688,14 @@ func (r *run) start(reg *Registry, ev history.Event) error {
 	input := ev.Input
 	r.disp.spawn("main", func() {
 		args, err := sig.decodeArgs("workflow", input)
+		if err != nil && r.blocksOnPanic() {
+			msg := err.Error()
+			if app, ok := err.(*ApplicationError); ok {
+				msg = app.Message
+			}
+			r.blockOnCode("the workflow's arguments do not decode into its parameters: "+msg, "")
+			return
+		}
 		if err != nil {
 			r.finish(nil, err)
 			return
@@ -647,9 +737,72 @@ func (r *run) runCode() {
 	if !r.started || r.closeCmd {
 		return
 	}
+	if r.codeErr != nil {
+		return
+	}
 	if p := r.disp.runUntilBlocked(); p != nil {
+		if r.blocksOnPanic() {
+			r.blockOnCode("panic: "+p.Value, p.Stack)
+			return
+		}
 		r.finish(nil, p)
 	}
+}
+
+// blocksOnPanic says whether a panic (or a decode error) in the code blocks
+// the run: under BlockWorkflow, unless the history being replayed is
+// closed (a run that needs no more decisions, judged by a replay check: the
+// panic becomes the WorkflowFailed it was before, which the recorded close
+// matches or not).
+func (r *run) blocksOnPanic() bool {
+	return r.panicPolicy == BlockWorkflow && !r.closedHistory
+}
+
+// blockOnCode blocks the run on a panic (or a decode error) in its code
+// (DF1005, BlockWorkflow): the first one is kept; stopped reports it.
+func (r *run) blockOnCode(what, stack string) {
+	if r.codeErr != nil {
+		return
+	}
+	r.codeErr = &WorkflowCodeError{
+		Code: CodePanic, WorkflowType: r.info.WorkflowType, RunID: r.info.RunID,
+		Message: oneLine(what, 300) + panicPlace(stack),
+		Hint:    "fix the code and deploy it under the same workflow type: the run is retried and continues from its history (or set WorkerOptions.WorkflowPanicPolicy to FailWorkflow to fail such runs)",
+		Stack:   stack,
+	}
+}
+
+// oneLine returns s on one line, cut to about n characters.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		s = s[:n] + "..."
+	}
+	return s
+}
+
+// panicPlace names the first frame of workflow code in a panic's stack
+// (" at file.go:12"), skipping the runtime and the engine's own frames.
+func panicPlace(stack string) string {
+	lines := strings.Split(stack, "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		fn := strings.TrimSpace(lines[i])
+		if fn == "" || strings.HasPrefix(lines[i], "\t") || strings.HasPrefix(fn, "goroutine ") || strings.HasPrefix(fn, "created by ") ||
+			strings.HasPrefix(fn, "runtime") || strings.HasPrefix(fn, "panic(") ||
+			strings.HasPrefix(fn, "github.com/durablefuture/durablefuture/pkg/engine.") ||
+			strings.HasPrefix(fn, "reflect.") {
+			continue
+		}
+		loc := strings.TrimSpace(lines[i+1])
+		if j := strings.LastIndex(loc, " +0x"); j > 0 {
+			loc = loc[:j]
+		}
+		if j := strings.LastIndex(loc, "/"); j >= 0 {
+			loc = loc[j+1:]
+		}
+		return " (at " + loc + ")"
+	}
+	return ""
 }
 
 // stopped says why the run's code cannot go on, if it cannot: it met a
@@ -659,6 +812,9 @@ func (r *run) runCode() {
 func (r *run) stopped() error {
 	if r.nde != nil {
 		return r.nde
+	}
+	if r.codeErr != nil {
+		return r.codeErr
 	}
 	if f := r.disp.failed(); f != nil {
 		e := *f
@@ -674,6 +830,9 @@ func (r *run) takeCommands(now time.Time) []history.Event {
 	evs := make([]history.Event, 0, len(r.pending))
 	for _, c := range r.pending {
 		ev := c.event
+		if digestsInput(ev.Type) {
+			ev.InputDigest = inputDigest(ev.Input)
+		}
 		r.lastSeq++
 		ev.Seq = r.lastSeq
 		ev.Time = now

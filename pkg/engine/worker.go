@@ -42,8 +42,43 @@ type WorkerOptions struct {
 	// (time.Sleep, blocking I/O, a busy loop) is a deadlock (DF1006): its
 	// run is blocked and the task slot freed (default 1s; negative: never).
 	DeadlockTimeout time.Duration
+	// WorkflowPanicPolicy says what a panic in workflow code (or a value
+	// that does not decode into the code's types: its arguments, an
+	// activity or child result) does to the run: BlockWorkflow (the
+	// default) blocks it (DF1005) until a worker with other code takes it;
+	// FailWorkflow fails the run with the panic.
+	WorkflowPanicPolicy WorkflowPanicPolicy
+	// LenientInputs names activities and workflows (child workflows,
+	// continue-as-new) whose input replay does not compare with the one
+	// recorded: by default a scheduling command whose input differs from
+	// the recorded one (an argument added, a type changed) is a
+	// non-determinism (DF1004), since the code would get the result
+	// recorded for other arguments. Use it where you knowingly change an
+	// argument of runs in flight; guarding the change with
+	// workflow.GetVersion is the better way.
+	LenientInputs []string
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+}
+
+// WorkflowPanicPolicy is what a panic in workflow code does to its run.
+type WorkflowPanicPolicy int
+
+const (
+	// BlockWorkflow records the panic (text and stack) as a workflow-task
+	// failure (WorkflowTaskFailed, DF1005) and leaves the run blocked: its
+	// task is retried, so a worker with fixed code continues it from its
+	// history. The default.
+	BlockWorkflow WorkflowPanicPolicy = iota
+	// FailWorkflow fails the run for good (WorkflowFailed with the panic).
+	FailWorkflow
+)
+
+func (p WorkflowPanicPolicy) String() string {
+	if p == FailWorkflow {
+		return "FailWorkflow"
+	}
+	return "BlockWorkflow"
 }
 
 func (o WorkerOptions) normalize() (WorkerOptions, error) {

@@ -218,11 +218,20 @@ type future struct {
 func (f *future) IsReady() bool { return f.ready }
 
 func (f *future) Get(ctx Context, valuePtr any) error {
-	ctx.run().disp.yield(func() bool { return f.ready })
+	r := ctx.run()
+	r.disp.yield(func() bool { return f.ready })
 	if f.err != nil {
 		return f.err
 	}
-	return DecodeResult(f.what, f.result, valuePtr)
+	err := DecodeResult(f.what, f.result, valuePtr)
+	if err != nil && r.blocksOnPanic() {
+		// The recorded value does not fit the code's type: a code change
+		// (DF1005). The run is blocked; this coroutine waits for ever (it
+		// is unwound when the run is disposed).
+		r.blockOnCode(err.Error(), string(debug.Stack()))
+		r.disp.yield(func() bool { return false })
+	}
+	return err
 }
 
 func (f *future) set(result json.RawMessage, err error) {
@@ -693,8 +702,8 @@ func GetVersion(ctx Context, changeID string, minSupported, maxSupported int) in
 		r.addCommand(&command{event: history.Event{Type: history.MarkerRecorded, Name: versionMarkerPrefix + changeID, Result: b}})
 	}
 	if v < minSupported || v > maxSupported {
-		r.nde = &NonDeterminismError{Seq: r.lastSeq + 1, Recorded: fmt.Sprintf("version %d of change %q", v, changeID),
-			Produced: fmt.Sprintf("code supporting versions %d to %d", minSupported, maxSupported)}
+		r.nde = r.nondet(CodeCommandMismatch, r.lastSeq+1, fmt.Sprintf("version %d of change %q", v, changeID),
+			fmt.Sprintf("code supporting versions %d to %d", minSupported, maxSupported))
 		r.disp.yield(func() bool { return false }) // never resumes: the run is blocked
 	}
 	return v

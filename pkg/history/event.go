@@ -104,6 +104,12 @@ type Event struct {
 	TaskQueue  string `json:"task_queue,omitempty"`
 	// Input is the JSON array of arguments (a signal's is one JSON value).
 	Input json.RawMessage `json:"input,omitempty"`
+	// InputDigest, on a scheduling command (ActivityScheduled,
+	// ChildWorkflowScheduled, WorkflowContinuedAsNew), is the first 16 hex
+	// digits of the sha256 of its input as compact JSON: replay compares
+	// it with the input the code produces. Histories written before it
+	// have none, and are not compared.
+	InputDigest string `json:"input_digest,omitempty"`
 	// Result is the JSON value returned.
 	Result json.RawMessage `json:"result,omitempty"`
 	// InputRef and ResultRef replace Input and Result in a stored record

@@ -19,8 +19,23 @@ type (
 	WorkflowExecutionError = engine.WorkflowExecutionError
 	// ChildWorkflowError is a child's failure as its parent sees it.
 	ChildWorkflowError = engine.ChildWorkflowError
-	// NonDeterminismError says workflow code diverged from its history.
+	// NonDeterminismError says workflow code diverged from its history;
+	// its Code is one of the DF100x codes below.
 	NonDeterminismError = engine.NonDeterminismError
+	// WorkflowCodeError says workflow code panicked (DF1005) or broke a
+	// rule of the workflow scheduler (DF1006, DF1007): the run is blocked.
+	WorkflowCodeError = engine.WorkflowCodeError
+)
+
+// Codes of a blocked run (NonDeterminismError.Code, WorkflowCodeError.Code).
+const (
+	CodeCommandMismatch  = engine.CodeCommandMismatch  // DF1001
+	CodeMissingCommand   = engine.CodeMissingCommand   // DF1002
+	CodeExtraCommand     = engine.CodeExtraCommand     // DF1003
+	CodeInputMismatch    = engine.CodeInputMismatch    // DF1004
+	CodePanic            = engine.CodePanic            // DF1005
+	CodeDeadlock         = engine.CodeDeadlock         // DF1006
+	CodeForeignGoroutine = engine.CodeForeignGoroutine // DF1007
 )
 
 // NewApplicationError returns a retryable error of type errType.

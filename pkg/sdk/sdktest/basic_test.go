@@ -85,7 +85,9 @@ func PanicWorkflow(ctx workflow.Context) (string, error) {
 func TestFailuresReachClient(t *testing.T) {
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
-	startWorker(t, c, func(w *worker.Worker) {
+	// FailWorkflow: a panic fails the run (by default it blocks it:
+	// panicpolicy_test.go).
+	testsrv.RunWorker(t, c, worker.Options{WorkflowPanicPolicy: worker.FailWorkflow}, func(w *worker.Worker) {
 		testsrv.Must(t, w.RegisterWorkflow(FailingWorkflow))
 		testsrv.Must(t, w.RegisterWorkflow(PanicWorkflow))
 		testsrv.Must(t, w.RegisterActivity(Boom))

@@ -498,12 +498,22 @@ func TestStartValidation(t *testing.T) {
 	if !errors.Is(err, failure.ErrPayloadTooLarge) {
 		t.Fatalf("oversized input: %v", err)
 	}
-	// A JSON argument of the wrong type fails the run, naming the position.
-	run, err := c.StartJSON(ctx, client.StartOptions{}, "BlockingWorkflow", json.RawMessage(`["a", "b"]`))
+	// A JSON argument of the wrong type blocks the run (DF1005: the code's
+	// parameters may have changed under a running workflow), naming the
+	// position.
+	run, err := c.StartJSON(ctx, client.StartOptions{ID: "bad-arg"}, "BlockingWorkflow", json.RawMessage(`["a", "b"]`))
 	testsrv.Must(t, err)
-	err = run.Get(ctx, nil)
-	if err == nil || !strings.Contains(err.Error(), "argument 2") || failure.Type(err) != "ArgumentError" {
-		t.Fatalf("JSON mismatch: %v", err)
+	var blocked string
+	testsrv.WaitFor(t, ctx, "the run blocked", func() bool {
+		d, err := c.Describe(ctx, "bad-arg", "")
+		blocked = ""
+		if err == nil {
+			blocked = d.Blocked
+		}
+		return blocked != ""
+	})
+	if !strings.Contains(blocked, "DF1005") || !strings.Contains(blocked, "argument 2") {
+		t.Fatalf("JSON mismatch: blocked %q", blocked)
 	}
 	// IDs with any characters map to valid subjects and back.
 	run, err = c.StartJSON(ctx, client.StartOptions{ID: "order #42 / é.*>"}, "BlockingWorkflow", json.RawMessage(`["a", 1]`))

@@ -12,6 +12,20 @@ import (
 // Options tune a worker; see engine.WorkerOptions for the defaults.
 type Options = engine.WorkerOptions
 
+// WorkflowPanicPolicy is what a panic in workflow code (or a recorded value
+// that does not decode into the code's types) does to its run
+// (Options.WorkflowPanicPolicy).
+type WorkflowPanicPolicy = engine.WorkflowPanicPolicy
+
+const (
+	// BlockWorkflow (the default) blocks the run (DF1005, a
+	// WorkflowTaskFailed with the panic and its stack) and retries its
+	// task, so a worker with fixed code continues it from its history.
+	BlockWorkflow = engine.BlockWorkflow
+	// FailWorkflow fails the run with the panic (WorkflowFailed).
+	FailWorkflow = engine.FailWorkflow
+)
+
 // RegisterOptions name a workflow or activity explicitly.
 type RegisterOptions struct {
 	// Name (default: the function's short name).

@@ -26,6 +26,29 @@
 // DeadlockTimeout, 1s by default, is a deadlock (DF1006, naming where it is
 // stuck). Go cannot stop that goroutine: it ends when it comes back.
 //
+// Each such error has a stable code, the workflow type, ID and run, and
+// one line of hint; a non-determinism also names the recorded event and
+// the decision it belongs to, and what was recorded and what the code
+// produced (name and short input): DF1001 command mismatch, DF1002 missing
+// command, DF1003 extra command, DF1004 input mismatch (the same activity,
+// child workflow or continue-as-new with other arguments, or a timer with
+// another duration: guard the change with GetVersion, or list the name in
+// worker.Options.LenientInputs when you knowingly change an argument).
+//
+// # Panics
+//
+// A panic in workflow code, or a recorded value that does not decode into
+// the code's types (the workflow's arguments, an activity's or child's
+// result read with Future.Get), is taken as a bug in the code deployed
+// now, not as the run's outcome: the run is blocked (DF1005), with a
+// WorkflowTaskFailed event holding the panic and its stack (dfctl describe,
+// dfctl execute and the TUI show them), and its task is retried, so once
+// fixed code is registered under the same workflow type, a worker rebuilds
+// the run from its history and continues it. Set
+// worker.Options.WorkflowPanicPolicy to worker.FailWorkflow to fail such
+// runs instead (WorkflowFailed with the panic). A workflow that returns an
+// error fails its run either way: only a panic blocks it.
+//
 // # Signals
 //
 // GetSignalChannel returns the channel of the signals called name; a client
