@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -65,5 +66,36 @@ func TestStorageFullBlocksThenResumes(t *testing.T) {
 	testsrv.Must(t, err)
 	if ri.Status != engine.StatusCompleted || ri.Blocked != "" {
 		t.Fatalf("after space was freed: %+v", ri)
+	}
+}
+
+// A worker that dies right after committing a decision made on a signals
+// wake-up (before publishing the activity task that decision requires) must
+// not strand the run: the redelivered wake-up finds no new signal, and
+// re-publishes what the decision that applied the last signal requires.
+func TestSignalDecisionCrashWindow(t *testing.T) {
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	ctx := testsrv.Context(t, 30*time.Second)
+	var armed, crashes atomic.Int32
+	defer engine.SetTestHookAfterDecision(func() bool {
+		return armed.Load() == 1 && crashes.Add(1) == 1
+	})()
+	testsrv.RunWorker(t, c, worker.Options{WorkflowTaskTimeout: 500 * time.Millisecond}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflow(WaitThenInc))
+		testsrv.Must(t, w.RegisterActivity(Inc))
+	})
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "sig-crash"}, WaitThenInc)
+	testsrv.Must(t, err)
+	testsrv.WaitFor(t, ctx, "the run started", func() bool {
+		evs, err := c.History(ctx, "sig-crash", "")
+		return err == nil && len(evs) >= 1
+	})
+	armed.Store(1)
+	testsrv.Must(t, c.SignalWorkflow(ctx, "sig-crash", "", "go", 1))
+	var out int
+	testsrv.Must(t, run.Get(ctx, &out))
+	if out != 2 || crashes.Load() < 1 {
+		t.Fatalf("result %d after %d crashes; want 2 after one crash", out, crashes.Load())
 	}
 }
