@@ -209,7 +209,7 @@ func TestReplayNoWorker(t *testing.T) {
 	r = e.run(t, false, "replay", "--type", "GreetWorkflow")
 	expectCode(t, r, 3)
 	if !strings.Contains(r.out, "lonely\t") || !strings.Contains(r.out, "not checked") ||
-		!strings.Contains(r.out, "1 run: 0 deterministic, 0 non-deterministic, 1 not checked") || !strings.Contains(r.errOut, "start a worker") {
+		!strings.Contains(r.out, "replayed 1 run: 0 compatible, 0 incompatible, 1 not checked") || !strings.Contains(r.errOut, "start a worker") {
 		t.Fatalf("--type with no worker:\n%s\n%s", r.out, r.errOut)
 	}
 }
@@ -269,7 +269,7 @@ func TestReplayMismatch(t *testing.T) {
 	r = e.run(t, false, "replay", "--status", "running")
 	expectCode(t, r, 1)
 	lines := strings.Split(strings.TrimSpace(r.out), "\n")
-	if len(lines) != 3 || lines[2] != "2 runs: 1 deterministic, 1 non-deterministic" {
+	if len(lines) != 3 || lines[2] != "replayed 2 runs: 1 compatible, 1 incompatible (DF1001 x1)" {
 		t.Fatalf("replay --status running:\n%s", r.out)
 	}
 	for _, l := range lines[:2] {
@@ -287,7 +287,7 @@ func TestReplayMismatch(t *testing.T) {
 	t.Logf("dfctl replay --status running:\n%s", r.out)
 	r = e.run(t, false, "replay", "--type", "WaitForSignal")
 	expectCode(t, r, 0)
-	if !strings.HasSuffix(r.out, "\n1 run: 1 deterministic, 0 non-deterministic\n") {
+	if !strings.HasSuffix(r.out, "\nreplayed 1 run: 1 compatible, 0 incompatible\n") {
 		t.Fatalf("replay --type WaitForSignal:\n%s", r.out)
 	}
 	r = e.run(t, false, "replay", "--type", "Versioned", "--status", "running", "-o", "jsonl")

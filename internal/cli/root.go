@@ -177,7 +177,7 @@ stable JSON contracts for scripts.
 		newCancelCmd(app),
 		newTerminateCmd(app),
 		newTUICmd(app),
-		newReplayCmd(app), newResetCmd(app),
+		newReplayCmd(app), newResetCmd(app), newExportCmd(app),
 		newVetCmd(app),
 	)
 	return root

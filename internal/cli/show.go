@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/durablefuture/durablefuture/pkg/history"
+	"github.com/durablefuture/durablefuture/pkg/sdk/client"
 	"github.com/spf13/cobra"
 )
 
@@ -91,17 +93,16 @@ func runShow(cmd *cobra.Command, o *showOptions) error {
 				return err
 			}
 		}
-		// Tolerant: a record that does not decode is named, not fatal.
-		recs, bad, err := c.Store().HistoryTolerant(ctx, o.ID, o.RunID)
+		f, bad, err := runHistoryFile(ctx, c, o.ID, o.RunID)
 		if err != nil {
 			return err
 		}
 		if o.app.Output == outJSON {
-			if err := history.NewFile(recs).Encode(ios.Out); err != nil {
+			if err := f.Encode(ios.Out); err != nil {
 				return err
 			}
 		} else {
-			for _, ev := range history.Flatten(recs) {
+			for _, ev := range f.Events {
 				if err := print(ev); err != nil {
 					return err
 				}
@@ -132,6 +133,17 @@ func runShow(cmd *cobra.Command, o *showOptions) error {
 		}
 	}
 	return nil
+}
+
+// runHistoryFile reads a run's history as the file `show -o json` and
+// export write. Tolerant: a record that does not decode is returned in bad,
+// not fatal.
+func runHistoryFile(ctx context.Context, c *client.Client, id, runID string) (*history.File, []*history.BadRecordError, error) {
+	recs, bad, err := c.Store().HistoryTolerant(ctx, id, runID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return history.NewFile(recs), bad, nil
 }
 
 // badRecordsError is show's verdict on a history with records that do not

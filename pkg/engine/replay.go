@@ -61,8 +61,16 @@ func FileRecords(f *history.File) []history.Record {
 // file) and a worker loading a run all rebuild the run with (*run).replay
 // over the records, so each meets the same decision boundaries and runs the
 // same checks.
-func ReplayRecords(reg *Registry, recs []history.Record) error {
-	return judgeReplay(newRun(slog.New(slog.DiscardHandler)), reg, recs)
+func ReplayRecords(reg *Registry, recs []history.Record, lenientInputs ...string) error {
+	r := newRun(slog.New(slog.DiscardHandler))
+	if len(lenientInputs) > 0 {
+		// As WorkerOptions.LenientInputs on a live worker.
+		r.lenient = make(map[string]bool, len(lenientInputs))
+		for _, n := range lenientInputs {
+			r.lenient[n] = true
+		}
+	}
+	return judgeReplay(r, reg, recs)
 }
 
 // judgeReplay rebuilds the empty run r from recs (as a worker loading the

@@ -208,6 +208,9 @@ type ListFilter struct {
 	Status Status
 	Type   string
 	Limit  int
+	// StartedAfter and StartedBefore bound the run's start time (zero: no
+	// bound): StartedAfter <= start < StartedBefore.
+	StartedAfter, StartedBefore time.Time
 }
 
 // ListRuns returns the latest run of each workflow ID that matches, newest
@@ -235,6 +238,10 @@ func (s *Store) ListRuns(ctx context.Context, f ListFilter) ([]RunInfo, error) {
 			continue
 		}
 		if f.Status != "" && ri.Status != f.Status || f.Type != "" && ri.Type != f.Type {
+			continue
+		}
+		if !f.StartedAfter.IsZero() && ri.StartTime.Before(f.StartedAfter) ||
+			!f.StartedBefore.IsZero() && !ri.StartTime.Before(f.StartedBefore) {
 			continue
 		}
 		out = append(out, ri)
