@@ -15,7 +15,9 @@
 // deployed: a change that breaks them needs workflow.GetVersion.
 //
 // differential_test.go shows that this offline check is the live one: it
-// runs every example scenario and a corpus of code changes, and asserts
-// that a worker running the changed code (`dfctl replay ID`) and the
-// replayer on the exported history file give identical verdicts.
+// runs every example scenario and a catalogue of code changes (incompatible
+// and compatible, listed in docs/versioning.md), and asserts that a worker
+// running the changed code (`dfctl replay ID`) and the replayer on the
+// exported history file give identical verdicts, each the expected one
+// with its code (DF1001-DF1005, or compatible).
 package replay

@@ -17,7 +17,7 @@ import (
 
 // newReplayer registers the workflows of every example scenario, as the
 // workers of this commit would.
-func newReplayer(t *testing.T) *replayer.Replayer {
+func newReplayer(t testing.TB) *replayer.Replayer {
 	t.Helper()
 	r := replayer.New()
 	for _, sc := range scenarios.All() {
@@ -53,6 +53,28 @@ func TestReplayHistories(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkReplayHistories is the CI gate's cost: one op replays every
+// stored history from its file (read, decode, replay); history/op is the
+// time per history.
+//
+//	go test ./examples/replay -run '^$' -bench ReplayHistories
+func BenchmarkReplayHistories(b *testing.B) {
+	paths, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil || len(paths) == 0 {
+		b.Fatalf("no histories in testdata (%v)", err)
+	}
+	r := newReplayer(b)
+	for b.Loop() {
+		for _, path := range paths {
+			if err := r.ReplayFile(path); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(paths)), "ns/history")
+	b.ReportMetric(float64(len(paths)), "histories")
 }
 
 // OrderWorkflowShipFirst is OrderWorkflow changed incompatibly: it ships

@@ -117,16 +117,13 @@ func TestInputMismatch(t *testing.T) {
 			if err := reg.RegisterWorkflow(tc.fn, ""); err != nil {
 				t.Fatal(err)
 			}
-			r := newRun(slog.New(slog.DiscardHandler))
-			for _, n := range tc.lenient {
-				r.lenient = map[string]bool{n: true}
-			}
-			rr, err := r.replay(reg, []history.Record{inputStart(FunctionName(tc.fn)), tc.rec})
+			// Through ReplayRecords: the offline replayer's path, with the
+			// lenient names a worker option (or replayer.SetLenientInputs) gives.
+			err := ReplayRecords(reg, []history.Record{inputStart(FunctionName(tc.fn)), tc.rec}, tc.lenient...)
 			if tc.want == nil {
 				if err != nil {
 					t.Fatal(err)
 				}
-				rr.dispose()
 				return
 			}
 			var nde *NonDeterminismError
@@ -175,6 +172,14 @@ func TestPanicBlocksOpenRunReplaysClosedOne(t *testing.T) {
 		t.Fatalf("closed run: %v", err)
 	}
 	r.dispose()
+	// A closed history that records something else where the code now
+	// panics: the verdict is the panic (DF1005), as for an open run, not
+	// a command mismatch with the WorkflowFailed the panic became.
+	completed := history.Record{Kind: history.KindDecision, StreamSeq: 2, Events: []history.Event{{Seq: 2, Time: inputT0, Type: history.WorkflowCompleted, Cause: 1}}}
+	_, err = replayRun(reg, slog.New(slog.DiscardHandler), []history.Record{inputStart("NDEPanic"), completed})
+	if !errors.As(err, &wce) || wce.Code != CodePanic || !strings.Contains(err.Error(), "panic: boom") {
+		t.Fatalf("closed run completed before the change: %v", err)
+	}
 }
 
 // The digest costs one json.Compact and one sha256 per scheduled command.

@@ -28,6 +28,10 @@ type command struct {
 	onBind func(seq int64)
 	// unregister drops the command's cancellation callback.
 	unregister func()
+	// panicked is the panic (DF1005) a WorkflowFailed command stands for
+	// in the replay of a closed history: where the history records another
+	// command, the verdict is the panic, not a command mismatch.
+	panicked *WorkflowCodeError
 }
 
 type timerState struct {
@@ -287,6 +291,9 @@ func (r *run) applyRecord(reg *Registry, rec history.Record) error {
 	if rec.Kind == history.KindDecision {
 		if len(r.pending) > 0 {
 			c := r.pending[0]
+			if c.panicked != nil {
+				return c.panicked
+			}
 			return r.nondet(CodeExtraCommand, r.lastSeq, "no further command", describeCommandInput(c.event))
 		}
 		r.decided(rec.StreamSeq)
@@ -372,6 +379,9 @@ func (r *run) matchCommand(ev history.Event, streamSeq uint64) error {
 	c := r.pending[0]
 	cancels := ev.Type == history.TimerCanceled || ev.Type == history.ActivityCancelRequested || ev.Type == history.ChildWorkflowCancelRequested
 	if c.event.Type != ev.Type || c.event.Name != ev.Name || cancels && c.event.Cause != ev.Cause {
+		if c.panicked != nil {
+			return c.panicked
+		}
 		return r.nondet(CodeCommandMismatch, ev.Seq, describeCommandInput(ev), describeCommandInput(c.event))
 	}
 	if ev.InputDigest != "" && !r.lenient[ev.Name] && inputDigest(c.event.Input) != ev.InputDigest ||
@@ -746,6 +756,9 @@ func (r *run) runCode() {
 			return
 		}
 		r.finish(nil, p)
+		if n := len(r.pending); n > 0 && r.pending[n-1].event.Type == history.WorkflowFailed {
+			r.pending[n-1].panicked = r.codeError("panic: "+p.Value, p.Stack)
+		}
 	}
 }
 
@@ -753,7 +766,8 @@ func (r *run) runCode() {
 // the run: under BlockWorkflow, unless the history being replayed is
 // closed (a run that needs no more decisions, judged by a replay check: the
 // panic becomes the WorkflowFailed it was before, which the recorded close
-// matches or not).
+// matches; where the history records anything else, the verdict is the
+// panic, DF1005: command.panicked).
 func (r *run) blocksOnPanic() bool {
 	return r.panicPolicy == BlockWorkflow && !r.closedHistory
 }
@@ -764,7 +778,12 @@ func (r *run) blockOnCode(what, stack string) {
 	if r.codeErr != nil {
 		return
 	}
-	r.codeErr = &WorkflowCodeError{
+	r.codeErr = r.codeError(what, stack)
+}
+
+// codeError is the DF1005 error of a panic (or a decode error).
+func (r *run) codeError(what, stack string) *WorkflowCodeError {
+	return &WorkflowCodeError{
 		Code: CodePanic, WorkflowType: r.info.WorkflowType, RunID: r.info.RunID,
 		Message: oneLine(what, 300) + panicPlace(stack),
 		Hint:    "fix the code and deploy it under the same workflow type: the run is retried and continues from its history (or set WorkerOptions.WorkflowPanicPolicy to FailWorkflow to fail such runs)",
