@@ -428,16 +428,13 @@ type reservation int
 const (
 	reservedForRun reservation = iota // the index holds the run, running
 	reservedClosed                    // the index holds the run, closed
-	// heldByOther: another run holds the ID, running, or closed but
-	// started after this run's start was written (a later start of the ID
-	// won: this one is taken by the next start only if its client, if
-	// alive, takes it itself).
+	// heldByOther: another run holds the ID, running or closed: only the
+	// start's own client may take it over.
 	heldByOther
 )
 
 // reserveFor makes the runs index hold info's run for its workflow ID (a
-// worker completing a start): a free ID, or one whose run closed and had
-// started before this one, is taken.
+// worker completing a start): only a free ID is taken.
 func (s *Store) reserveFor(ctx context.Context, info *RunInfo) (reservation, *RunInfo, error) {
 	key, err := s.runKey(info.WorkflowID)
 	if err != nil {
@@ -466,13 +463,14 @@ func (s *Store) reserveFor(ctx context.Context, info *RunInfo) (reservation, *Ru
 			return reservedClosed, &cur, nil
 		case cur.RunID == info.RunID:
 			return reservedForRun, &cur, nil
-		case !cur.Status.IsClosed() || cur.StartTime.After(info.StartTime):
+		default:
+			// Another run holds the ID, open or closed. A worker never takes
+			// an ID over from another run: the task may be a leftover of a
+			// start its client retried (a timeout, a leader election) and
+			// that retry's run may have come and gone; taking the ID would
+			// start a run nobody asked for. The client, if alive, reserves
+			// the ID itself; otherwise this start stays invisible.
 			return heldByOther, &cur, nil
-		}
-		if _, err := s.runs.Update(ctx, key, data, e.Revision()); err == nil {
-			return reservedForRun, info, nil
-		} else if !isWrongLastSeq(err) {
-			return 0, nil, fmt.Errorf("runs index: %w", err)
 		}
 	}
 	return 0, nil, fmt.Errorf("runs index: the entry of %q kept changing", info.WorkflowID)
