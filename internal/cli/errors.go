@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/history"
@@ -100,18 +99,6 @@ func ExitCode(err error) int {
 	return ExitServer
 }
 
-// storageFullCodes are the JetStream API errors that mean "no room": the
-// server's max_file_store or max_memory_store reached (10023 insufficient
-// resources, a 503, on a publish; 10047 and 10028 on creating a stream), or
-// the account's limit (10002).
-var storageFullCodes = []jetstream.ErrorCode{10023, 10047, 10028, 10002}
-
 // storageFull reports whether err is JetStream saying it has no room, with
-// the server's description.
-func storageFull(err error) (string, bool) {
-	var je jetstream.JetStreamError
-	if errors.As(err, &je) && je.APIError() != nil && slices.Contains(storageFullCodes, je.APIError().ErrorCode) {
-		return je.APIError().Description, true
-	}
-	return "", false
-}
+// the server's description (the codes are history.StorageFull's).
+func storageFull(err error) (string, bool) { return history.StorageFull(err) }

@@ -63,7 +63,10 @@ func TestExportReplayDir(t *testing.T) {
 	ri, err := c.Describe(testsrv.Context(t, 5*time.Second), "order/1 ü", "")
 	testsrv.Must(t, err)
 	cut := ri.StartTime.Add(time.Millisecond)
-	time.Sleep(5 * time.Millisecond)
+	// The next run must start after the cut: wait for the clock to pass it.
+	testsrv.WaitFor(t, testsrv.Context(t, 5*time.Second), "the clock past the cut", func() bool {
+		return time.Now().After(cut.Add(time.Millisecond))
+	})
 	expectCode(t, e.run(t, false, "execute", "GreetWorkflow", "--id", "greet-late", "--input", `"Bo"`), 0)
 	for _, id := range []string{"wait-1", "wait-2"} {
 		expectCode(t, e.run(t, false, "start", "WaitForSignal", "--id", id), 0)

@@ -79,10 +79,7 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 		_ = msg.Term()
 		return
 	}
-	attempt := 1
-	if md, err := msg.Metadata(); err == nil {
-		attempt = int(md.NumDelivered)
-	}
+	attempt := int(numDelivered(msg))
 	if attempt > 1 || time.Since(t.ScheduledAt) > staleActivityTask {
 		// A redelivery: the activity may already have an outcome (its
 		// worker died after reporting it, before its ack), the run may be
@@ -246,7 +243,8 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 		limit = DefaultStartToCloseTimeout
 	}
 	var lost []*nats.Msg
-	for n := lastReported + 1; n < attempt; n++ {
+	final := false // the lost attempts used up the retry policy
+	for n := lastReported + 1; n < attempt && !final; n++ {
 		if w.wasReleased(ctx, t, n) {
 			continue // given back by a worker shutting down: not a failure
 		}
@@ -255,7 +253,7 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 		now := time.Now().UTC()
 		ev := history.Event{Cause: t.ScheduledSeq, Name: t.Name, Attempt: n, Failure: f}
 		inputID := fmt.Sprintf("act:%d:attempt:%d", t.ScheduledSeq, n)
-		final := !policy.Retryable(f, n)
+		final = !policy.Retryable(f, n)
 		if final {
 			ev.Type, inputID = history.ActivityFailed, fmt.Sprintf("act:%d:done", t.ScheduledSeq)
 		} else {
@@ -263,9 +261,6 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 		}
 		task := workflowTask{V: 1, WorkflowID: t.WorkflowID, RunID: t.RunID, InputID: inputID, Event: &ev}
 		lost = append(lost, newMsg(w.store.workflowTaskSubject(t.WorkflowTaskQueue), t.RunID+":"+inputID, task))
-		if final {
-			break
-		}
 	}
 	if len(lost) > 0 {
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -275,13 +270,8 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 			_ = msg.NakWithDelay(time.Second)
 			return false
 		}
-		var last history.Event
-		_ = json.Unmarshal(lost[len(lost)-1].Data, &struct {
-			Event *history.Event `json:"event"`
-		}{&last})
-		if last.Type == history.ActivityFailed {
-			// The lost attempts used up the retry policy: the activity
-			// failed for good and is not run again.
+		if final {
+			// The activity failed for good and is not run again.
 			w.ackDone(ctx, msg, t)
 			return false
 		}

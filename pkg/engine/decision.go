@@ -220,7 +220,7 @@ func (w *Worker) handleWorkflowTask(ctx context.Context, msg jetstream.Msg, task
 				break
 			}
 			r.lastSeq++
-			if err := r.applyInput(w.reg, ev); err != nil {
+			if err := r.apply(w.reg, ev); err != nil { // checked above
 				e.drop() // lastSeq moved: rebuild from the history next time
 				return retry(time.Second, "apply input", err)
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/durablefuture/durablefuture/pkg/history"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -106,34 +107,15 @@ func (s *Store) Close() {
 // getRunFromLeader reads a run's index entry through the stream leader
 // (the JetStream message-get API, not a direct get that a replica may answer).
 func (s *Store) getRunFromLeader(ctx context.Context, key string) (*RunInfo, error) {
-	req, _ := json.Marshal(map[string]string{"last_by_subj": "$KV." + s.runsBucket() + "." + key})
-	if _, ok := ctx.Deadline(); !ok {
-		// Without a deadline a lost answer (a leader dying) waits for ever.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.NC.Opts.Timeout)
-		defer cancel()
+	_, data, err := history.LastFromLeader(ctx, s.JS, "KV_"+s.runsBucket(), "$KV."+s.runsBucket()+"."+key, true)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, ErrWorkflowNotFound
 	}
-	msg, err := s.NC.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+s.runsBucket(), req)
 	if err != nil {
 		return nil, fmt.Errorf("runs index: %w", err)
 	}
-	var resp struct {
-		Error   *jetstream.APIError `json:"error"`
-		Message struct {
-			Data []byte `json:"data"`
-		} `json:"message"`
-	}
-	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return nil, fmt.Errorf("runs index: %w", err)
-	}
-	if resp.Error != nil {
-		if resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound {
-			return nil, ErrWorkflowNotFound
-		}
-		return nil, fmt.Errorf("runs index: %w", resp.Error)
-	}
 	var ri RunInfo
-	if err := json.Unmarshal(resp.Message.Data, &ri); err != nil {
+	if err := json.Unmarshal(data, &ri); err != nil {
 		return nil, fmt.Errorf("runs index: %w", err)
 	}
 	return &ri, nil

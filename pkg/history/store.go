@@ -209,17 +209,29 @@ var storageFullCodes = []jetstream.ErrorCode{10023, 10047, 10028, 10002}
 
 // IsStorageFull reports whether err is JetStream saying it has no room.
 func IsStorageFull(err error) bool {
-	if errors.Is(err, ErrStorageFull) {
-		return true
-	}
+	_, ok := StorageFull(err)
+	return ok
+}
+
+// StorageFull reports whether err is JetStream saying it has no room, with
+// the server's description of the limit it hit.
+func StorageFull(err error) (string, bool) {
 	var apiErr *jetstream.APIError
-	if !errors.As(err, &apiErr) {
-		return false
+	var je jetstream.JetStreamError
+	switch {
+	case errors.As(err, &je) && je.APIError() != nil:
+		apiErr = je.APIError()
+	case errors.As(err, &apiErr):
+	case errors.Is(err, ErrStorageFull):
+		return ErrStorageFull.Error(), true
+	default:
+		return "", false
 	}
-	if slices.Contains(storageFullCodes, apiErr.ErrorCode) {
-		return true
+	if slices.Contains(storageFullCodes, apiErr.ErrorCode) ||
+		apiErr.ErrorCode == 10077 && (strings.Contains(apiErr.Description, "maximum bytes") || strings.Contains(apiErr.Description, "maximum messages")) {
+		return apiErr.Description, true
 	}
-	return apiErr.ErrorCode == 10077 && (strings.Contains(apiErr.Description, "maximum bytes") || strings.Contains(apiErr.Description, "maximum messages"))
+	return "", false
 }
 
 // IsWrongLastSeq reports whether err is JetStream's answer to a stale
@@ -290,12 +302,26 @@ func (l *Log) readRaw(ctx context.Context, subject string, after uint64, limit i
 }
 
 // leaderLastSeq is the stream sequence of the subject's last message as the
-// stream leader knows it (0: none), from the message-get API, which only
-// the leader answers (a direct get may be answered by any replica).
+// stream leader knows it (0: none).
 func (l *Log) leaderLastSeq(ctx context.Context, subject string) (uint64, error) {
+	seq, _, err := LastFromLeader(ctx, l.JS, l.Stream, subject, false)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("history: ask the leader of %s for %s: %w: %w", l.Stream, subject, ErrIncompleteRead, err)
+	}
+	return seq, nil
+}
+
+// LastFromLeader reads the last message of a subject through the stream
+// leader: the message-get API, which only the leader answers, where a
+// direct get may be answered by a replica that is behind. withData: return
+// the message's data too. No message: jetstream.ErrMsgNotFound.
+func LastFromLeader(ctx context.Context, js jetstream.JetStream, stream, subject string, withData bool) (uint64, []byte, error) {
 	req, _ := json.Marshal(map[string]any{"last_by_subj": subject, "no_hdr": true})
 	api := "$JS.API."
-	if o := l.JS.Options(); o.APIPrefix != "" {
+	if o := js.Options(); o.APIPrefix != "" {
 		api = strings.TrimSuffix(o.APIPrefix, ".") + "."
 	} else if o.Domain != "" {
 		api = "$JS." + o.Domain + ".API."
@@ -304,29 +330,33 @@ func (l *Log) leaderLastSeq(ctx context.Context, subject string) (uint64, error)
 		// A request without a deadline waits for ever when its answer is
 		// lost (a leader that died mid-request).
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, l.JS.Conn().Opts.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, js.Conn().Opts.Timeout)
 		defer cancel()
 	}
-	msg, err := l.JS.Conn().RequestWithContext(ctx, api+"STREAM.MSG.GET."+l.Stream, req)
+	msg, err := js.Conn().RequestWithContext(ctx, api+"STREAM.MSG.GET."+stream, req)
 	if err != nil {
-		return 0, fmt.Errorf("history: ask the leader of %s for %s: %w: %w", l.Stream, subject, ErrIncompleteRead, err)
+		return 0, nil, err
 	}
 	var resp struct {
 		Error   *jetstream.APIError `json:"error"`
 		Message struct {
-			Seq uint64 `json:"seq"`
+			Seq  uint64 `json:"seq"`
+			Data []byte `json:"data"`
 		} `json:"message"`
 	}
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return 0, fmt.Errorf("history: ask the leader of %s: %w: %w", l.Stream, ErrIncompleteRead, err)
+		return 0, nil, err
 	}
 	if resp.Error != nil {
 		if resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound {
-			return 0, nil
+			return 0, nil, jetstream.ErrMsgNotFound
 		}
-		return 0, fmt.Errorf("history: ask the leader of %s: %w: %w", l.Stream, ErrIncompleteRead, resp.Error)
+		return 0, nil, resp.Error
 	}
-	return resp.Message.Seq, nil
+	if !withData {
+		return resp.Message.Seq, nil, nil
+	}
+	return resp.Message.Seq, resp.Message.Data, nil
 }
 
 // readBatches reads with batched direct gets, checked complete as the
