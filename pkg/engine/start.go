@@ -226,10 +226,27 @@ func (s *Store) withdrawStart(ctx context.Context, info *RunInfo, taskSeq uint64
 	if cur, err := s.GetRun(ctx, info.WorkflowID); err == nil && cur.RunID == info.RunID {
 		return cur, nil
 	}
+	if derr == nil && s.hasHistory(ctx, info) {
+		// A worker took the task and completed the start before this
+		// client reserved the ID; the run may even have continued as new
+		// already (the index then shows its next run): it started.
+		return info, nil
+	}
 	if derr != nil {
-		return nil, fmt.Errorf("%w; withdrawing its start task (stream seq %d) failed: %v: workers drop it within about 15 s, unless the run holding the ID closes before (then run %s starts)", refused, taskSeq, derr, info.RunID)
+		return nil, fmt.Errorf("%w; withdrawing its start task (stream seq %d) failed: %v: workers drop it within about 20 s (run %s never takes the ID over)", refused, taskSeq, derr, info.RunID)
 	}
 	return nil, refused
+}
+
+// hasHistory reports whether the stream holds a record of the run (one
+// that does not decode counts); a failed read says no.
+func (s *Store) hasHistory(ctx context.Context, info *RunInfo) bool {
+	subj, err := s.Log.Subject(info.WorkflowID, info.RunID)
+	if err != nil {
+		return false
+	}
+	_, err = s.Log.Last(ctx, subj)
+	return err == nil || errors.As(err, new(*history.BadRecordError))
 }
 
 // isNoMessage says whether a stream message delete failed because the

@@ -364,3 +364,38 @@ func TestUnstartedRunOperations(t *testing.T) {
 		}
 	})
 }
+
+func StartCountdown(ctx workflow.Context, n int) (int, error) {
+	if n > 0 {
+		return 0, workflow.NewContinueAsNewError(ctx, StartCountdown, n-1)
+	}
+	return 0, nil
+}
+
+// A worker can take a start task, complete the start and continue the run
+// as new before its client reserves the ID: the client's reservation then
+// meets the next run of its own chain, and the start is a success, not
+// "already running" (TestContinueAsNewChain in internal/cli saw this).
+func TestStartOvertakenByItsOwnContinuation(t *testing.T) {
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	ctx := testsrv.Context(t, 20*time.Second)
+	const id = "overtaken"
+	// The client pauses after storing its start task until the run it
+	// started has continued as new (the index shows the next run).
+	var paused atomic.Bool
+	t.Cleanup(engine.SetTestHookStart(func(step string) bool {
+		if step == "task" && paused.CompareAndSwap(false, true) {
+			waitEntry(t, ctx, c, id, "the run continued as new", func(ri engine.RunInfo) bool { return ri.ContinuedFrom != "" })
+		}
+		return false
+	}))
+	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) { testsrv.Must(t, w.RegisterWorkflow(StartCountdown)) })
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: id}, StartCountdown, 2)
+	testsrv.Must(t, err)
+	var out int
+	testsrv.Must(t, run.Get(ctx, &out))
+	if !paused.Load() {
+		t.Fatal("the hook did not run")
+	}
+}
