@@ -80,6 +80,7 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 		return
 	}
 	attempt := int(numDelivered(msg))
+	var lost []history.Event // attempts found lost, reported again with the outcome
 	if attempt > 1 || time.Since(t.ScheduledAt) > staleActivityTask {
 		// A redelivery: the activity may already have an outcome (its
 		// worker died after reporting it, before its ack), the run may be
@@ -87,7 +88,8 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 		// An old first delivery too: a task re-published after a server
 		// restart comes back as a new message. Ask the history before
 		// running anything.
-		if !w.beforeRedelivery(soft, msg, t, attempt) {
+		var ok bool
+		if lost, ok = w.beforeRedelivery(soft, msg, t, attempt); !ok {
 			return
 		}
 	}
@@ -154,7 +156,7 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 		// The next attempt may start as soon as the task is given back.
 		a.finish(true)
 	}
-	base.Event = &ev
+	base.Event, base.Before = &ev, lost
 	out := newMsg(w.store.workflowTaskSubject(t.WorkflowTaskQueue), t.RunID+":"+base.InputID, base)
 	// Report even while shutting down: the attempt is done and should count.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(soft), 10*time.Second)
@@ -187,13 +189,14 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 // activity: if the activity has an outcome or the run is closed, the task
 // is acked without running (at most once after recording). Attempts that
 // were delivered before this one but left no trace (their worker died) are
-// reported as timed out, so the history shows every attempt. It returns
-// false when the task was settled here.
-func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t activityTask, attempt int) bool {
+// reported as timed out, so the history shows every attempt; it returns
+// those reports to go with the outcome too (the two messages race). It
+// returns false when the task was settled here.
+func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t activityTask, attempt int) ([]history.Event, bool) {
 	subj, err := w.store.Log.Subject(t.WorkflowID, t.RunID)
 	if err != nil {
 		_ = msg.Term()
-		return false
+		return nil, false
 	}
 	after := uint64(0)
 	if t.ScheduledIn > 0 {
@@ -204,7 +207,7 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 		// Not knowing is not a licence to run: try again later.
 		w.log.Warn("activity: read history before a redelivered attempt", "activity", t.Name, "run_id", t.RunID, "err", err)
 		_ = msg.NakWithDelay(time.Second)
-		return false
+		return nil, false
 	}
 	lastReported := 0
 	for _, rec := range recs {
@@ -213,11 +216,11 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 			case ev.Type.IsClosing():
 				w.log.Debug("activity task of a closed run: not run", "activity", t.Name, "run_id", t.RunID)
 				w.ackDone(ctx, msg, t)
-				return false
+				return nil, false
 			case ev.Cause == t.ScheduledSeq && (ev.Type == history.ActivityCompleted || ev.Type == history.ActivityFailed):
 				w.log.Debug("activity already has an outcome: not run again", "activity", t.Name, "run_id", t.RunID, "seq", t.ScheduledSeq)
 				w.ackDone(ctx, msg, t)
-				return false
+				return nil, false
 			case ev.Cause == t.ScheduledSeq && ev.Type == history.ActivityAttemptFailed:
 				lastReported = max(lastReported, ev.Attempt)
 			}
@@ -228,7 +231,7 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 		// decision on: the run is gone (deleted); nothing to run for.
 		w.log.Warn("activity task of a run without history: dropped", "activity", t.Name, "run_id", t.RunID)
 		_ = msg.Term()
-		return false
+		return nil, false
 	}
 	// Attempts lastReported+1 .. attempt-1 were delivered and never
 	// reported: each is a timeout of the attempt (its worker stopped
@@ -243,7 +246,8 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 		limit = DefaultStartToCloseTimeout
 	}
 	var lost []*nats.Msg
-	final := false // the lost attempts used up the retry policy
+	var events []history.Event // the lost attempts, for the outcome's report too
+	final := false             // the lost attempts used up the retry policy
 	for n := lastReported + 1; n < attempt && !final; n++ {
 		if w.wasReleased(ctx, t, n) {
 			continue // given back by a worker shutting down: not a failure
@@ -260,6 +264,8 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 			ev.Type, ev.NextAttemptAt = history.ActivityAttemptFailed, &now
 		}
 		task := workflowTask{V: 1, WorkflowID: t.WorkflowID, RunID: t.RunID, InputID: inputID, Event: &ev}
+		ev.InputID = inputID
+		events = append(events, ev)
 		lost = append(lost, newMsg(w.store.workflowTaskSubject(t.WorkflowTaskQueue), t.RunID+":"+inputID, task))
 	}
 	if len(lost) > 0 {
@@ -268,15 +274,15 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 		if err := w.publishAll(pctx, lost); err != nil {
 			w.log.Warn("activity: report lost attempts", "activity", t.Name, "err", err)
 			_ = msg.NakWithDelay(time.Second)
-			return false
+			return nil, false
 		}
 		if final {
 			// The activity failed for good and is not run again.
 			w.ackDone(ctx, msg, t)
-			return false
+			return nil, false
 		}
 	}
-	return true
+	return events, true
 }
 
 // releaseActivityTask gives a task back at once (a worker shutting down).

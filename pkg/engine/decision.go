@@ -28,6 +28,10 @@ type workflowTask struct {
 	// a worker without the run in memory builds it from the task alone
 	// instead of reading the history.
 	RecordSeq uint64 `json:"record_seq,omitempty"`
+	// Before are inputs to apply before Event, each under its own input id:
+	// an activity's report carries the attempts it found lost, so they are
+	// recorded before its outcome even if their own reports come later.
+	Before []history.Event `json:"before,omitempty"`
 }
 
 // activityTask asks an activity worker to run one activity.
@@ -176,6 +180,7 @@ func (w *Worker) handleWorkflowTask(ctx context.Context, msg jetstream.Msg, task
 		var candidates []history.Event
 		moreSignals := false
 		if task.Event != nil && task.RecordSeq == 0 {
+			candidates = append(candidates, task.Before...)
 			ev := *task.Event
 			ev.InputID = task.InputID
 			candidates = append(candidates, ev)
