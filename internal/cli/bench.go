@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/durablefuture/durablefuture/internal/natsurl"
+	"github.com/durablefuture/durablefuture/pkg/devserver"
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/sdk/client"
 	"github.com/durablefuture/durablefuture/pkg/sdk/worker"
@@ -101,7 +102,7 @@ func runBench(cmd *cobra.Command, o *benchOptions) error {
 	if o.Workflows < 1 || o.Concurrency < 1 {
 		return usageError("--workflows and --concurrency must be at least 1")
 	}
-	mode, err := engine.ParseSync(o.Sync)
+	mode, err := devserver.ParseSync(o.Sync)
 	if err != nil {
 		return usageError("--%v", err)
 	}
@@ -129,7 +130,7 @@ func runBench(cmd *cobra.Command, o *benchOptions) error {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		srv, err := engine.StartDevServer(engine.DevServerOptions{StoreDir: dir, InProcessOnly: true, Sync: mode})
+		srv, err := devserver.Start(devserver.Options{StoreDir: dir, InProcessOnly: true, Sync: mode})
 		if err != nil {
 			return &ExitError{Code: ExitServer, Err: err}
 		}

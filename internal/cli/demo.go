@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/durablefuture/durablefuture/examples/scenarios"
+	"github.com/durablefuture/durablefuture/pkg/devserver"
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/history"
 	"github.com/durablefuture/durablefuture/pkg/sdk/client"
@@ -94,7 +95,7 @@ func runDemo(cmd *cobra.Command, o *demoOptions) error {
 	if err != nil {
 		return usageError("%v; dfctl demo --list shows them", err)
 	}
-	mode, err := engine.ParseSync(o.Sync)
+	mode, err := devserver.ParseSync(o.Sync)
 	if err != nil {
 		return usageError("--%v", err)
 	}
@@ -104,7 +105,7 @@ func runDemo(cmd *cobra.Command, o *demoOptions) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	srv, err := engine.StartDevServer(engine.DevServerOptions{StoreDir: dir, InProcessOnly: true, Sync: mode})
+	srv, err := devserver.Start(devserver.Options{StoreDir: dir, InProcessOnly: true, Sync: mode})
 	if err != nil {
 		return &ExitError{Code: ExitServer, Err: err}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/durablefuture/durablefuture/examples/scenarios"
 	"github.com/durablefuture/durablefuture/internal/natsurl"
+	"github.com/durablefuture/durablefuture/pkg/devserver"
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/sdk/client"
 	"github.com/spf13/cobra"
@@ -56,17 +57,17 @@ process, on the default task queue.`,
 
 // addSyncFlag adds --sync, the fsync mode of an embedded server.
 func addSyncFlag(cmd *cobra.Command, sync *string) {
-	cmd.Flags().StringVar(sync, "sync", string(engine.SyncInterval),
+	cmd.Flags().StringVar(sync, "sync", string(devserver.SyncInterval),
 		"when the embedded server fsyncs: always (every write, before its ack) or interval (every 2m, NATS's default)")
 }
 
 // durability says in one line what a fsync mode guarantees.
-func durability(s engine.Sync) string {
-	if s == engine.SyncAlways {
+func durability(s devserver.Sync) string {
+	if s == devserver.SyncAlways {
 		return "fsync every write"
 	}
 	return fmt.Sprintf("fsync every %s: an acknowledged write can be lost on power failure",
-		strings.TrimSuffix(engine.SyncEvery.String(), "0s"))
+		strings.TrimSuffix(devserver.SyncEvery.String(), "0s"))
 }
 
 func defaultStoreDir() (string, error) {
@@ -92,13 +93,13 @@ func runDev(cmd *cobra.Command, o *devOptions) error {
 			return usageError("%v", err)
 		}
 	}
-	mode, err := engine.ParseSync(o.Sync)
+	mode, err := devserver.ParseSync(o.Sync)
 	if err != nil {
 		return usageError("--%v", err)
 	}
 	ios := o.app.IO
 	st := ios.ErrStyles()
-	srv, err := engine.StartDevServer(engine.DevServerOptions{Port: o.Port, StoreDir: dir, Sync: mode})
+	srv, err := devserver.Start(devserver.Options{Port: o.Port, StoreDir: dir, Sync: mode})
 	if err != nil {
 		return &ExitError{Code: ExitServer, Err: err}
 	}
@@ -107,7 +108,7 @@ func runDev(cmd *cobra.Command, o *devOptions) error {
 	fmt.Fprintf(ios.ErrOut, "%s NATS with JetStream listening on %s\n", st.ok.Render("●"), st.bold.Render(url))
 	fmt.Fprintf(ios.ErrOut, "  store: %s (kept across restarts)\n", dir)
 	hint := ""
-	if srv.Sync() != engine.SyncAlways {
+	if srv.Sync() != devserver.SyncAlways {
 		hint = " (--sync always: fsync every write)"
 	}
 	fmt.Fprintf(ios.ErrOut, "  durability: %s%s\n", durability(srv.Sync()), hint)

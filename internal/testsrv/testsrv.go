@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/durablefuture/durablefuture/pkg/engine"
+	"github.com/durablefuture/durablefuture/pkg/devserver"
 	"github.com/durablefuture/durablefuture/pkg/sdk/client"
 	"github.com/durablefuture/durablefuture/pkg/sdk/worker"
 	"github.com/nats-io/nats-server/v2/server"
@@ -23,15 +23,15 @@ import (
 )
 
 // Start returns a running server listening on a random loopback port.
-func Start(t testing.TB) *engine.DevServer {
+func Start(t testing.TB) *devserver.Server {
 	t.Helper()
 	return StartIn(t, t.TempDir())
 }
 
 // StartIn starts a server on dir (to restart one on the same store).
-func StartIn(t testing.TB, dir string) *engine.DevServer {
+func StartIn(t testing.TB, dir string) *devserver.Server {
 	t.Helper()
-	s, err := engine.StartDevServer(engine.DevServerOptions{Port: -1, StoreDir: dir})
+	s, err := devserver.Start(devserver.Options{Port: -1, StoreDir: dir})
 	if err != nil {
 		t.Fatalf("start nats server: %v", err)
 	}
@@ -40,7 +40,7 @@ func StartIn(t testing.TB, dir string) *engine.DevServer {
 }
 
 // Client dials s and closes the client at cleanup.
-func Client(t testing.TB, s *engine.DevServer) *client.Client {
+func Client(t testing.TB, s *devserver.Server) *client.Client {
 	t.Helper()
 	return ClientURL(t, s.ClientURL())
 }

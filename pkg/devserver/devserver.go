@@ -1,4 +1,9 @@
-package engine
+// Package devserver embeds a NATS server with JetStream for development,
+// demos and tests (dfctl dev, dfctl demo, dfctl bench, the test suites).
+//
+// It is the only package of this module that links nats-server: a worker
+// built from pkg/sdk alone does not, and stays small.
+package devserver
 
 import (
 	"errors"
@@ -10,15 +15,15 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// DevServerOptions configure an embedded NATS server with JetStream.
-type DevServerOptions struct {
+// Options configure an embedded NATS server with JetStream.
+type Options struct {
 	// Host to listen on (default 127.0.0.1).
 	Host string
 	// Port to listen on; -1 picks a free one (default 4222 when 0).
 	Port int
 	// StoreDir keeps JetStream data; it survives restarts. Required.
 	StoreDir string
-	// InProcessOnly: no TCP listener; connect with DevServer.Connect.
+	// InProcessOnly: no TCP listener; connect with Server.Connect.
 	InProcessOnly bool
 	// Sync is when JetStream fsyncs its files: SyncInterval (the default,
 	// NATS's own) or SyncAlways.
@@ -55,13 +60,13 @@ func ParseSync(s string) (Sync, error) {
 	return "", fmt.Errorf("sync %q: use always or interval", s)
 }
 
-// DevServer is an embedded NATS server for development, demos and tests.
-type DevServer struct {
+// Server is an embedded NATS server for development, demos and tests.
+type Server struct {
 	*server.Server
 }
 
-// StartDevServer starts an embedded server and waits until JetStream answers.
-func StartDevServer(o DevServerOptions) (*DevServer, error) {
+// Start starts an embedded server and waits until JetStream answers.
+func Start(o Options) (*Server, error) {
 	if o.StoreDir == "" {
 		return nil, errors.New("dev server: a store directory is required")
 	}
@@ -102,11 +107,11 @@ func StartDevServer(o DevServerOptions) (*DevServer, error) {
 		}
 		return nil, errors.New("dev server: not ready within 15s")
 	}
-	return &DevServer{s}, nil
+	return &Server{s}, nil
 }
 
 // Sync is the fsync mode the server runs with, read from the server.
-func (d *DevServer) Sync() Sync {
+func (d *Server) Sync() Sync {
 	if cfg := d.Server.JetStreamConfig(); cfg != nil && cfg.SyncAlways {
 		return SyncAlways
 	}
@@ -114,7 +119,7 @@ func (d *DevServer) Sync() Sync {
 }
 
 // URL is the client URL of the server (empty when in-process only).
-func (d *DevServer) URL() string {
+func (d *Server) URL() string {
 	if d.Server.Addr() == nil {
 		return ""
 	}
@@ -122,7 +127,7 @@ func (d *DevServer) URL() string {
 }
 
 // Connect opens a client connection (in-process when there is no listener).
-func (d *DevServer) Connect(opts ...nats.Option) (*nats.Conn, error) {
+func (d *Server) Connect(opts ...nats.Option) (*nats.Conn, error) {
 	if d.Server.Addr() == nil {
 		opts = append(opts, nats.InProcessServer(d.Server))
 		return nats.Connect("", opts...)
@@ -131,7 +136,7 @@ func (d *DevServer) Connect(opts ...nats.Option) (*nats.Conn, error) {
 }
 
 // Stop shuts the server down and waits for it.
-func (d *DevServer) Stop() {
+func (d *Server) Stop() {
 	d.Server.Shutdown()
 	d.Server.WaitForShutdown()
 }
