@@ -1,17 +1,22 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/durablefuture/durablefuture/examples/scenarios"
 	"github.com/durablefuture/durablefuture/internal/natsurl"
 	"github.com/durablefuture/durablefuture/pkg/devserver"
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/sdk/client"
+	"github.com/durablefuture/durablefuture/pkg/sdk/metrics"
+	"github.com/durablefuture/durablefuture/pkg/sdk/worker"
 	"github.com/spf13/cobra"
 )
 
@@ -22,6 +27,10 @@ type devOptions struct {
 	StoreDir string
 	Examples bool
 	Sync     string
+	// MetricsAddr serves the example workers' Prometheus metrics ("": off).
+	MetricsAddr string
+	// Retention deletes closed runs older than this ("": keep them).
+	Retention string
 }
 
 func newDevCmd(app *App) *cobra.Command {
@@ -42,7 +51,8 @@ before it is on disk and a power failure or kernel crash can lose the last
 (docs/deploy.md), at a cost in throughput that dfctl bench --sync measures.
 
 --examples also runs the workers of every example scenario in the same
-process, on the default task queue.`,
+process, on the default task queue. With --metrics-addr ADDR they serve their
+Prometheus metrics at http://ADDR/metrics (docs/observability.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDev(cmd, o)
@@ -51,7 +61,9 @@ process, on the default task queue.`,
 	cmd.Flags().IntVarP(&o.Port, "port", "p", 4222, "port to listen on")
 	cmd.Flags().StringVar(&o.StoreDir, "store", "", "JetStream store directory (default $XDG_DATA_HOME/durablefuture/dev)")
 	cmd.Flags().BoolVar(&o.Examples, "examples", false, "also run the example scenarios' workers")
+	cmd.Flags().StringVar(&o.MetricsAddr, "metrics-addr", "", "with --examples, serve the workers' Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464; default off; docs/observability.md)")
 	addSyncFlag(cmd, &o.Sync)
+	cmd.Flags().StringVar(&o.Retention, "retention", "", "delete closed runs (history, state, index entries) once they closed longer ago than `AGE` (7d, 24h); default: keep them (docs/operations.md)")
 	return cmd
 }
 
@@ -86,6 +98,17 @@ func runDev(cmd *cobra.Command, o *devOptions) error {
 	if o.Port <= 0 || o.Port > 65535 {
 		return usageError("--port %d: use 1-65535", o.Port)
 	}
+	if o.MetricsAddr != "" && !o.Examples {
+		return usageError("--metrics-addr serves the metrics of the example workers: add --examples (a worker of your own sets worker.Options.Observer: docs/observability.md)")
+	}
+	var retention time.Duration
+	if o.Retention != "" {
+		cutoff, err := parseTimeFlag("--retention", o.Retention, time.Unix(0, 0))
+		if err != nil || !cutoff.Before(time.Unix(0, 0)) {
+			return usageError("--retention %q: use a positive duration such as 7d or 24h", o.Retention)
+		}
+		retention = time.Unix(0, 0).Sub(cutoff)
+	}
 	dir := o.StoreDir
 	if dir == "" {
 		var err error
@@ -100,6 +123,9 @@ func runDev(cmd *cobra.Command, o *devOptions) error {
 	ios := o.app.IO
 	st := ios.ErrStyles()
 	srv, err := devserver.Start(devserver.Options{Port: o.Port, StoreDir: dir, Sync: mode})
+	if errors.Is(err, devserver.ErrPortInUse) {
+		return &ExitError{Code: ExitServer, Err: fmt.Errorf("port %d is in use (another dfctl dev or nats-server?): stop it or pass --port N", o.Port)}
+	}
 	if err != nil {
 		return &ExitError{Code: ExitServer, Err: err}
 	}
@@ -129,9 +155,33 @@ func runDev(cmd *cobra.Command, o *devOptions) error {
 	defer c.Close()
 
 	logger := slog.New(slog.NewTextHandler(ios.ErrOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if retention > 0 {
+		sweep, stopSweep := context.WithCancel(cmd.Context())
+		swept := make(chan struct{})
+		go func() {
+			defer close(swept)
+			c.Store().RunRetention(sweep, retention, 0, logger)
+		}()
+		defer func() { stopSweep(); <-swept }()
+		fmt.Fprintf(ios.ErrOut, "  retention: closed runs are deleted %s after they close\n", retention)
+	}
 	var stop func() error
 	if o.Examples {
-		w, err := exampleWorker(c, logger)
+		wopts := worker.Options{Logger: logger}
+		if o.MetricsAddr != "" {
+			obs, err := metrics.New(metrics.Options{})
+			if err != nil {
+				return err
+			}
+			msrv, err := metrics.Serve(o.MetricsAddr)
+			if err != nil {
+				return &ExitError{Code: ExitServer, Err: fmt.Errorf("--metrics-addr %s: %w", o.MetricsAddr, err)}
+			}
+			defer msrv.Close()
+			wopts.Observer = obs
+			fmt.Fprintf(ios.ErrOut, "  metrics: %s\n", msrv.URL())
+		}
+		w, err := exampleWorkerWith(c, wopts)
 		if err != nil {
 			return err
 		}

@@ -65,7 +65,7 @@ func (s *Store) continueAsNew(ctx context.Context, r *run, ev *history.Event) er
 	info := RunInfo{WorkflowID: next.WorkflowID, RunID: next.RunID, Type: ev.Name, TaskQueue: next.TaskQueue,
 		Status: StatusRunning, StartTime: now, LastEventSeq: 1, Parent: r.parent, ContinuedFrom: r.info.RunID, StartTask: taskSeq}
 	for {
-		e, err := s.runs.Get(ctx, key)
+		e, err := s.getRunEntry(ctx, key) // repairs the index entry (index.go)
 		if err != nil {
 			return fmt.Errorf("runs index: %w", err)
 		}

@@ -84,6 +84,9 @@ func (s *Store) bindTopology(ctx context.Context) error {
 	if s.runs, err = s.JS.KeyValue(ctx, s.runsBucket()); err != nil {
 		return bindErr("bucket "+s.runsBucket(), err)
 	}
+	// The runs index stream is bound when first used (index.go): an
+	// installation made before it existed has none until a worker opens it.
+	s.runs = indexedRuns{KeyValue: s.runs, s: s}
 	if s.heartbeats, err = s.JS.KeyValue(ctx, s.heartbeatsBucket()); err != nil {
 		return bindErr("bucket "+s.heartbeatsBucket(), err)
 	}

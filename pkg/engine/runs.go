@@ -29,7 +29,7 @@ const (
 )
 
 // IsClosed reports whether a run in this status has ended.
-func (s Status) IsClosed() bool { return s != StatusRunning && s != "" }
+func (s Status) IsClosed() bool { return s != StatusRunning && s != StatusBlocked && s != "" }
 
 // RunInfo is a run's entry in the runs index (the latest run of a workflow
 // ID) and the object dfctl prints for it.
@@ -91,7 +91,9 @@ func (s *Store) createRun(ctx context.Context, info *RunInfo) error {
 			return fmt.Errorf("runs index: entry for %q: %w", info.WorkflowID, err)
 		}
 		if cur.RunID == info.RunID {
-			return nil // reserved by an earlier attempt of this very start
+			// Reserved by an earlier attempt of this very start, which may
+			// have died before its index write.
+			return s.repairIndex(ctx, key, e)
 		}
 		if !cur.Status.IsClosed() {
 			return fmt.Errorf("%w: workflow %q has run %s (%s) open; wait for it, cancel or terminate it, or use another ID", ErrWorkflowAlreadyRunning, info.WorkflowID, cur.RunID, cur.Type)
@@ -129,7 +131,9 @@ func (s *Store) updateRun(ctx context.Context, workflowID, runID string, change 
 			return fmt.Errorf("runs index: %w", err)
 		}
 		if cur.RunID != runID || !change(&cur) {
-			return nil
+			// Nothing to change: a retry of a change whose index write
+			// was lost (index.go) repairs it here.
+			return s.repairIndex(ctx, key, e)
 		}
 		data, _ := json.Marshal(cur)
 		if _, err := s.runs.Update(ctx, key, data, e.Revision()); err == nil {
@@ -203,19 +207,36 @@ func (s *Store) GetRun(ctx context.Context, workflowID string) (*RunInfo, error)
 	return &ri, nil
 }
 
-// ListFilter selects runs from the index.
+// ListFilter selects runs: the latest run of each workflow ID. Zero
+// fields select everything.
 type ListFilter struct {
+	// Status: a run status, or StatusBlocked (running runs that cannot
+	// progress); StatusRunning includes the blocked ones.
 	Status Status
 	Type   string
 	Limit  int
 	// StartedAfter and StartedBefore bound the run's start time (zero: no
 	// bound): StartedAfter <= start < StartedBefore.
 	StartedAfter, StartedBefore time.Time
+	// TaskQueue selects the runs of one task queue.
+	TaskQueue string
+	// IDPrefix selects the workflow IDs that start with it.
+	IDPrefix string
+	// ClosedAfter and ClosedBefore bound the close time (either set: closed
+	// runs only): ClosedAfter <= close < ClosedBefore.
+	ClosedAfter, ClosedBefore time.Time
+	// After is the cursor of PageRuns: RunPage.Next of the page before.
+	After string
 }
 
 // ListRuns returns the latest run of each workflow ID that matches, newest
-// first.
+// (start time) first. It reads the runs bucket itself, so it sees every
+// change as soon as it is made; PageRuns, ScanRuns and CountRuns
+// (index_query.go) read the visibility index and scale.
 func (s *Store) ListRuns(ctx context.Context, f ListFilter) ([]RunInfo, error) {
+	if err := ValidateStatusFilter(f.Status); err != nil {
+		return nil, err
+	}
 	// One watcher reads the whole bucket in a single pass (no Get per key).
 	w, err := s.runs.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
@@ -237,14 +258,9 @@ func (s *Store) ListRuns(ctx context.Context, f ListFilter) ([]RunInfo, error) {
 		if json.Unmarshal(e.Value(), &ri) != nil {
 			continue
 		}
-		if f.Status != "" && ri.Status != f.Status || f.Type != "" && ri.Type != f.Type {
-			continue
+		if f.matches(&ri) {
+			out = append(out, ri)
 		}
-		if !f.StartedAfter.IsZero() && ri.StartTime.Before(f.StartedAfter) ||
-			!f.StartedBefore.IsZero() && !ri.StartTime.Before(f.StartedBefore) {
-			continue
-		}
-		out = append(out, ri)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].StartTime.Equal(out[j].StartTime) {
@@ -256,4 +272,12 @@ func (s *Store) ListRuns(ctx context.Context, f ListFilter) ([]RunInfo, error) {
 		out = out[:f.Limit]
 	}
 	return out, nil
+}
+
+func decodeRunInfo(data []byte) (RunInfo, error) {
+	var ri RunInfo
+	if err := json.Unmarshal(data, &ri); err != nil {
+		return ri, fmt.Errorf("runs index: %w", err)
+	}
+	return ri, nil
 }

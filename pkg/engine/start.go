@@ -459,7 +459,7 @@ func (s *Store) reserveFor(ctx context.Context, info *RunInfo) (reservation, *Ru
 	}
 	data, _ := json.Marshal(info)
 	for range 16 {
-		e, err := s.runs.Get(ctx, key)
+		e, err := s.getRunEntry(ctx, key) // repairs the index entry (index.go)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			if _, err := s.runs.Create(ctx, key, data); err == nil {
 				return reservedForRun, info, nil

@@ -90,6 +90,8 @@ type Store struct {
 	consumers map[string]jetstream.Consumer
 
 	watch runWatch
+
+	indexState // the visibility index (index.go)
 }
 
 // Stream and bucket names.
@@ -182,6 +184,17 @@ func (s *Store) ensureTopology(ctx context.Context) error {
 	}
 	if err != nil {
 		return topologyError("runs bucket "+s.runsBucket(), err)
+	}
+	s.runs = indexedRuns{KeyValue: s.runs, s: s}
+	idx, err := s.ensureStream(ctx, s.indexStreamConfig())
+	if err != nil {
+		return topologyError("runs index stream "+s.indexStream(), err)
+	}
+	s.idxMu.Lock()
+	s.idx = idx
+	s.idxMu.Unlock()
+	if err := s.backfillIndex(ctx); err != nil {
+		return err
 	}
 	if s.heartbeats, err = s.ensureHeartbeatsBucket(ctx); err != nil {
 		return topologyError("heartbeats bucket "+s.heartbeatsBucket(), err)

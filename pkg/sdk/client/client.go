@@ -42,11 +42,52 @@ type Client struct {
 }
 
 type (
-	// RunInfo is a run's state.
+	// RunInfo is a run's state (Describe, ListWorkflows), and the object
+	// dfctl prints with -o json. The fields, with their JSON names:
+	//
+	//	type RunInfo struct {
+	//		WorkflowID   string           // workflow_id
+	//		RunID        string           // run_id
+	//		Type         string           // type: the workflow type
+	//		TaskQueue    string           // task_queue
+	//		Status       Status           // status
+	//		StartTime    time.Time        // start_time
+	//		CloseTime    *time.Time       // close_time: nil while running
+	//		LastEventSeq int64            // last_event_seq
+	//		Result       json.RawMessage  // result: JSON, when completed
+	//		Failure      *history.Failure // failure: when it did not complete
+	//		// ContinuedFrom is the run this one continues (continue-as-new);
+	//		// Next, for a run that continued as new, the run it continues in.
+	//		ContinuedFrom string          // continued_from
+	//		Next          string          // next_run_id
+	//		Parent        *history.RunRef // parent: of a child workflow
+	//		// Blocked says why a running run cannot make progress (an
+	//		// unknown workflow type, non-deterministic code) until a worker
+	//		// that can run it comes.
+	//		Blocked   string // blocked
+	//		StartTask uint64 // start_task_seq: internal
+	//	}
 	RunInfo = engine.RunInfo
-	// Status of a run.
+	// Status of a run: "running", "completed", "failed", "canceled",
+	// "terminated", "timed_out" (and "continued_as_new" for a run that
+	// continued in a new one).
 	Status = engine.Status
-	// ListFilter selects runs.
+	// ListFilter selects runs (ListWorkflows): the latest run of each
+	// workflow ID. Zero fields select everything. The main fields:
+	//
+	//	type ListFilter struct {
+	//		Status Status // only runs in this status ("": any)
+	//		Type   string // only runs of this workflow type ("": any)
+	//		Limit  int    // at most this many runs (0: all)
+	//		// StartedAfter and StartedBefore bound the run's start time
+	//		// (zero: no bound): StartedAfter <= start < StartedBefore.
+	//		StartedAfter, StartedBefore time.Time
+	//		TaskQueue string // only runs of this task queue
+	//		IDPrefix  string // only workflow IDs that start with it
+	//		...
+	//	}
+	//
+	// All of them: go doc github.com/durablefuture/durablefuture/pkg/engine ListFilter
 	ListFilter = engine.ListFilter
 )
 
@@ -226,6 +267,35 @@ func (c *Client) History(ctx context.Context, id, runID string) ([]history.Event
 // ListWorkflows returns the latest run of each matching workflow ID, newest first.
 func (c *Client) ListWorkflows(ctx context.Context, f ListFilter) ([]RunInfo, error) {
 	return c.store.ListRuns(ctx, f)
+}
+
+// PageWorkflows returns one page of the matching runs from the visibility
+// index, most recently changed first, with the total that match and the
+// cursor of the next page (ListFilter.After).
+func (c *Client) PageWorkflows(ctx context.Context, f ListFilter) (*engine.RunPage, error) {
+	return c.store.PageRuns(ctx, f)
+}
+
+// ScanWorkflows calls fn with every matching run from the visibility
+// index, least recently changed first; an error from fn stops the scan.
+func (c *Client) ScanWorkflows(ctx context.Context, f ListFilter, fn func(*RunInfo) error) error {
+	return c.store.ScanRuns(ctx, f, fn)
+}
+
+// CountWorkflows returns how many runs match f.
+func (c *Client) CountWorkflows(ctx context.Context, f ListFilter) (int, error) {
+	return c.store.CountRuns(ctx, f)
+}
+
+// CountWorkflowsBy counts the matching runs by status and type.
+func (c *Client) CountWorkflowsBy(ctx context.Context, f ListFilter) ([]engine.RunCount, int, error) {
+	return c.store.CountRunsBy(ctx, f)
+}
+
+// DeleteWorkflow deletes a workflow ID whose latest run is closed: the
+// history of all its runs and its index entries. A running run is refused.
+func (c *Client) DeleteWorkflow(ctx context.Context, id string) (*RunInfo, error) {
+	return c.store.DeleteRun(ctx, id)
 }
 
 // WaitClosed waits for a run to close and returns its final state.

@@ -1,0 +1,106 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/durablefuture/durablefuture/pkg/devserver"
+	"github.com/durablefuture/durablefuture/pkg/history"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+)
+
+// Concurrent writers of one run's entry (blocked marks from several
+// workers, the close, repairs working from older reads) leave exactly one
+// index entry, equal to the runs entry.
+func TestIndexConcurrentWritersConverge(t *testing.T) {
+	srv, err := devserver.Start(devserver.Options{Port: -1, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	nc, err := srv.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := Open(ctx, nc, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 5 {
+		id := fmt.Sprintf("conc-%d", round)
+		info := &RunInfo{WorkflowID: id, RunID: fmt.Sprintf("run-%d", round), Type: "Conc", TaskQueue: "q",
+			Status: StatusRunning, StartTime: time.Now().UTC()}
+		if err := s.createRun(ctx, info); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Go(func() {
+				for i := range 5 {
+					why := ""
+					if (w+i)%2 == 0 {
+						why = fmt.Sprintf("worker %d says %d", w, i)
+					}
+					if err := s.setBlocked(ctx, id, info.RunID, why); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+		key, _ := s.runKey(id)
+		for range 2 { // repairs from older reads of the runs entry race too
+			wg.Go(func() {
+				for range 10 {
+					if _, err := s.getRunEntry(ctx, key); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+		if round%2 == 1 { // the close races with the blocked marks
+			wg.Go(func() {
+				closing := history.Event{Seq: 7, Time: time.Now().UTC(), Type: history.WorkflowCompleted, Result: json.RawMessage(`"done"`)}
+				if err := s.closeRun(ctx, id, info.RunID, &closing); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		e, err := s.runs.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ri RunInfo
+		if err := json.Unmarshal(e.Value(), &ri); err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(compactEntry(ri))
+		it, err := jetstreamext.GetBatch(ctx, s.JS, s.indexStream(), 100, jetstreamext.GetBatchSubject(s.idxKeyFilter(key)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var subjects []string
+		var last []byte
+		for msg, err := range it {
+			if errors.Is(err, jetstreamext.ErrNoMessages) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			subjects, last = append(subjects, msg.Subject), msg.Data
+		}
+		if len(subjects) != 1 || subjects[0] != s.idxSubject(&ri, key) || !bytes.Equal(last, want) {
+			t.Fatalf("round %d: index %v %s, runs entry %s (%s)", round, subjects, last, want, s.idxSubject(&ri, key))
+		}
+	}
+}
