@@ -26,7 +26,13 @@ func runWorker(w *worker.Worker) (stop func() error) {
 // exampleWorker is a worker for the workflows and activities of every
 // scenario, on the default task queue.
 func exampleWorker(c *client.Client, logger *slog.Logger) (*worker.Worker, error) {
-	w := worker.New(c, worker.Options{Logger: logger})
+	return exampleWorkerWith(c, worker.Options{Logger: logger})
+}
+
+// exampleWorkerWith is exampleWorker with other options (dev
+// --metrics-addr sets an Observer).
+func exampleWorkerWith(c *client.Client, opts worker.Options) (*worker.Worker, error) {
+	w := worker.New(c, opts)
 	seen := map[uintptr]bool{}
 	once := func(fn any) bool {
 		p := reflect.ValueOf(fn).Pointer()

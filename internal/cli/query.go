@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -63,19 +64,9 @@ func runQuery(cmd *cobra.Command, o *queryOptions) error {
 	if err != nil {
 		return err
 	}
-	c, err := o.app.ReadClient(cmd)
+	res, err := queryRun(cmd, o.app, o.ID, o.RunID, o.Name, input)
 	if err != nil {
 		return err
-	}
-	timeout := engine.DefaultQueryTimeout
-	if cmd.Flags().Changed("timeout") {
-		timeout = o.app.Timeout
-	}
-	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-	defer cancel()
-	res, err := c.Store().QueryWorkflow(ctx, o.ID, o.RunID, o.Name, input)
-	if err != nil {
-		return queryExitError(err)
 	}
 	ios := o.app.IO
 	switch {
@@ -89,6 +80,26 @@ func runQuery(cmd *cobra.Command, o *queryOptions) error {
 		fmt.Fprintln(ios.Out, history.CompactJSON(res))
 	}
 	return nil
+}
+
+// queryRun asks a run's worker the query name (dfctl query, dfctl stack),
+// waiting --timeout when the user set it, else the query default.
+func queryRun(cmd *cobra.Command, app *App, id, runID, name string, input json.RawMessage) (json.RawMessage, error) {
+	c, err := app.ReadClient(cmd)
+	if err != nil {
+		return nil, err
+	}
+	timeout := engine.DefaultQueryTimeout
+	if cmd.Flags().Changed("timeout") {
+		timeout = app.Timeout
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+	defer cancel()
+	res, err := c.Store().QueryWorkflow(ctx, id, runID, name, input)
+	if err != nil {
+		return nil, queryExitError(err)
+	}
+	return res, nil
 }
 
 // queryExitError gives the handler's own errors their exit code; the

@@ -97,6 +97,12 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 		return // a crash as the attempt starts: no report, no ack, no renewal
 	}
 	startedAt := time.Now().UTC()
+	var seen ActivityAttempt // for the Observer (observe.go)
+	if w.opts.Observer != nil {
+		seen = ActivityAttempt{WorkflowID: t.WorkflowID, RunID: t.RunID, WorkflowType: t.WorkflowType,
+			Activity: t.Name, TaskQueue: t.Options.TaskQueue, Attempt: attempt}
+		w.opts.Observer.ActivityAttemptStarted(seen)
+	}
 	// closeBy is the schedule-to-close deadline (zero: none).
 	var closeBy time.Time
 	s2c := time.Duration(t.Options.ScheduleToCloseTimeout)
@@ -123,6 +129,10 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 			// The worker is shutting down: give the task back for another worker
 			// at once (JetStream counts the delivery, so the next attempt number
 			// is one higher), with the latest heartbeat details kept.
+			if w.opts.Observer != nil {
+				seen.Latency, seen.Outcome = time.Since(startedAt), AttemptReleased
+				w.opts.Observer.ActivityAttemptFinished(seen)
+			}
 			a.finish(true)
 			w.releaseActivityTask(msg, t, attempt)
 			return
@@ -151,6 +161,10 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 	default:
 		ev.Type, ev.Failure = history.ActivityFailed, failure
 		base.InputID = fmt.Sprintf("act:%d:done", t.ScheduledSeq)
+	}
+	if w.opts.Observer != nil {
+		seen.Latency, seen.Outcome, seen.Failure = time.Since(startedAt), attemptOutcome(failure, retry), failure
+		w.opts.Observer.ActivityAttemptFinished(seen)
 	}
 	if retry {
 		// The next attempt may start as soon as the task is given back.
@@ -365,7 +379,10 @@ func (w *Worker) runActivity(hard context.Context, msg jetstream.Msg, sig *fnSig
 	}
 	ctx = context.WithValue(ctx, activityInfoKey{}, info)
 	ctx = context.WithValue(ctx, activityAttemptKey{}, a)
-	ctx = context.WithValue(ctx, activityLoggerKey{}, w.log.With("activity", t.Name, "workflow_id", t.WorkflowID, "run_id", t.RunID, "attempt", info.Attempt))
+	ctx = context.WithValue(ctx, activityLoggerKey{}, withLazy(w.log, "activity", t.Name, "workflow_id", t.WorkflowID, "run_id", t.RunID, "attempt", info.Attempt))
+	if ac, ok := w.opts.Observer.(ActivityContexter); ok {
+		ctx = ac.ActivityContext(ctx, info) // observe.go: e.g. the activity's span
+	}
 
 	type outcome struct {
 		result json.RawMessage

@@ -78,7 +78,19 @@ type coroutine struct {
 	id     atomic.Uint64
 	// abandoned: the dispatcher gave up on the coroutine (a deadlock).
 	abandoned atomic.Bool
+	// waitOn is what the coroutine blocks on (a *future, *channel or
+	// *selector; nil if unnamed). The stack query (query.go) asks a
+	// blocked coroutine for the program counters of its blocking call
+	// (capture sets pcs[:npcs]): nothing is recorded on the hot path.
+	waitOn  any
+	capture bool
+	pcs     [stackDepth]uintptr
+	npcs    int
 }
+
+// stackDepth bounds the frames taken of a blocking call: the engine's own
+// (three to five) and the first few of user code.
+const stackDepth = 16
 
 func (d *dispatcher) spawn(name string, fn func()) {
 	d.seq++
@@ -199,12 +211,23 @@ func (c *coroutine) run() {
 
 // yield blocks the calling coroutine until cond holds. It must be called from
 // workflow code, i.e. on the goroutine of the current coroutine.
-func (d *dispatcher) yield(cond func() bool) {
+func (d *dispatcher) yield(cond func() bool) { d.yieldOn(nil, cond) }
+
+// yieldOn is yield, naming what the coroutine waits on for the stack query.
+func (d *dispatcher) yieldOn(on any, cond func() bool) {
 	c := d.caller()
 	for !cond() {
-		c.blockedOn = cond
+		c.blockedOn, c.waitOn = cond, on
 		c.yielded <- struct{}{}
 		<-c.resume
+		for c.capture {
+			// Woken by capture, not by the dispatcher: say where it waits
+			// and wait again, here. (Recording the callers at every block
+			// instead doubled the cost of a yield: BenchmarkYield.)
+			c.npcs = runtime.Callers(1, c.pcs[:])
+			c.yielded <- struct{}{}
+			<-c.resume
+		}
 		if c.closing || c.abandoned.Load() {
 			runtime.Goexit()
 		}
@@ -265,6 +288,25 @@ func (d *dispatcher) runQuery(f func()) {
 	d.querier.Store(goroutineKey())
 	defer d.querier.Store(0)
 	f()
+}
+
+// capture asks every coroutine blocked now for the program counters of the
+// call it blocks in (coroutine.pcs), and returns the coroutines. The caller
+// holds the run (no coroutine runs): each blocked one is woken in turn,
+// takes its callers and waits again where it was woken, without looking at
+// its condition (a stopped run's may hold while no code may run), so the
+// dispatcher's next resume finds it as it left it.
+func (d *dispatcher) capture() []*coroutine {
+	for _, c := range d.coroutines {
+		if !c.started || c.done || c.closing || c.abandoned.Load() || c.blockedOn == nil {
+			continue
+		}
+		c.capture = true
+		c.resume <- struct{}{}
+		<-c.yielded
+		c.capture = false
+	}
+	return d.coroutines
 }
 
 // close unwinds every coroutine that is still blocked, running its deferred

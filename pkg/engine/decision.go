@@ -81,8 +81,15 @@ func (w *Worker) processWorkflowTask(ctx context.Context, msg jetstream.Msg) {
 		w.settle(msg, drop(fmt.Sprintf("malformed workflow task on %s: %v", msg.Subject(), err)), w.log)
 		return
 	}
-	log := w.log.With("workflow_id", task.WorkflowID, "run_id", task.RunID, "input", task.InputID)
-	w.settle(msg, w.handleWorkflowTask(ctx, msg, task, log), log)
+	log := withLazy(w.log, "workflow_id", task.WorkflowID, "run_id", task.RunID, "input", task.InputID)
+	if w.opts.Observer == nil {
+		w.settle(msg, w.handleWorkflowTask(ctx, msg, task, log, nil), log)
+		return
+	}
+	since, seen := time.Now(), &Info{}
+	o := w.handleWorkflowTask(ctx, msg, task, log, seen)
+	w.settle(msg, o, log)
+	w.observeTask(seen, o, since) // observe.go
 }
 
 // handleWorkflowTask advances one run by one input. The order of writes is
@@ -92,7 +99,10 @@ func (w *Worker) processWorkflowTask(ctx context.Context, msg jetstream.Msg) {
 // input acked (by the caller, on taskDone). A redelivered input whose
 // decision is already in the history re-publishes that decision's
 // requirements and is done.
-func (w *Worker) handleWorkflowTask(ctx context.Context, msg jetstream.Msg, task workflowTask, log *slog.Logger) outcome {
+//
+// seen, when not nil (a worker with an Observer), is set to the run's info
+// once the run is known.
+func (w *Worker) handleWorkflowTask(ctx context.Context, msg jetstream.Msg, task workflowTask, log *slog.Logger, seen *Info) outcome {
 	subj, err := w.store.Log.Subject(task.WorkflowID, task.RunID)
 	if err != nil {
 		return drop(fmt.Sprintf("bad workflow id in task: %v", err))
@@ -148,6 +158,9 @@ func (w *Worker) handleWorkflowTask(ctx context.Context, msg jetstream.Msg, task
 			e.r, fresh = r, true
 		}
 		r := e.r
+		if seen != nil {
+			*seen = r.info
+		}
 		if err := r.checkTask(task); err != nil {
 			e.drop()
 			if !fresh {
@@ -285,6 +298,9 @@ func (w *Worker) handleWorkflowTask(ctx context.Context, msg jetstream.Msg, task
 			return retry(time.Second, "append decision", err)
 		}
 		r.commit(rec)
+		if w.opts.Observer != nil {
+			w.observeDecision(r, rec) // new events only: never called on replay
+		}
 		if _, was := w.fullBlocked.LoadAndDelete(task.RunID); was {
 			r.blockedMark = true // the index says "storage full": clear it
 		}
@@ -322,6 +338,9 @@ func (w *Worker) storageFull(ctx context.Context, msg jetstream.Msg, task workfl
 	n := numDelivered(msg)
 	delay := min(time.Duration(n)*2*time.Second, 30*time.Second)
 	why := "JetStream storage is full: the next decision cannot be written; free space (purge old runs, raise max_file_store) and the run resumes by itself"
+	if w.opts.Observer != nil {
+		w.opts.Observer.RunBlocked(BlockedRun{WorkflowID: task.WorkflowID, RunID: task.RunID, Reason: "StorageFull"})
+	}
 	if _, had := w.fullBlocked.LoadOrStore(task.RunID, true); !had {
 		if err := w.store.setBlocked(ctx, task.WorkflowID, task.RunID, why); err != nil {
 			w.log.Debug("runs index: mark blocked (storage full)", "err", err)
@@ -578,6 +597,9 @@ func (w *Worker) block(ctx context.Context, msg jetstream.Msg, task workflowTask
 		return closedRun()
 	}
 	w.log.Error("workflow task failed: run blocked", "workflow_id", task.WorkflowID, "run_id", task.RunID, "err", why)
+	if w.opts.Observer != nil {
+		w.opts.Observer.RunBlocked(BlockedRun{WorkflowID: task.WorkflowID, RunID: task.RunID, Reason: blockedType(cause)})
+	}
 	if len(recs) == 0 {
 		if err := w.store.setBlocked(ctx, task.WorkflowID, task.RunID, why); err != nil {
 			w.log.Warn("runs index: mark blocked", "err", err)

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -192,6 +195,13 @@ func (w *Worker) query(ctx context.Context, hist jetstream.Stream, req queryRequ
 		}
 		e.r = r
 	}
+	if req.Name == StackQuery {
+		res, err := e.r.stack()
+		if e.r.closed {
+			e.drop()
+		}
+		return res, err
+	}
 	pending, closing := len(e.r.pending), e.r.closeCmd
 	res, err := e.r.query(req.Name, req.Input)
 	var pe *PanicError
@@ -271,9 +281,13 @@ func (s *Store) QueryWorkflow(ctx context.Context, workflowID, runID, name strin
 	if err != nil {
 		switch {
 		case errors.Is(err, nats.ErrNoResponders):
+			what := fmt.Sprintf("answer the query %s of workflow %q", name, ri.WorkflowID)
+			if name == StackQuery {
+				what = fmt.Sprintf("say where the code of workflow %q waits", ri.WorkflowID)
+			}
 			return nil, &markedError{mark: ErrNoWorker, msg: fmt.Sprintf(
-				"no worker of task queue %s is running to answer the query %s of workflow %q: start a worker that registers %s",
-				ri.TaskQueue, name, ri.WorkflowID, ri.Type)}
+				"no worker of task queue %s is running to %s: start a worker that registers %s on task queue %s",
+				ri.TaskQueue, what, ri.Type, ri.TaskQueue)}
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
 			return nil, &markedError{mark: ErrNoWorker, msg: fmt.Sprintf(
 				"no worker of task queue %s answered the query within %s: is a worker running?",
@@ -319,4 +333,175 @@ func roundTimeout(d time.Duration) time.Duration {
 		return d.Round(100 * time.Millisecond)
 	}
 	return d.Round(10 * time.Millisecond)
+}
+
+// StackQuery is the built-in query that every run answers with where each
+// of its workflow goroutines waits (dfctl stack): a WorkflowStack. Query
+// names starting with "__" are the engine's.
+const StackQuery = "__stack"
+
+// WorkflowStack is where the code of a live run waits.
+type WorkflowStack struct {
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id"`
+	Type       string `json:"type"`
+	// LastEventSeq is the last event the worker's copy of the run applied.
+	LastEventSeq int64            `json:"last_event_seq"`
+	Closed       bool             `json:"closed"`
+	Coroutines   []CoroutineStack `json:"coroutines"`
+	// SignalChannels are the run's signal channels with the signals
+	// received and not yet taken by the code.
+	SignalChannels []SignalChannelState `json:"signal_channels"`
+	// Stopped says why no code of the run runs (non-determinism, a panic,
+	// a deadlock), if so.
+	Stopped string `json:"stopped,omitempty"`
+}
+
+// CoroutineStack is one workflow goroutine ("main", or one started with
+// workflow.Go).
+type CoroutineStack struct {
+	Name string `json:"name"`
+	// State is blocked, done or not_started.
+	State string `json:"state"`
+	// BlockedIn is the workflow call it blocks in (workflow.Sleep,
+	// Future.Get, Channel.Receive, Selector.Select), WaitingFor what that
+	// call waits for ("activity Charge (event 5)", "signal channel go").
+	BlockedIn  string `json:"blocked_in,omitempty"`
+	WaitingFor string `json:"waiting_for,omitempty"`
+	// Function, File and Line are the user code's call; Frames the user
+	// code's frames, innermost first (a few at most).
+	Function string       `json:"function,omitempty"`
+	File     string       `json:"file,omitempty"`
+	Line     int          `json:"line,omitempty"`
+	Frames   []StackFrame `json:"frames,omitempty"`
+}
+
+// StackFrame is one frame of user code.
+type StackFrame struct {
+	Function string `json:"function"`
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+}
+
+// SignalChannelState is a signal channel and its signals not yet received.
+type SignalChannelState struct {
+	Name     string `json:"name"`
+	Buffered int    `json:"buffered"`
+}
+
+// stack answers StackQuery from the run the caller holds.
+func (r *run) stack() (json.RawMessage, error) {
+	if r.noCode {
+		return nil, fmt.Errorf("%w %q: this worker does not register it, so no code of the run runs here", ErrUnknownWorkflowType, r.info.WorkflowType)
+	}
+	ws := WorkflowStack{WorkflowID: r.info.WorkflowID, RunID: r.info.RunID, Type: r.info.WorkflowType, LastEventSeq: r.lastSeq,
+		Closed: r.closed, Coroutines: []CoroutineStack{}, SignalChannels: []SignalChannelState{}}
+	if err := r.stopped(); err != nil {
+		ws.Stopped = err.Error()
+	}
+	for _, c := range r.disp.capture() {
+		cs := CoroutineStack{Name: c.name, State: "blocked"}
+		switch {
+		case !c.started:
+			cs.State = "not_started"
+		case c.done:
+			cs.State = "done"
+		case c.abandoned.Load():
+			cs.State = "abandoned"
+		}
+		if cs.State == "blocked" {
+			cs.WaitingFor = r.describeWait(c.waitOn)
+			r.resolveStack(&cs, c.pcs[:c.npcs])
+		}
+		ws.Coroutines = append(ws.Coroutines, cs)
+	}
+	for name, ch := range r.signals {
+		ws.SignalChannels = append(ws.SignalChannels, SignalChannelState{Name: name, Buffered: len(ch.buf)})
+	}
+	sort.Slice(ws.SignalChannels, func(i, j int) bool { return ws.SignalChannels[i].Name < ws.SignalChannels[j].Name })
+	return json.Marshal(ws)
+}
+
+// resolveStack fills in the workflow call a blocked coroutine is in (the
+// outermost engine frame) and the user frames around it.
+func (r *run) resolveStack(cs *CoroutineStack, pcs []uintptr) {
+	frames := runtime.CallersFrames(pcs)
+	for more := true; more; {
+		var f runtime.Frame
+		f, more = frames.Next()
+		switch {
+		case isEngineFrame(f.Function, f.File):
+			if len(cs.Frames) > 0 {
+				more = false // back in the engine: the coroutine's start
+				break
+			}
+			cs.BlockedIn = apiName(f.Function)
+		case strings.HasPrefix(f.Function, "runtime.") || strings.HasPrefix(f.Function, "reflect."):
+		default:
+			cs.Frames = append(cs.Frames, StackFrame{Function: shortFuncName(f.Function), File: f.File, Line: f.Line})
+		}
+	}
+	if len(cs.Frames) > 0 {
+		cs.Function, cs.File, cs.Line = cs.Frames[0].Function, cs.Frames[0].File, cs.Frames[0].Line
+	}
+}
+
+// describeWait says in words what a coroutine blocks on.
+func (r *run) describeWait(on any) string {
+	switch w := on.(type) {
+	case *future:
+		return r.describeFuture(w)
+	case *channel:
+		switch {
+		case w.signal:
+			return fmt.Sprintf("signal channel %q", w.name)
+		case w.r == nil:
+			return "ctx.Done()"
+		}
+		return "a workflow channel"
+	case *selector:
+		parts := make([]string, 0, len(w.cases))
+		for _, c := range w.cases {
+			switch {
+			case c.isDeflt:
+			case c.ch != nil:
+				parts = append(parts, r.describeWait(c.ch))
+			case c.fut != nil:
+				var f *future
+				switch cf := c.fut.(type) {
+				case *future:
+					f = cf
+				case childFuture:
+					f = cf.future
+				}
+				if f != nil {
+					parts = append(parts, r.describeFuture(f))
+				}
+			}
+		}
+		return "one of: " + strings.Join(parts, "; ")
+	}
+	return ""
+}
+
+func (r *run) describeFuture(f *future) string {
+	for seq, a := range r.activities {
+		if a.future == f {
+			return fmt.Sprintf("activity %s (event %d)", a.name, seq)
+		}
+	}
+	for seq, t := range r.timers {
+		if t.future == f {
+			if t.started.FireAt != nil {
+				return fmt.Sprintf("timer (event %d) firing at %s", seq, t.started.FireAt.UTC().Format(time.RFC3339))
+			}
+			return fmt.Sprintf("timer (event %d)", seq)
+		}
+	}
+	for seq, c := range r.children {
+		if c.result == f || c.started == f {
+			return fmt.Sprintf("%s %s (event %d)", f.what, c.ref.WorkflowID, seq)
+		}
+	}
+	return f.what
 }

@@ -87,7 +87,7 @@ func judgeReplay(r *run, reg *Registry, recs []history.Record) error {
 	if r.noCode {
 		// A closed run was rebuilt from its events alone; a replay check
 		// judges the code, which this registry lacks.
-		return unknownType(reg, r.info.WorkflowType)
+		return unknownType(reg, r.info.WorkflowType, "")
 	}
 	return nil
 }

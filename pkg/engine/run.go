@@ -691,7 +691,7 @@ func (r *run) start(reg *Registry, ev history.Event) error {
 		return nil
 	}
 	if !ok {
-		return unknownType(reg, ev.Name)
+		return unknownType(reg, ev.Name, r.info.TaskQueue)
 	}
 	r.started = true
 	ctx := Context(r.root)
@@ -721,8 +721,14 @@ func (r *run) start(reg *Registry, ev history.Event) error {
 
 // unknownType is the error of a run whose workflow type reg does not
 // register.
-func unknownType(reg *Registry, name string) error {
-	return fmt.Errorf("%w %q: this worker registers %v", ErrUnknownWorkflowType, name, reg.WorkflowNames())
+// unknownType is the error of a run whose type this worker lacks; queue
+// (empty offline) is the run's task queue, named so the user knows where a
+// worker that registers the type must listen.
+func unknownType(reg *Registry, name, queue string) error {
+	if queue == "" {
+		return fmt.Errorf("%w %q: this worker registers %v", ErrUnknownWorkflowType, name, reg.WorkflowNames())
+	}
+	return fmt.Errorf("%w %q on task queue %q: this worker registers %v; start a worker that registers %q on task queue %q, or start the run on the task queue of a worker that does (dfctl start --task-queue)", ErrUnknownWorkflowType, name, queue, reg.WorkflowNames(), name, queue)
 }
 
 func (r *run) finish(result json.RawMessage, err error) {

@@ -59,6 +59,16 @@ type WorkerOptions struct {
 	LenientInputs []string
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
+	// ClosedRunRetention, if positive, makes this worker delete closed runs
+	// (history, runs-index state, index entries) once they closed longer
+	// ago than this, sweeping every tenth of it (between a second and an
+	// hour; Store.RunRetention). Every worker that sets it sweeps; the
+	// deletes are idempotent. Zero (the default) keeps closed runs.
+	ClosedRunRetention time.Duration
+	// Observer, if set, is told about tasks, decisions, activity attempts,
+	// blocked runs and the backlog (observe.go): pkg/sdk/metrics and
+	// pkg/sdk/tracing implement it. Nil (the default) costs nothing.
+	Observer Observer
 }
 
 // WorkflowPanicPolicy is what a panic in workflow code does to its run.
@@ -169,12 +179,14 @@ func (w *Worker) Run(ctx context.Context) error {
 		defer unsubscribe()
 	}
 	var loops []func() error
+	var backlog []backlogSource // sampled for the Observer (observe.go)
 	for _, q := range w.opts.TaskQueues {
 		if serveWF {
 			c, err := w.store.consumer(ctx, "wf", q, w.opts.WorkflowTaskTimeout, 10000)
 			if err != nil {
 				return stoppedOr(ctx, err)
 			}
+			backlog = append(backlog, backlogSource{"workflow", q, c})
 			loops = append(loops, func() error {
 				return w.pull(ctx, c, w.opts.MaxConcurrentWorkflowTasks, func(m jetstream.Msg) {
 					w.processWorkflowTask(hard, m)
@@ -190,6 +202,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			if err != nil {
 				return stoppedOr(ctx, err)
 			}
+			backlog = append(backlog, backlogSource{"activity", q, c})
 			loops = append(loops, func() error {
 				return w.fetch(ctx, c, w.opts.MaxConcurrentActivities, func(m jetstream.Msg) {
 					w.processActivityTask(ctx, hard, m)
@@ -197,8 +210,21 @@ func (w *Worker) Run(ctx context.Context) error {
 			})
 		}
 	}
+	if w.opts.Observer != nil {
+		loops = append(loops, w.sampleBacklog(ctx, backlog))
+	}
+	if w.opts.ClosedRunRetention > 0 {
+		loops = append(loops, func() error {
+			w.store.RunRetention(ctx, w.opts.ClosedRunRetention, 0, w.log)
+			return nil
+		})
+	}
 	w.log.Info("worker started", "identity", w.opts.Identity, "task_queues", w.opts.TaskQueues,
 		"workflows", w.reg.WorkflowNames(), "activities", w.reg.ActivityNames())
+	// Announced for dfctl task-queue describe (presence.go); the entries
+	// are deleted when Run returns.
+	stopPresence := w.announce(ctx)
+	defer stopPresence()
 	errs := make(chan error, len(loops))
 	var wg sync.WaitGroup
 	for _, loop := range loops {
@@ -253,8 +279,8 @@ func (w *Worker) pull(ctx context.Context, c jetstream.Consumer, conc int, handl
 	stop := context.AfterFunc(ctx, it.Drain)
 	defer stop()
 	sem := make(chan struct{}, conc)
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	tasks := handlers(conc, sem, handle)
+	defer tasks.stop()
 	for {
 		sem <- struct{}{}
 		msg, err := it.Next()
@@ -278,12 +304,62 @@ func (w *Worker) pull(ctx context.Context, c jetstream.Consumer, conc int, handl
 			}
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			handle(msg)
-		}()
+		tasks.give(msg)
 	}
+}
+
+// taskHandlers are long-lived goroutines that handle the messages of one
+// consumer: a goroutine per message would grow a fresh stack for every
+// task (4.5% of a loaded worker's CPU, issue 12). They are started as the
+// load needs them, up to one per slot of sem; a handler frees its slot when
+// it is done with a message.
+type taskHandlers struct {
+	ch      chan jetstream.Msg
+	sem     chan struct{}
+	handle  func(jetstream.Msg)
+	started int // only the feeding goroutine (give) reads and writes it
+	wg      sync.WaitGroup
+}
+
+func handlers(conc int, sem chan struct{}, handle func(jetstream.Msg)) *taskHandlers {
+	return &taskHandlers{ch: make(chan jetstream.Msg), sem: sem, handle: handle}
+}
+
+// give hands msg, for which a slot of sem was taken, to an idle handler,
+// or to a new one while fewer than the slots run. With every handler
+// started, one is idle or about to be (a slot was free), so the send
+// waits at most for it to come back to the channel.
+func (t *taskHandlers) give(msg jetstream.Msg) {
+	select {
+	case t.ch <- msg:
+		return
+	default:
+	}
+	if t.started < cap(t.sem) {
+		t.started++
+		t.wg.Add(1)
+		go t.loop(msg)
+		return
+	}
+	t.ch <- msg
+}
+
+func (t *taskHandlers) loop(msg jetstream.Msg) {
+	defer t.wg.Done()
+	for {
+		t.handle(msg)
+		<-t.sem
+		var ok bool
+		if msg, ok = <-t.ch; !ok {
+			return
+		}
+	}
+}
+
+// stop waits for the messages in hand and ends the handlers.
+func (t *taskHandlers) stop() {
+	close(t.ch)
+	t.wg.Wait()
 }
 
 // fetch feeds messages of one consumer to handle, at most conc at once,
@@ -295,8 +371,8 @@ func (w *Worker) pull(ctx context.Context, c jetstream.Consumer, conc int, handl
 // another worker while this one still holds it.
 func (w *Worker) fetch(ctx context.Context, c jetstream.Consumer, conc int, handle, release func(jetstream.Msg)) error {
 	sem := make(chan struct{}, conc)
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	tasks := handlers(conc, sem, handle)
+	defer tasks.stop()
 	for {
 		select {
 		case sem <- struct{}{}:
@@ -324,11 +400,7 @@ func (w *Worker) fetch(ctx context.Context, c jetstream.Consumer, conc int, hand
 					<-sem
 					continue
 				}
-				wg.Add(1)
-				go func() {
-					defer func() { <-sem; wg.Done() }()
-					handle(msg)
-				}()
+				tasks.give(msg)
 			}
 			err = batch.Error()
 		}
@@ -395,3 +467,31 @@ func newMsg(subject, msgID string, v any) *nats.Msg {
 	}
 	return m
 }
+
+// withLazy is log.With(args...) that does the handler's work (formatting
+// the attributes) only when a line is written: a task's logger is built for
+// every task and used for few.
+func withLazy(log *slog.Logger, args ...any) *slog.Logger {
+	return slog.New(&lazyAttrs{h: log.Handler(), args: args})
+}
+
+type lazyAttrs struct {
+	h    slog.Handler
+	args []any
+}
+
+func (l *lazyAttrs) Enabled(ctx context.Context, lv slog.Level) bool { return l.h.Enabled(ctx, lv) }
+
+// Handle writes the record with the attributes first, as With would.
+func (l *lazyAttrs) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	out.Add(l.args...)
+	r.Attrs(func(a slog.Attr) bool { out.AddAttrs(a); return true })
+	return l.h.Handle(ctx, out)
+}
+
+// WithAttrs and WithGroup build the eager handler: only a logger that is
+// used gets them.
+func (l *lazyAttrs) WithAttrs(as []slog.Attr) slog.Handler { return l.eager().WithAttrs(as) }
+func (l *lazyAttrs) WithGroup(name string) slog.Handler    { return l.eager().WithGroup(name) }
+func (l *lazyAttrs) eager() slog.Handler                   { return slog.New(l.h).With(l.args...).Handler() }

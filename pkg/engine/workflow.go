@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/durablefuture/durablefuture/pkg/history"
@@ -219,7 +220,7 @@ func (f *future) IsReady() bool { return f.ready }
 
 func (f *future) Get(ctx Context, valuePtr any) error {
 	r := ctx.run()
-	r.disp.yield(func() bool { return f.ready })
+	r.disp.yieldOn(f, func() bool { return f.ready })
 	if f.err != nil {
 		return f.err
 	}
@@ -407,7 +408,7 @@ func (c *channel) Send(ctx Context, v any) {
 	c.buf = append(c.buf, chanValue{v: v})
 	c.sent++
 	ticket := c.sent
-	ctx.run().disp.yield(func() bool { return c.taken >= ticket-c.size })
+	ctx.run().disp.yieldOn(c, func() bool { return c.taken >= ticket-c.size })
 }
 
 func (c *channel) Receive(ctx Context, valuePtr any) bool {
@@ -421,7 +422,7 @@ func (c *channel) Receive(ctx Context, valuePtr any) bool {
 }
 
 func (c *channel) ReceiveWithError(ctx Context, valuePtr any) (bool, error) {
-	ctx.run().disp.yield(func() bool { return len(c.buf) > 0 || c.closed })
+	ctx.run().disp.yieldOn(c, func() bool { return len(c.buf) > 0 || c.closed })
 	if len(c.buf) == 0 {
 		return false, nil // closed and drained
 	}
@@ -588,7 +589,7 @@ func (s *selector) HasPending() bool {
 
 func (s *selector) Select(ctx Context) {
 	var chosen *selectCase
-	ctx.run().disp.yield(func() bool {
+	ctx.run().disp.yieldOn(s, func() bool {
 		chosen = s.readyCase()
 		return chosen != nil
 	})
@@ -741,6 +742,9 @@ func (v EncodedValue) Get(valuePtr any) error {
 func SetQueryHandler(ctx Context, name string, handler any) error {
 	if name == "" {
 		return invalidf("query name is empty")
+	}
+	if strings.HasPrefix(name, "__") {
+		return invalidf("query name %q: names starting with __ are the engine's (%s)", name, StackQuery)
 	}
 	sig, err := checkQueryFunc(name, handler)
 	if err != nil {

@@ -9,7 +9,52 @@ import (
 	"github.com/durablefuture/durablefuture/pkg/sdk/client"
 )
 
-// Options tune a worker; see engine.WorkerOptions for the defaults.
+// Options tune a worker. Zero fields take the defaults. The fields:
+//
+//	type Options struct {
+//		// TaskQueues served (default: "default").
+//		TaskQueues []string
+//		// Identity names this worker in the history (default host:pid).
+//		Identity string
+//		// MaxConcurrentWorkflowTasks handled at once (default 64).
+//		MaxConcurrentWorkflowTasks int
+//		// MaxConcurrentActivities run at once (default 64).
+//		MaxConcurrentActivities int
+//		// WorkflowTaskTimeout: a workflow task not acked within it (a
+//		// crashed worker) goes to another worker (default 10s).
+//		WorkflowTaskTimeout time.Duration
+//		// ActivityTaskTimeout: an activity task whose worker stops
+//		// renewing it for this long goes to another worker, which records
+//		// the lost attempt as timed out and runs the next (default 2s).
+//		ActivityTaskTimeout time.Duration
+//		// CacheSize is the number of runs kept in memory (default 10,000).
+//		CacheSize int
+//		// ShutdownTimeout bounds how long Run waits for running
+//		// activities once its context is done; those still running are
+//		// cancelled and released for redelivery (default 10s).
+//		ShutdownTimeout time.Duration
+//		// DeadlockTimeout: workflow code that runs this long without
+//		// yielding is a deadlock (DF1006) and its run is blocked (default
+//		// 1s; negative: never).
+//		DeadlockTimeout time.Duration
+//		// WorkflowPanicPolicy: what a panic in workflow code does to its
+//		// run: BlockWorkflow (the default) or FailWorkflow.
+//		WorkflowPanicPolicy WorkflowPanicPolicy
+//		// LenientInputs names activities and workflows whose input replay
+//		// does not compare with the recorded one (by default a changed
+//		// input is a non-determinism, DF1004); workflow.GetVersion is the
+//		// better way to change an argument of runs in flight.
+//		LenientInputs []string
+//		// Logger (default slog.Default()).
+//		Logger *slog.Logger
+//		// ClosedRunRetention, if positive, deletes closed runs once they
+//		// closed longer ago than this (zero: keep them).
+//		ClosedRunRetention time.Duration
+//		// Observer, if set, is told about tasks, decisions, activity
+//		// attempts, blocked runs and the backlog: pkg/sdk/metrics and
+//		// pkg/sdk/tracing implement it (nil: nothing, at no cost).
+//		Observer engine.Observer
+//	}
 type Options = engine.WorkerOptions
 
 // WorkflowPanicPolicy is what a panic in workflow code (or a recorded value
