@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,8 +26,6 @@ var ErrNotFound = errors.New("history: run not found")
 // MaxWorkflowIDLen bounds workflow IDs so that subjects and keys stay small.
 const MaxWorkflowIDLen = 200
 
-var plainID = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-
 // EncodeID maps a workflow ID (any non-empty UTF-8 string up to
 // MaxWorkflowIDLen bytes) to a token valid in a NATS subject and a KV key.
 // IDs made of letters, digits, '-' and '_' map to themselves; any other ID is
@@ -38,7 +35,7 @@ func EncodeID(id string) (string, error) {
 	if err := ValidateWorkflowID(id); err != nil {
 		return "", err
 	}
-	if plainID.MatchString(id) {
+	if isToken(id) { // not empty: validated above
 		return id, nil
 	}
 	return "=" + base64.RawURLEncoding.EncodeToString([]byte(id)), nil
