@@ -13,20 +13,23 @@ import (
 
 // Exit codes, documented in the root command's help.
 const (
-	ExitOK        = 0
-	ExitRunFailed = 1   // the workflow ended failed, canceled, terminated or timed out
-	ExitUsage     = 2   // bad flags or arguments, malformed JSON or ID, refused request
-	ExitServer    = 3   // cannot connect, or the server failed the request
-	ExitNotFound  = 4   // no such workflow or run
-	ExitNotReady  = 5   // `result` without --wait: the run is still running
-	ExitBadData   = 6   // the run's history holds records that do not decode
-	ExitInterrupt = 130 // interrupted (Ctrl-C), as shells report SIGINT
-	exitCodesDocs = `Exit codes:
+	ExitOK          = 0
+	ExitRunFailed   = 1   // the workflow ended failed, canceled, terminated or timed out
+	ExitUsage       = 2   // bad flags or arguments, malformed JSON or ID, refused request
+	ExitServer      = 3   // cannot connect, or the server failed the request
+	ExitNotFound    = 4   // no such workflow or run
+	ExitNotReady    = 5   // `result` without --wait: the run is still running
+	ExitBadData     = 6   // the run's history holds records that do not decode
+	ExitWaitTimeout = 7   // --wait-timeout expired: the run is still running
+	ExitBatchFailed = 8   // a batch action failed for some of the runs
+	ExitInterrupt   = 130 // interrupted (Ctrl-C), as shells report SIGINT
+	exitCodesDocs   = `Exit codes:
   0  success
   1  the workflow ended failed, canceled, terminated or timed out
   2  usage error: bad flags or arguments, malformed JSON input, malformed
      workflow ID or task queue, payload too large, workflow ID already
-     running, signal to a closed workflow
+     running, signal to a closed workflow, a batch action without --yes
+     when stdin is not a terminal (or not confirmed)
   3  cannot connect to NATS, connection lost, JetStream not enabled,
      JetStream storage full, or the server failed the request
   4  not found: no such workflow or run, or no DurableFuture installation
@@ -35,6 +38,11 @@ const (
   6  the run's history holds records that do not decode (show prints the
      others and names each bad record by stream sequence); retrying
      cannot help
+  7  execute or result --wait: --wait-timeout expired and the run is still
+     running (it prints the run as it stands; wait again with result --wait)
+  8  a batch action (terminate, cancel, signal or reset with filter flags)
+     failed for some runs; the summary lists each with its error (runs that
+     closed meanwhile are skipped, not failed)
   130 interrupted (Ctrl-C); a started workflow keeps running`
 )
 

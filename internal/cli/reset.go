@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/durablefuture/durablefuture/pkg/engine"
@@ -25,12 +26,13 @@ type resetOptions struct {
 	To             string
 	Reason         string
 	ReapplySignals bool
+	batch          batchOptions
 }
 
 func newResetCmd(app *App) *cobra.Command {
 	o := &resetOptions{app: app}
 	cmd := &cobra.Command{
-		Use:   "reset ID (--to-event N | --to first|last-failure) [--reason R] [--reapply-signals] [--run RUN]",
+		Use:   "reset (ID [--run RUN] | --type T --status S ... [--yes] [--dry-run]) (--to-event N | --to first|last-failure) [--reason R] [--reapply-signals]",
 		Short: "Re-run a workflow from a point of its history with the code deployed now",
 		Long: `Start a new run of workflow ID whose history is the latest run's (or run
 RUN's) up to event N, then continues with the workflow code the workers run
@@ -55,9 +57,26 @@ old_run_id, run_id, requested_event, kept_through_event, reapplied_signals,
 old_run_terminated).
 
 Exit codes: 0 done, 2 bad flags or the run has no failure (last-failure),
-3 server error, 4 no such workflow or run.`,
-		Args: cobra.ExactArgs(1),
+3 server error, 4 no such workflow or run.
+
+` + batchHelp("reset", "reset") + `
+Every matching run is reset with the same --to-event or --to, --reason and
+--reapply-signals; a run that --to last-failure finds no failure in is
+skipped. Reset usually targets closed runs: pass --status failed (or any).`,
+		Example: `  dfctl reset order-42 --to last-failure --reason "fixed the tax bug"
+
+  # after a fix: re-run every failed order from before its failure
+  dfctl reset --type OrderWorkflow --status failed --to last-failure --dry-run
+  dfctl reset --type OrderWorkflow --status failed --to last-failure --yes -o json`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			batch, err := o.batch.selected(cmd, len(args) == 1, "reset ID")
+			if err != nil {
+				return err
+			}
+			if batch {
+				return runResetBatch(cmd, o)
+			}
 			o.ID = args[0]
 			return runReset(cmd, o)
 		},
@@ -68,13 +87,12 @@ Exit codes: 0 done, 2 bad flags or the run has no failure (last-failure),
 	f.StringVar(&o.Reason, "reason", "", "why, recorded in the new run's history and on the old run")
 	f.BoolVar(&o.ReapplySignals, "reapply-signals", false, "send the signals received after the kept events to the new run again")
 	f.StringVarP(&o.RunID, "run", "r", "", "run ID to reset (default: the latest run)")
+	o.batch.addFlags(cmd, "reset")
 	return cmd
 }
 
-func runReset(cmd *cobra.Command, o *resetOptions) error {
-	if err := validateID(o.ID); err != nil {
-		return err
-	}
+// checkResetPoint checks that exactly one reset point was given.
+func checkResetPoint(cmd *cobra.Command, o *resetOptions) error {
 	byEvent := cmd.Flags().Changed("to-event")
 	switch {
 	case byEvent == (o.To != ""):
@@ -82,22 +100,23 @@ func runReset(cmd *cobra.Command, o *resetOptions) error {
 	case !byEvent && o.To != resetToFirst && o.To != resetToLastFailure:
 		return usageError("--to %q: use first or last-failure (or --to-event N)", o.To)
 	}
-	c, err := o.app.Client(cmd)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := o.app.requestContext(cmd)
-	defer cancel()
+	return nil
+}
+
+// resetOne resets the run o names to o's reset point; o.RunID and
+// o.ToEvent are pinned on the way.
+func resetOne(ctx context.Context, c *client.Client, o *resetOptions) (*engine.ResetResult, error) {
+	var err error
 	switch o.To {
 	case "":
 		if err := checkResetEvent(ctx, c, o); err != nil {
-			return err
+			return nil, err
 		}
 	case resetToFirst:
 		o.ToEvent = 1
 	case resetToLastFailure:
 		if o.ToEvent, err = lastFailureBoundary(ctx, c, o); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	res, err := c.Store().ResetWorkflow(ctx, engine.ResetRequest{
@@ -106,8 +125,50 @@ func runReset(cmd *cobra.Command, o *resetOptions) error {
 	if err != nil {
 		if res != nil {
 			// The new run exists; only re-applying a signal failed.
-			return fmt.Errorf("new run %s started, but: %w", res.RunID, err)
+			return nil, fmt.Errorf("new run %s started, but: %w", res.RunID, err)
 		}
+		return nil, err
+	}
+	return res, nil
+}
+
+// errNoFailure: --to last-failure found no failure in the run.
+var errNoFailure = errors.New("the run has no failure")
+
+func runResetBatch(cmd *cobra.Command, o *resetOptions) error {
+	if err := checkResetPoint(cmd, o); err != nil {
+		return err
+	}
+	return runBatch(cmd, o.app, &o.batch, batchAction{verb: "reset", past: "reset",
+		do: func(ctx context.Context, c *client.Client, ri *engine.RunInfo) error {
+			one := *o
+			one.ID, one.RunID = ri.WorkflowID, ri.RunID
+			_, err := resetOne(ctx, c, &one)
+			return err
+		},
+		skip: func(err error) (string, bool) {
+			if errors.Is(err, errNoFailure) {
+				return err.Error(), true
+			}
+			return "", false
+		}})
+}
+
+func runReset(cmd *cobra.Command, o *resetOptions) error {
+	if err := validateID(o.ID); err != nil {
+		return err
+	}
+	if err := checkResetPoint(cmd, o); err != nil {
+		return err
+	}
+	c, err := o.app.Client(cmd)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := o.app.requestContext(cmd)
+	defer cancel()
+	res, err := resetOne(ctx, c, o)
+	if err != nil {
 		return err
 	}
 	ios := o.app.IO
@@ -189,7 +250,7 @@ func lastFailureBoundary(ctx context.Context, c *client.Client, o *resetOptions)
 	if n, ok := lastFailure(evs); ok {
 		return n, nil
 	}
-	return 0, usageError("--to last-failure: run %s of workflow %s has no failure (no ActivityFailed, ActivityAttemptFailed, WorkflowFailed or WorkflowTaskFailed event): use --to-event N", ri.RunID, ri.WorkflowID)
+	return 0, &ExitError{Code: ExitUsage, Err: fmt.Errorf("--to last-failure: run %s of workflow %s: %w (no ActivityFailed, ActivityAttemptFailed, WorkflowFailed or WorkflowTaskFailed event): use --to-event N", ri.RunID, ri.WorkflowID, errNoFailure)}
 }
 
 // lastFailure returns the event before the last failure of evs.

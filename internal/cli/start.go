@@ -20,6 +20,8 @@ type startOptions struct {
 	ID        string
 	TaskQueue string
 	Inputs    []string
+	// WaitTimeout bounds execute's wait (0: until the run closes).
+	WaitTimeout time.Duration
 }
 
 func addStartFlags(cmd *cobra.Command, o *startOptions) {
@@ -39,6 +41,10 @@ value: quote strings, --input '"cust-1"' --input 99.5 --input '{"k":1}'.
 
 With -o json, prints the run's state object (workflow_id, run_id, type,
 task_queue, status, start_time).`,
+		Example: `  dfctl start OrderWorkflow --id order-42 --input '"cust-1"' --input '"prod-9"' --input 99.5 --input 2
+
+  # the run IDs for a script
+  dfctl start OrderWorkflow --input '"c"' --input '"p"' --input 1 --input 1 -o json | jq -r .run_id`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Type = args[0]
@@ -138,8 +144,18 @@ run the workflow (an unknown type, say), the reason is printed to stderr as
 soon as it is recorded, and execute keeps waiting (Ctrl-C stops waiting; the
 run stays).
 
+--wait-timeout D bounds the wait: when D passes and the run is still
+running, execute exits 7, says so on stderr with the command that waits
+again (dfctl result ID --wait), and with -o json prints the run state object
+as it stands (status running). --timeout bounds each request, not the wait.
+
 Exits 0 when the workflow completed, 1 when it failed, was canceled,
-terminated or timed out. With -o json, prints the final run state object.`,
+terminated or timed out, 7 when --wait-timeout expired. With -o json, prints
+the final run state object.`,
+		Example: `  dfctl execute OrderWorkflow --input '"cust-1"' --input '"prod-9"' --input 99.5 --input 2
+
+  # give up waiting after a minute (exit 7); the run keeps going
+  dfctl execute ExpenseApprovalWorkflow --id expense-7 --input '"exp-7"' --input 120 --input 3600 --wait-timeout 1m -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Type = args[0]
@@ -147,10 +163,14 @@ terminated or timed out. With -o json, prints the final run state object.`,
 		},
 	}
 	addStartFlags(cmd, o)
+	cmd.Flags().DurationVar(&o.WaitTimeout, "wait-timeout", 0, "stop waiting after `DURATION`: exit 7 if the run is still running (0: wait until it closes)")
 	return cmd
 }
 
 func runExecute(cmd *cobra.Command, o *startOptions) error {
+	if err := checkWaitTimeout(o.WaitTimeout); err != nil {
+		return err
+	}
 	c, ri, err := o.start(cmd)
 	if err != nil {
 		return err
@@ -166,8 +186,13 @@ func runExecute(cmd *cobra.Command, o *startOptions) error {
 	if live {
 		onEvent = table.row
 	}
-	final, err := watchRun(cmd.Context(), c, ri.WorkflowID, ri.RunID, onEvent, blockedReporter(ios))
+	wctx, wcancel := waitContext(cmd.Context(), o.WaitTimeout)
+	defer wcancel()
+	final, err := watchRun(wctx, c, ri.WorkflowID, ri.RunID, onEvent, blockedReporter(ios))
 	if err != nil {
+		if waitExpired(cmd.Context(), wctx) {
+			return stillRunning(cmd, o.app, c, ri.WorkflowID, ri.RunID, o.WaitTimeout)
+		}
 		return err
 	}
 	return reportClosed(o.app, final, live)
