@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/history"
 )
@@ -42,23 +42,31 @@ func prettyJSON(raw json.RawMessage) string {
 }
 
 // writeTable writes aligned columns for a terminal. Widths are measured
-// without colour codes, so styled cells line up.
+// without colour codes, so styled cells line up. On a terminal of known
+// width (st.width) the widest columns (the free text: IDs, types,
+// summaries) are cut with an ellipsis until a line fits.
 func writeTable(w io.Writer, st styles, header []string, rows [][]string) {
 	widths := make([]int, len(header))
 	for _, r := range append([][]string{header}, rows...) {
 		for i, cell := range r {
-			widths[i] = max(widths[i], lipgloss.Width(cell))
+			widths[i] = max(widths[i], ansi.StringWidth(cell))
 		}
+	}
+	if st.width > 0 {
+		fitColumns(widths, header, st.width)
 	}
 	line := func(cells []string, style func(string) string) {
 		var b strings.Builder
 		for i, cell := range cells {
-			if i == len(cells)-1 {
-				b.WriteString(style(cell))
-				break
+			cw := ansi.StringWidth(cell)
+			if cw > widths[i] {
+				cell = ansi.Truncate(cell, widths[i], "…")
+				cw = ansi.StringWidth(cell)
 			}
 			b.WriteString(style(cell))
-			b.WriteString(strings.Repeat(" ", widths[i]-lipgloss.Width(cell)+2))
+			if i < len(cells)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-cw+2))
+			}
 		}
 		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
@@ -68,26 +76,53 @@ func writeTable(w io.Writer, st styles, header []string, rows [][]string) {
 	}
 }
 
-// statusText is a run's status, with a symbol and colour on terminals.
-func statusText(st styles, s engine.Status, tty bool) string {
-	if !tty {
-		if s == "" {
-			return "-"
-		}
-		return string(s)
+// minColumn is the narrowest a table column is cut to: shorter columns
+// (statuses, times, durations) are never cut, only free text (IDs, types,
+// summaries) is.
+const minColumn = 12
+
+// fitColumns narrows the widest columns, one cell at a time, until a line
+// of the table (columns two spaces apart) fits in width cells, or no column
+// can give more (none is cut below its header or minColumn).
+func fitColumns(widths []int, header []string, width int) {
+	total := 2 * (len(widths) - 1)
+	for _, w := range widths {
+		total += w
 	}
+	for total > width {
+		widest := -1
+		for i, w := range widths {
+			if w > max(ansi.StringWidth(header[i]), minColumn) && (widest < 0 || w > widths[widest]) {
+				widest = i
+			}
+		}
+		if widest < 0 {
+			return
+		}
+		widths[widest]--
+		total--
+	}
+}
+
+// statusText is a run's status, with a symbol on terminals; coloured when
+// the stream is (on terminals, or everywhere with --color always).
+func statusText(st styles, s engine.Status, tty bool) string {
+	if s == "" {
+		return "-"
+	}
+	sym, style := "✗ ", st.bad
 	switch s {
 	case engine.StatusCompleted:
-		return st.ok.Render("✓ " + string(s))
+		sym, style = "✓ ", st.ok
 	case engine.StatusRunning:
-		return st.info.Render("● " + string(s))
-	case "":
-		return "-"
+		sym, style = "● ", st.info
 	case engine.StatusCanceled, engine.StatusTerminated, engine.StatusTimedOut:
-		return st.warn.Render("⊘ " + string(s))
-	default:
-		return st.bad.Render("✗ " + string(s))
+		sym, style = "⊘ ", st.warn
 	}
+	if !tty {
+		return style.Render(string(s))
+	}
+	return style.Render(sym + string(s))
 }
 
 // eventStyle colours an event type by what it means.
@@ -120,12 +155,15 @@ type eventTable struct {
 
 const eventRowFormat = "%5s  %-9s  %-26s  %s\n"
 
+// eventDetailsAt is the column of an aligned row's details.
+const eventDetailsAt = 5 + 2 + 9 + 2 + 26 + 2
+
 func (t *eventTable) row(ev history.Event) {
 	if t.start.IsZero() {
 		t.start = ev.Time
 	}
 	if !t.aligned {
-		fmt.Fprintf(t.w, "%d\t%s\t%s\t%s\n", ev.Seq, ev.Time.UTC().Format(time.RFC3339Nano), ev.Type, history.Summary(ev))
+		fmt.Fprintf(t.w, "%d\t%s\t%s\t%s\n", ev.Seq, ev.Time.UTC().Format(time.RFC3339Nano), eventStyle(t.st, ev.Type, string(ev.Type)), history.Summary(ev))
 		return
 	}
 	if !t.header {
@@ -133,7 +171,12 @@ func (t *eventTable) row(ev history.Event) {
 		fmt.Fprint(t.w, t.st.faint.Render(fmt.Sprintf(strings.TrimSuffix(eventRowFormat, "\n"), "SEQ", "TIME", "EVENT", "DETAILS"))+"\n")
 	}
 	label := eventStyle(t.st, ev.Type, fmt.Sprintf("%-26s", history.Label(ev.Type)))
-	fmt.Fprintf(t.w, "%5d  %-9s  %s  %s\n", ev.Seq, history.Offset(t.start, ev.Time), label, history.Summary(ev))
+	details := history.Summary(ev)
+	if t.st.width > 0 {
+		// The details give way to the terminal's width.
+		details = ansi.Truncate(details, max(t.st.width-eventDetailsAt, minColumn), "…")
+	}
+	fmt.Fprintf(t.w, "%5d  %-9s  %s  %s\n", ev.Seq, history.Offset(t.start, ev.Time), label, details)
 }
 
 // timeText is an ISO time, or a relative one on terminals.

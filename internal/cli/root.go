@@ -111,16 +111,16 @@ Quick start:
   dfctl dev --examples           a development server with the example workers
   dfctl execute OrderWorkflow --input '"cust-1"' --input '"prod-9"' --input 99.5 --input 2
   dfctl list; dfctl show ID
+  source <(dfctl completion bash)  complete IDs, types and flags (also zsh, fish, powershell)
 
 Output: data goes to stdout, progress and errors to stderr. On a terminal
-output has colour (NO_COLOR turns it off) and relative times; otherwise it is
-plain, tab-separated, with ISO 8601 times. -o json and -o jsonl give the
+output has colour (--color never or NO_COLOR turns it off) and relative
+times; otherwise it is plain, tab-separated, with ISO 8601 times. -o json and -o jsonl give the
 stable JSON contracts for scripts.
 
 ` + exitCodesDocs,
-		SilenceErrors:     true,
-		SilenceUsage:      true,
-		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
+		SilenceErrors: true,
+		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			switch app.Output {
 			case outText, outJSON, outJSONL:
@@ -160,7 +160,8 @@ stable JSON contracts for scripts.
 	f.StringVar(&app.Prefix, "prefix", "df", "prefix of the DurableFuture streams, subjects and buckets")
 	f.IntVar(&app.Replicas, "replicas", 1, "replicas of the streams and buckets when a write command creates them (3 on a cluster); an existing installation is left as it is")
 	f.StringVarP(&app.Output, "output", "o", outText, "output format: text, json or jsonl")
-	f.DurationVar(&app.Timeout, "timeout", 10*time.Second, "timeout of each request to the server, and how long a lost connection may stay down before the command gives up (waiting for a workflow is not bounded otherwise)")
+	f.Var(app.IO.ColorFlag(), "color", "colour `WHEN`: auto (on terminals, unless NO_COLOR is set), always (into pipes too) or never")
+	f.DurationVar(&app.Timeout, "timeout", 10*time.Second, "timeout of each request to the server, and how long a lost connection may stay down before the command gives up (waiting for a workflow is bounded by --wait-timeout of execute and result)")
 
 	root.AddCommand(
 		newDevCmd(app),
@@ -170,6 +171,7 @@ stable JSON contracts for scripts.
 		newDescribeCmd(app),
 		newShowCmd(app),
 		newListCmd(app),
+		newCountCmd(app), newDeleteCmd(app),
 		newResultCmd(app),
 		newBenchCmd(app),
 		newSignalCmd(app),
@@ -177,9 +179,16 @@ stable JSON contracts for scripts.
 		newCancelCmd(app),
 		newTerminateCmd(app),
 		newTUICmd(app),
+		newWebCmd(app),
 		newReplayCmd(app), newResetCmd(app), newExportCmd(app),
 		newVetCmd(app),
+		newTaskQueueCmd(app), newStackCmd(app),
+		newVersionCmd(app),
 	)
+	// After every command is added: these walk the tree.
+	setVersion(root)
+	setupCompletion(root, app)
+	setExamples(root)
 	return root
 }
 

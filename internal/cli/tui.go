@@ -5,8 +5,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
-	tea "github.com/charmbracelet/bubbletea"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
 	"github.com/durablefuture/durablefuture/internal/natsurl"
 	"github.com/durablefuture/durablefuture/tui"
 	"github.com/mattn/go-isatty"
@@ -27,11 +29,16 @@ func newTUICmd(app *App) *cobra.Command {
 		Short: "Browse runs and their histories interactively",
 		Long: `Open the interactive history inspector: the runs list (live, newest
 first), a run's event log with activities grouped with their attempts, the
-selected event as JSON, a timeline (t) and follow mode (f). With ID, open
-that workflow's latest run (or run R) at once. ? shows every key.
+selected event as JSON, a timeline (t) and follow mode (f, on by itself for
+a running run). A run opens on a card with why it failed, or what it waits
+for (activities with their attempts and retries, timers, children). Z zooms
+the detail pane, S shows where the run's code waits (asked of a live
+worker), : lists every action. With ID, open that workflow's latest run (or
+run R) at once. ? shows every key.
 
 It needs a terminal; for scripts use dfctl list and dfctl show ID
-(--follow, -o jsonl). Logs go to ` + "`$XDG_STATE_HOME/durablefuture/tui.log`" + `
+(--follow, -o jsonl). Colour follows --color: auto (unless NO_COLOR is
+set), always or never. Logs go to ` + "`$XDG_STATE_HOME/durablefuture/tui.log`" + `
 (~/.local/state/durablefuture/tui.log), never to the screen.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -73,13 +80,14 @@ func runTUI(cmd *cobra.Command, o *tuiOptions) error {
 		return err
 	}
 	o.app.watch.rideOut()
-	err = tui.Run(cmd.Context(), tui.Options{
+	opts := tui.Options{
 		Source:     tui.StoreSource{Store: c.Store()},
 		WorkflowID: o.ID,
 		RunID:      o.RunID,
-		NoColor:    ios.NoColor,
 		Output:     ios.Out,
-	}, tea.WithInput(ios.In), tea.WithOutput(ios.Out))
+	}
+	opts.NoColor, opts.Profile = tuiColor(ios)
+	err = tui.Run(cmd.Context(), opts, tea.WithInput(ios.In), tea.WithOutput(ios.Out))
 	if err != nil {
 		slog.Error("dfctl tui", "err", err)
 		if cmd.Context().Err() != nil {
@@ -88,6 +96,26 @@ func runTUI(cmd *cobra.Command, o *tuiOptions) error {
 		return fmt.Errorf("tui: %w", err)
 	}
 	return nil
+}
+
+// tuiColor is the inspector's colour from --color: never (or auto with
+// NO_COLOR) draws without colour; always draws with at least 16 colours,
+// whatever the environment says; auto lets the program detect the
+// terminal's colours (colorprofile.Unknown).
+func tuiColor(ios *IOStreams) (noColor bool, profile colorprofile.Profile) {
+	switch {
+	case !ios.colour(true):
+		return true, colorprofile.Unknown
+	case ios.Color == ColorAlways:
+		var env []string
+		for _, kv := range os.Environ() {
+			if k, _, _ := strings.Cut(kv, "="); k != "NO_COLOR" {
+				env = append(env, kv)
+			}
+		}
+		return false, max(colorprofile.Detect(ios.Out, env), colorprofile.ANSI)
+	}
+	return false, colorprofile.Unknown
 }
 
 func isTerminal(r any) bool {

@@ -8,7 +8,12 @@ package devserver
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -60,6 +65,14 @@ func ParseSync(s string) (Sync, error) {
 	return "", fmt.Errorf("sync %q: use always or interval", s)
 }
 
+// ErrPortInUse is returned by Start when the port to listen on is taken
+// (another dev server or nats-server). Test for it with errors.Is.
+var ErrPortInUse = errors.New("port in use")
+
+// readyTimeout bounds how long Start waits for the server to accept
+// connections; a listen error ends the wait at once.
+const readyTimeout = 15 * time.Second
+
 // Server is an embedded NATS server for development, demos and tests.
 type Server struct {
 	*server.Server
@@ -95,20 +108,70 @@ func Start(o Options) (*Server, error) {
 		SyncInterval: SyncEvery,
 		SyncAlways:   o.Sync == SyncAlways,
 	}
+	if !o.InProcessOnly && o.Port > 0 {
+		// Checked before starting: the server itself reports a busy port
+		// only through its logger, and would otherwise leave us waiting.
+		if err := checkPort(o.Host, o.Port); err != nil {
+			return nil, err
+		}
+	}
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("dev server: %w", err)
 	}
+	// A listen error after the check (the port taken in between) arrives
+	// as a fatal log line: it ends the wait below at once.
+	fatal := &fatalLogger{ch: make(chan string, 1)}
+	s.SetLogger(fatal, false, false)
 	go s.Start()
-	if !s.ReadyForConnections(15 * time.Second) {
-		s.Shutdown()
-		if o.Port > 0 {
-			return nil, fmt.Errorf("dev server: not ready on %s:%d (is the port already in use? try --port)", o.Host, o.Port)
+	deadline := time.Now().Add(readyTimeout)
+	for !s.ReadyForConnections(50 * time.Millisecond) {
+		select {
+		case msg := <-fatal.ch:
+			s.Shutdown()
+			if strings.Contains(msg, "address already in use") {
+				return nil, fmt.Errorf("dev server: %w: %s:%d: %s", ErrPortInUse, o.Host, o.Port, msg)
+			}
+			return nil, fmt.Errorf("dev server: %s", msg)
+		default:
 		}
-		return nil, errors.New("dev server: not ready within 15s")
+		if time.Now().After(deadline) {
+			s.Shutdown()
+			return nil, fmt.Errorf("dev server: not ready within %s", readyTimeout)
+		}
 	}
 	return &Server{s}, nil
 }
+
+// checkPort fails with ErrPortInUse when host:port cannot be listened on
+// because something else holds it.
+func checkPort(host string, port int) error {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("dev server: %w: %s", ErrPortInUse, addr)
+		}
+		return fmt.Errorf("dev server: cannot listen on %s: %w", addr, err)
+	}
+	return l.Close()
+}
+
+// fatalLogger drops the server's log lines but its first fatal one, which
+// it hands over on ch.
+type fatalLogger struct {
+	once sync.Once
+	ch   chan string
+}
+
+func (l *fatalLogger) Fatalf(format string, v ...any) {
+	l.once.Do(func() { l.ch <- fmt.Sprintf(format, v...) })
+}
+func (l *fatalLogger) Noticef(string, ...any) {}
+func (l *fatalLogger) Warnf(string, ...any)   {}
+func (l *fatalLogger) Errorf(string, ...any)  {}
+func (l *fatalLogger) Debugf(string, ...any)  {}
+func (l *fatalLogger) Tracef(string, ...any)  {}
 
 // Sync is the fsync mode the server runs with, read from the server.
 func (d *Server) Sync() Sync {

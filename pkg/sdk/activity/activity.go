@@ -78,7 +78,27 @@ import (
 	"github.com/durablefuture/durablefuture/pkg/engine"
 )
 
-// Info describes the running attempt.
+// Info describes the running attempt (GetInfo). The fields:
+//
+//	type Info struct {
+//		WorkflowID    string // the run that scheduled the activity
+//		RunID         string
+//		WorkflowType  string
+//		ActivityName  string // the registered name
+//		ScheduledSeq  int64  // the ActivityScheduled event
+//		Attempt       int    // 1 for the first attempt
+//		TaskQueue     string // of the activity worker
+//		ScheduledTime time.Time
+//		StartedTime   time.Time // of this attempt
+//		// Deadline is when the attempt times out: its start-to-close
+//		// timeout, or the activity's schedule-to-close deadline if sooner.
+//		Deadline time.Time
+//		// HeartbeatTimeout: the attempt fails if it does not call
+//		// RecordHeartbeat for this long (0: no heartbeat needed).
+//		HeartbeatTimeout  time.Duration
+//		WorkerIdentity    string // the worker running the attempt
+//		WorkflowTaskQueue string // the task queue of the workflow
+//	}
 type Info = engine.ActivityInfo
 
 // GetInfo returns the info of the running attempt.

@@ -9,21 +9,92 @@ import (
 )
 
 type (
-	// ApplicationError is an error with a type name and a non-retryable flag.
+	// ApplicationError is an error raised by workflow or activity code with
+	// a type name callers can test (Type) and a flag that stops retries
+	// (NewNonRetryableError). The fields:
+	//
+	//	type ApplicationError struct {
+	//		Message      string
+	//		Type         string // what failure.Type returns
+	//		NonRetryable bool   // no retry, whatever the policy
+	//		Details      json.RawMessage
+	//		Stack        string
+	//		Cause        error
+	//	}
 	ApplicationError = engine.ApplicationError
-	// PanicError is a panic in workflow or activity code, with its stack.
+	// PanicError is a panic in workflow or activity code. The fields:
+	//
+	//	type PanicError struct {
+	//		Value string // the panic's value, as text
+	//		Stack string
+	//	}
 	PanicError = engine.PanicError
-	// ActivityError is an activity's failure as seen by workflow code.
+	// ActivityError is an activity's failure as seen by workflow code;
+	// errors.As reaches its Cause. The fields:
+	//
+	//	type ActivityError struct {
+	//		ActivityName string
+	//		ScheduledSeq int64 // the ActivityScheduled event
+	//		Attempt      int   // the last attempt
+	//		Cause        error // an *ApplicationError, a timeout, a cancel
+	//	}
 	ActivityError = engine.ActivityError
-	// WorkflowExecutionError is a run's failure as seen by a client.
+	// WorkflowExecutionError is a run's failure as seen by a client
+	// (WorkflowRun.Get). The fields:
+	//
+	//	type WorkflowExecutionError struct {
+	//		WorkflowID string
+	//		RunID      string
+	//		Type       string        // the workflow type
+	//		Status     client.Status // failed, canceled, terminated, timed_out
+	//		Cause      error
+	//	}
 	WorkflowExecutionError = engine.WorkflowExecutionError
-	// ChildWorkflowError is a child's failure as its parent sees it.
+	// ChildWorkflowError is a child's failure as its parent sees it. The
+	// fields:
+	//
+	//	type ChildWorkflowError struct {
+	//		WorkflowID, RunID, Type string // the child's
+	//		Cause                   error
+	//	}
 	ChildWorkflowError = engine.ChildWorkflowError
-	// NonDeterminismError says workflow code diverged from its history;
-	// its Code is one of the DF100x codes below.
+	// NonDeterminismError says workflow code did something other than what
+	// the history records at a position; the run is blocked until a worker
+	// with compatible code takes it. The fields:
+	//
+	//	type NonDeterminismError struct {
+	//		// Code: CodeCommandMismatch, CodeMissingCommand,
+	//		// CodeExtraCommand or CodeInputMismatch.
+	//		Code         string
+	//		WorkflowType string
+	//		WorkflowID   string
+	//		RunID        string
+	//		// Seq is the event of the recorded side; DecisionFirst and
+	//		// DecisionLast bound the decision it belongs to (0: unknown).
+	//		Seq                         int64
+	//		DecisionFirst, DecisionLast int64
+	//		// Recorded and Produced: what the history records and what the
+	//		// code produced (name and short input).
+	//		Recorded string
+	//		Produced string
+	//		// ResetTo is the event to reset the run to (dfctl reset
+	//		// --to-event) so the code deployed now decides again from there
+	//		// (0: unknown).
+	//		ResetTo int64
+	//	}
 	NonDeterminismError = engine.NonDeterminismError
 	// WorkflowCodeError says workflow code panicked (DF1005) or broke a
 	// rule of the workflow scheduler (DF1006, DF1007): the run is blocked.
+	// The fields:
+	//
+	//	type WorkflowCodeError struct {
+	//		Code         string // CodePanic, CodeDeadlock, CodeForeignGoroutine
+	//		WorkflowType string
+	//		RunID        string
+	//		Message      string // what happened and where (one line)
+	//		Hint         string // how to fix the code
+	//		Stack        string // the workflow goroutine's stack
+	//	}
 	WorkflowCodeError = engine.WorkflowCodeError
 )
 

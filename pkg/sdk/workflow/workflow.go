@@ -120,13 +120,53 @@ type (
 	ReceiveError = engine.ReceiveError
 	// Selector waits on several futures and channels.
 	Selector = engine.Selector
-	// ActivityOptions say where and how an activity runs.
+	// ActivityOptions say where and how an activity runs; set them with
+	// WithActivityOptions. Zero fields take the defaults. The fields:
+	//
+	//	type ActivityOptions struct {
+	//		// TaskQueue of the activity worker (default: the workflow's).
+	//		TaskQueue string
+	//		// StartToCloseTimeout bounds one attempt (default 10 minutes).
+	//		StartToCloseTimeout time.Duration
+	//		// ScheduleToCloseTimeout bounds the whole activity, all attempts
+	//		// and back-offs, from when it was scheduled (0: no bound).
+	//		ScheduleToCloseTimeout time.Duration
+	//		// HeartbeatTimeout fails an attempt that does not call
+	//		// activity.RecordHeartbeat for this long (0: none needed).
+	//		HeartbeatTimeout time.Duration
+	//		// RetryPolicy of failed attempts (nil: the defaults, unlimited
+	//		// attempts).
+	//		RetryPolicy *RetryPolicy
+	//	}
 	ActivityOptions = engine.ActivityOptions
-	// RetryPolicy says how a failed activity is retried. Defaults, as
-	// Temporal's: InitialInterval 1s, BackoffCoefficient 2, MaximumInterval
-	// 100x InitialInterval, MaximumAttempts 0 (unlimited).
+	// RetryPolicy says how a failed activity is retried. Zero fields take
+	// Temporal's defaults. The fields:
+	//
+	//	type RetryPolicy struct {
+	//		// InitialInterval is the wait before the second attempt
+	//		// (default 1s).
+	//		InitialInterval time.Duration
+	//		// BackoffCoefficient multiplies the wait after each attempt
+	//		// (default 2).
+	//		BackoffCoefficient float64
+	//		// MaximumInterval caps the wait (default 100x InitialInterval).
+	//		MaximumInterval time.Duration
+	//		// MaximumAttempts, the first included (0: unlimited).
+	//		MaximumAttempts int
+	//		// NonRetryableErrorTypes: an error whose type (failure.Type) is
+	//		// one of these fails the activity at once.
+	//		NonRetryableErrorTypes []string
+	//	}
 	RetryPolicy = engine.RetryPolicy
-	// Info describes the run.
+	// Info describes the run a workflow executes in (GetInfo). The fields:
+	//
+	//	type Info struct {
+	//		WorkflowID   string
+	//		RunID        string
+	//		WorkflowType string    // the registered name
+	//		TaskQueue    string    // of the workflow worker
+	//		StartTime    time.Time // when the run started
+	//	}
 	Info = engine.Info
 	// CancelFunc cancels a context.
 	CancelFunc = engine.CancelFunc
@@ -235,9 +275,21 @@ func SetQueryHandler(ctx Context, name string, handler any) error {
 }
 
 type (
-	// ChildWorkflowOptions say how a child workflow starts: its ID (default:
-	// the parent's ID + "_child_" + a counter), task queue (default: the
-	// parent's) and ParentClosePolicy (default: terminate).
+	// ChildWorkflowOptions say how a child workflow starts; set them with
+	// WithChildOptions. The fields:
+	//
+	//	type ChildWorkflowOptions struct {
+	//		// WorkflowID of the child (default: the parent's ID +
+	//		// "_child_" + a counter).
+	//		WorkflowID string
+	//		// TaskQueue of the child's workflow worker (default: the
+	//		// parent's).
+	//		TaskQueue string
+	//		// ParentClosePolicy: what happens to the child, still running,
+	//		// when the parent closes: ParentCloseTerminate (the default),
+	//		// ParentCloseRequestCancel or ParentCloseAbandon.
+	//		ParentClosePolicy ParentClosePolicy
+	//	}
 	ChildWorkflowOptions = engine.ChildWorkflowOptions
 	// ParentClosePolicy says what happens to a running child when its
 	// parent closes.
@@ -245,7 +297,12 @@ type (
 	// ChildWorkflowFuture gives a child's result; GetChildWorkflowExecution
 	// is ready once it started.
 	ChildWorkflowFuture = engine.ChildWorkflowFuture
-	// WorkflowExecution identifies a run.
+	// WorkflowExecution identifies a run. The fields:
+	//
+	//	type WorkflowExecution struct {
+	//		ID    string // the workflow ID
+	//		RunID string
+	//	}
 	WorkflowExecution = engine.WorkflowExecution
 )
 
