@@ -56,6 +56,12 @@ wait_screen() {
   fail "the screen never showed: $want"
 }
 
+# colour_on_screen: whether the screen has a colour (foreground or
+# background; bold and faint do not count).
+colour_on_screen() {
+  tmux capture-pane -e -p -t "$session" 2>/dev/null | grep -qE $'\e\\[([0-9]+;)*(3[0-7]|9[0-7]|4[0-7]|10[0-7]|38|48)(;[0-9]+)*m'
+}
+
 # wait_gone TEXT [SECONDS]: poll until the screen no longer shows TEXT.
 wait_gone() {
   local want=$1 deadline=$((SECONDS + ${2:-15}))
@@ -90,7 +96,11 @@ dfctl result tui-e2e-a --wait >/dev/null 2>&1 || true
 dfctl result tui-e2e-b --wait >/dev/null 2>&1 || true
 
 echo "tui-e2e: dfctl tui in tmux"
-tmux new-session -d -s "$session" -x 120 -y 28 \
+# A session that outlives the others keeps the tmux server up: killing the
+# last session ends the server, and a new-session racing with its exit
+# fails ("server exited unexpectedly").
+tmux new-session -d -s keepalive -x 20 -y 5 "sleep 3600"
+tmux new-session -d -s "$session" -x 120 -y 40 \
   "env XDG_STATE_HOME=$work/state TERM=xterm-256color $work/dfctl --server nats://127.0.0.1:$port tui; echo TUI-EXITED rc=\$?; sleep 600"
 
 wait_screen "tui-e2e-a"
@@ -100,6 +110,8 @@ wait_screen "runs (3)"
 wait_screen "● running"
 capture list
 echo "ok: the list shows the runs"
+colour_on_screen || fail "no colour on the screen"
+echo "ok: in colour"
 
 # Filter to one run, then open it.
 tmux send-keys -t "$session" / t u i - e 2 e - a Enter
@@ -117,6 +129,15 @@ wait_screen "└ attempt failed"
 capture run-expanded
 echo "ok: enter opens the run with its events"
 
+# Z gives the detail pane the whole screen, and back.
+tmux send-keys -t "$session" Z
+wait_screen "(Z or esc: back)"
+wait_gone "SEQ  TIME"
+capture zoom
+tmux send-keys -t "$session" Z
+wait_screen "SEQ  TIME"
+echo "ok: Z zooms the detail pane and back"
+
 tmux send-keys -t "$session" t
 wait_screen "TIMELINE"
 wait_screen "waiting"
@@ -133,12 +154,23 @@ echo "ok: q goes back, then quits"
 tmux kill-session -t "$session"
 
 # dfctl tui ID opens the run; c cancels it after confirmation.
-tmux new-session -d -s "$session" -x 100 -y 30 \
+tmux new-session -d -s "$session" -x 120 -y 40 \
   "env XDG_STATE_HOME=$work/state TERM=xterm-256color $work/dfctl --server nats://127.0.0.1:$port tui tui-e2e-expense; echo TUI-EXITED rc=\$?; sleep 600"
 wait_screen "timer … pending"
-tmux send-keys -t "$session" f
+# A running run opens followed, its pending work on the card.
 wait_screen "FOLLOW"
+wait_screen "pending: timer (event"
 capture running
+tmux send-keys -t "$session" :
+wait_screen "enter runs"
+capture palette
+tmux send-keys -t "$session" s t
+tmux send-keys -t "$session" Enter
+wait_screen "main  blocked in"
+capture stack
+tmux send-keys -t "$session" S
+wait_gone "main  blocked in"
+echo "ok: the card shows the pending timer; : runs the stack"
 tmux send-keys -t "$session" c
 wait_screen "Cancel tui-e2e-expense?"
 capture cancel-prompt
@@ -147,6 +179,7 @@ tmux send-keys -t "$session" Enter
 wait_screen "workflow canceled"
 wait_screen "⊘ canceled"
 wait_screen "no longer needed"
+wait_screen "failure: "
 capture canceled
 [ "$(dfctl list --status canceled | grep -c tui-e2e-expense)" = 1 ] || fail "dfctl list does not show the run canceled"
 echo "ok: dfctl tui ID opens the run, c cancels it"
@@ -161,5 +194,44 @@ if out=$("$work/dfctl" --server "nats://127.0.0.1:$port" tui </dev/null 2>&1); t
 fi
 echo "$out" | grep -qF "dfctl show" || fail "no pointer at dfctl show: $out"
 echo "ok: without a terminal it refuses"
+
+# --color never, and NO_COLOR with the default --color auto: the same
+# screens without colour.
+for how in "--color never" "NO_COLOR=1"; do
+  flag=""; envv=""
+  case $how in --*) flag=$how ;; *) envv=$how ;; esac
+  tmux kill-session -t "$session" 2>/dev/null || true
+  tmux new-session -d -s "$session" -x 120 -y 28 \
+    "env XDG_STATE_HOME=$work/state TERM=xterm-256color $envv $work/dfctl --server nats://127.0.0.1:$port $flag tui; echo TUI-EXITED rc=\$?; sleep 600"
+  wait_screen "runs (3)"
+  wait_screen "✓ completed"
+  if colour_on_screen; then fail "$how: colour on the screen"; fi
+  # The selected row is still marked: in reverse video.
+  tmux capture-pane -e -p -t "$session" | grep -qE $'\e\\[([0-9]+;)*7(;[0-9]+)*m' || fail "$how: the selected row is not in reverse video"
+  tmux send-keys -t "$session" q
+  wait_screen "TUI-EXITED rc=0"
+  tmux kill-session -t "$session"
+  echo "ok: $how: no colour"
+done
+
+# A failed run opens on its failure: type and message first, at 80x24 and
+# 120x40, with the closing event selected.
+dfctl start OrderWorkflow --id tui-e2e-failed --input '"c"' --input '"p"' --input -5 --input 1 >/dev/null
+dfctl result tui-e2e-failed --wait >/dev/null 2>&1 || true
+for size in 80x24 120x40; do
+  tmux kill-session -t "$session" 2>/dev/null || true
+  tmux new-session -d -s "$session" -x "${size%x*}" -y "${size#*x}" \
+    "env XDG_STATE_HOME=$work/state TERM=xterm-256color $work/dfctl --server nats://127.0.0.1:$port tui tui-e2e-failed; echo TUI-EXITED rc=\$?; sleep 600"
+  wait_screen "✗ failed"
+  wait_screen "failure: "
+  wait_screen "charge -5.00"
+  wait_screen "event 4 · workflow failed"
+  capture "failed-$size"
+  tmux send-keys -t "$session" q
+  wait_screen "runs (4)"
+  tmux send-keys -t "$session" q
+  wait_screen "TUI-EXITED rc=0"
+  echo "ok: $size: a failed run opens on its failure"
+done
 
 echo "PASS tui-e2e"

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
 	"github.com/durablefuture/durablefuture/internal/testsrv"
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/history"
@@ -65,7 +64,7 @@ func BenchmarkOpenRun100kEvents(b *testing.B) {
 		start := time.Now()
 		hs := newHarness(b, o, 120, 40)
 		hs.until("the first page", func() bool { return hs.m.run.info != nil && len(hs.m.run.log.events) > 0 })
-		hs.m.View()
+		hs.m.screen()
 		open += time.Since(start)
 		hs.until("the whole log", func() bool { return !hs.m.run.loading })
 		full += time.Since(start)
@@ -73,12 +72,12 @@ func BenchmarkOpenRun100kEvents(b *testing.B) {
 			b.Fatalf("loaded %d events, want %d", got, n)
 		}
 		// Scrolling: a key and a redraw, anywhere in the log.
-		keys := []tea.KeyMsg{{Type: tea.KeyCtrlD}, {Type: tea.KeyRunes, Runes: []rune("j")}, {Type: tea.KeyRunes, Runes: []rune("G")}, {Type: tea.KeyRunes, Runes: []rune("k")}, {Type: tea.KeyCtrlU}, {Type: tea.KeyRunes, Runes: []rune("g")}}
+		keys := []string{"ctrl+d", "j", "G", "k", "ctrl+u", "g"}
 		const presses = 600
 		vs := time.Now()
 		for i := range presses {
-			hs.send(keys[i%len(keys)])
-			hs.m.View()
+			hs.keys(keys[i%len(keys)])
+			hs.m.screen()
 		}
 		view += time.Since(vs) / presses
 		hs.m.closeAll()
@@ -106,21 +105,21 @@ func BenchmarkList10kRuns(b *testing.B) {
 		start := time.Now()
 		hs := newHarness(b, testOptions(StoreSource{Store: c.Store()}, nil), 120, 40)
 		hs.listed()
-		hs.m.View()
+		hs.m.screen()
 		open += time.Since(start)
 		if _, total := hs.m.list.Count(); total != n {
 			b.Fatalf("listed %d runs, want %d", total, n)
 		}
 		fs := time.Now()
 		hs.keys("/", "9", "9", "enter")
-		hs.m.View()
+		hs.m.screen()
 		filter += time.Since(fs) / 4
 		hs.keys("esc")
 		const presses = 600
 		vs := time.Now()
 		for i := range presses {
 			hs.keys([]string{"ctrl+d", "j", "G", "k", "g"}[i%5])
-			hs.m.View()
+			hs.m.screen()
 		}
 		view += time.Since(vs) / presses
 	}

@@ -3,25 +3,32 @@ package tui
 import (
 	"time"
 
-	"github.com/charmbracelet/bubbles/key"
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
-	"github.com/muesli/termenv"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 )
 
 // Context is what every view shares: styles, keys, the clock and the size
 // of the whole screen.
 type Context struct {
 	Styles Styles
-	Keys   KeyMap
+	// Dark says the terminal's background is dark (the default until it
+	// answers).
+	Dark bool
+	// NoColor: the screen is drawn without colour (NO_COLOR, --color
+	// never).
+	NoColor bool
+	Keys    KeyMap
 	// Now is the clock for relative times and the timeline's "now" mark;
 	// tests fix it.
 	Now           func() time.Time
 	Width, Height int
 }
 
-// Styles are the inspector's colours. Built on a renderer with the Ascii
-// profile they carry no colour (NO_COLOR, golden tests).
+// Styles are the inspector's colours. They are written with full ANSI
+// codes; the program brings them down to what the terminal shows (none at
+// all with NO_COLOR or --color never, see Options.Profile).
 type Styles struct {
 	Title, Bold, Faint, Header, Selected, Cursor lipgloss.Style
 	Running, Completed, Failed, Closed, Blocked  lipgloss.Style
@@ -30,27 +37,28 @@ type Styles struct {
 	Border, Box                                  lipgloss.Style
 }
 
-// DefaultStyles returns the styles drawn by r; colour false means no colour
-// at all (NO_COLOR, dumb terminals).
-func DefaultStyles(r *lipgloss.Renderer, colour bool) Styles {
-	if !colour {
-		r.SetColorProfile(termenv.Ascii)
+// DefaultStyles returns the inspector's styles for a dark background, or a
+// light one (the program asks the terminal which, once it runs).
+func DefaultStyles(dark bool) Styles {
+	c := func(s string) lipgloss.Style { return lipgloss.NewStyle().Foreground(lipgloss.Color(s)) }
+	selected := lipgloss.Color("236")
+	if !dark {
+		selected = lipgloss.Color("254")
 	}
-	c := func(s string) lipgloss.Style { return r.NewStyle().Foreground(lipgloss.Color(s)) }
 	return Styles{
-		Title:       r.NewStyle().Bold(true).Foreground(lipgloss.Color("6")),
-		Bold:        r.NewStyle().Bold(true),
-		Faint:       r.NewStyle().Faint(true),
-		Header:      r.NewStyle().Faint(true).Bold(true),
-		Selected:    r.NewStyle().Background(lipgloss.Color("236")).Bold(true),
+		Title:       lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("6")),
+		Bold:        lipgloss.NewStyle().Bold(true),
+		Faint:       lipgloss.NewStyle().Faint(true),
+		Header:      lipgloss.NewStyle().Faint(true).Bold(true),
+		Selected:    lipgloss.NewStyle().Background(selected).Bold(true),
 		Cursor:      c("6").Bold(true),
 		Running:     c("4").Bold(true),
 		Completed:   c("2"),
 		Failed:      c("1"),
 		Closed:      c("3"),
 		Blocked:     c("3").Bold(true),
-		Badge:       r.NewStyle().Bold(true).Foreground(lipgloss.Color("0")).Background(lipgloss.Color("2")),
-		BadgePaused: r.NewStyle().Bold(true).Foreground(lipgloss.Color("0")).Background(lipgloss.Color("3")),
+		Badge:       lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("0")).Background(lipgloss.Color("2")),
+		BadgePaused: lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("0")).Background(lipgloss.Color("3")),
 		Error:       c("1").Bold(true),
 		Info:        c("6"),
 		JSONKey:     c("4"),
@@ -58,8 +66,34 @@ func DefaultStyles(r *lipgloss.Renderer, colour bool) Styles {
 		JSONNumber:  c("3"),
 		JSONLiteral: c("5"),
 		Border:      c("8"),
-		Box:         r.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(lipgloss.Color("3")).Padding(0, 1),
+		Box:         lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(lipgloss.Color("3")).Padding(0, 1),
 	}
+}
+
+// stylesFor are the styles for a background, without colour when
+// noColor: the selection bar is then drawn in reverse video, which a
+// terminal without colour still shows.
+func stylesFor(dark, noColor bool) Styles {
+	s := DefaultStyles(dark)
+	if noColor {
+		s.Selected = lipgloss.NewStyle().Reverse(true).Bold(true)
+	}
+	return s
+}
+
+// inputStyles are the text inputs' styles: plain prompt and text, a faint
+// placeholder and a block cursor in the text's colour.
+func inputStyles(dark bool) textinput.Styles {
+	s := textinput.DefaultStyles(dark)
+	s.Focused.Prompt, s.Blurred.Prompt = lipgloss.NewStyle(), lipgloss.NewStyle()
+	s.Focused.Text, s.Blurred.Text = lipgloss.NewStyle(), lipgloss.NewStyle()
+	// Faint, not grey: without colour a grey placeholder reads as typed
+	// text.
+	s.Focused.Placeholder, s.Blurred.Placeholder = lipgloss.NewStyle().Faint(true), lipgloss.NewStyle().Faint(true)
+	s.Cursor.Color = lipgloss.NoColor{}
+	// A steady cursor: the field that has the keys always shows it.
+	s.Cursor.Blink = false
+	return s
 }
 
 // KeyMap holds every key binding of the inspector; views pick theirs.
@@ -70,6 +104,7 @@ type KeyMap struct {
 	Copy, Timeline, Follow, FocusDetail     key.Binding
 	Signal, Cancel, Terminate               key.Binding
 	Replay, Reset, Related                  key.Binding
+	Zoom, Stack, Palette                    key.Binding
 }
 
 // DefaultKeyMap returns the inspector's keys.
@@ -82,7 +117,7 @@ func DefaultKeyMap() KeyMap {
 		PageDown:     key.NewBinding(key.WithKeys("ctrl+d", "pgdown"), key.WithHelp("ctrl-d", "page down")),
 		PageUp:       key.NewBinding(key.WithKeys("ctrl+u", "pgup"), key.WithHelp("ctrl-u", "page up")),
 		Open:         key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open")),
-		Expand:       key.NewBinding(key.WithKeys(" ", "enter"), key.WithHelp("space", "expand")),
+		Expand:       key.NewBinding(key.WithKeys("space", "enter"), key.WithHelp("space", "expand")),
 		Back:         key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
 		Quit:         key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "back/quit")),
 		ForceQuit:    key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl-c", "quit")),
@@ -100,6 +135,9 @@ func DefaultKeyMap() KeyMap {
 		Replay:       key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "replay check")),
 		Reset:        key.NewBinding(key.WithKeys("z"), key.WithHelp("z", "reset to event")),
 		Related:      key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "open child/parent")),
+		Zoom:         key.NewBinding(key.WithKeys("Z"), key.WithHelp("Z", "zoom")),
+		Stack:        key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "stack")),
+		Palette:      key.NewBinding(key.WithKeys(":"), key.WithHelp(":", "commands")),
 	}
 }
 
@@ -115,7 +153,7 @@ func (h helpKeys) FullHelp() [][]key.Binding { return h.full }
 // Move applies a navigation key (up, down, top, bottom, half a page) to a
 // cursor over n rows; page is the rows in view. It reports whether km is
 // such a key. The caller clamps.
-func (k KeyMap) Move(km tea.KeyMsg, cursor, n, page int) (int, bool) {
+func (k KeyMap) Move(km tea.KeyPressMsg, cursor, n, page int) (int, bool) {
 	half := max(page/2, 1)
 	switch {
 	case key.Matches(km, k.Up):

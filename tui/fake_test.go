@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"iter"
 	"sync"
 	"time"
 
-	"github.com/charmbracelet/lipgloss"
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/history"
 )
@@ -40,6 +38,31 @@ type fakeSource struct {
 	replayErr error
 	mismatch  *history.Failure
 	resets    int
+	// heartbeats are the activities' last heartbeats by run and seq;
+	// stack and stackErr what Stack answers.
+	heartbeats map[string]time.Time
+	stack      *engine.WorkflowStack
+	stackErr   error
+}
+
+func (f *fakeSource) ActivityHeartbeat(ctx context.Context, runID string, seq int64) (time.Time, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	at, ok := f.heartbeats[fmt.Sprintf("%s/%d", runID, seq)]
+	return at, ok, nil
+}
+
+func (f *fakeSource) Stack(ctx context.Context, id, runID string) (*engine.WorkflowStack, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stackErr != nil {
+		return nil, f.stackErr
+	}
+	if f.stack == nil {
+		return nil, fmt.Errorf("%w: no worker of task queue default answered", engine.ErrNoWorker)
+	}
+	ws := *f.stack
+	return &ws, nil
 }
 
 func (f *fakeSource) Connected() (bool, string) {
@@ -49,7 +72,8 @@ func (f *fakeSource) Connected() (bool, string) {
 }
 
 func newFakeSource() *fakeSource {
-	f := &fakeSource{logs: map[string][]history.Record{}, changed: make(chan struct{})}
+	f := &fakeSource{logs: map[string][]history.Record{}, changed: make(chan struct{}),
+		heartbeats: map[string]time.Time{"run-o2/2": at(30000 + 58000)}}
 	f.addOrder()
 	f.addRunning()
 	for i, st := range []engine.Status{engine.StatusFailed, engine.StatusCanceled, engine.StatusTerminated, engine.StatusTimedOut} {
@@ -60,6 +84,7 @@ func newFakeSource() *fakeSource {
 			Failure: &history.Failure{Message: "card declined", Type: "CardDeclined"},
 		})
 	}
+	f.addFailedPayment()
 	f.addBatch()
 	f.runs = append(f.runs, engine.RunInfo{
 		WorkflowID: "stuck-1", RunID: "run-s1", Type: "RenamedWorkflow", TaskQueue: "default",
@@ -99,6 +124,32 @@ func (f *fakeSource) addOrder() {
 	})
 }
 
+// addFailedPayment gives payment-1 (failed) its history: its charge was
+// declined for good on the second attempt, a long message with a cause and
+// a stack.
+func (f *fakeSource) addFailedPayment() {
+	s := -60000
+	declined := &history.Failure{Type: "CardDeclined", NonRetryable: true,
+		Message: "card declined by the issuer: insufficient funds on the card ending 4242; ask the customer for another card or a bank transfer, then start the payment again",
+		Stack:   "main.ChargeCard(...)\n\t/src/payments/charge.go:42\nmain.PaymentWorkflow(...)\n\t/src/payments/workflow.go:17"}
+	failed := &history.Failure{Type: "ActivityError", Message: "activity ChargeCard (event 2) failed after 2 attempts", Cause: declined}
+	f.setLog("payment-1", "run-p1", []history.Record{
+		{Kind: history.KindInput, Events: []history.Event{{Seq: 1, Time: at(s), Type: history.WorkflowStarted, Name: "PaymentWorkflow", WorkflowID: "payment-1", RunID: "run-p1", TaskQueue: "payments", Input: json.RawMessage(`[42]`)}}},
+		{Kind: history.KindDecision, Events: []history.Event{{Seq: 2, Time: at(s + 3), Type: history.ActivityScheduled, Name: "ChargeCard", Cause: 1, Input: json.RawMessage(`[42]`),
+			ActivityOptions: &history.ActivityOptions{TaskQueue: "payments", RetryPolicy: &history.RetryPolicy{MaximumAttempts: 3}}}}},
+		{Kind: history.KindDecision, Events: []history.Event{{Seq: 3, Time: at(s + 400), Type: history.ActivityAttemptFailed, Name: "ChargeCard", Cause: 2, Attempt: 1, StartedAt: atp(s + 4), NextAttemptAt: atp(s + 1400), Failure: fail("issuer timeout")}}},
+		{Kind: history.KindDecision, Events: []history.Event{
+			{Seq: 4, Time: at(s + 1498), Type: history.ActivityFailed, Name: "ChargeCard", Cause: 2, Attempt: 2, StartedAt: atp(s + 1401), Failure: declined},
+			{Seq: 5, Time: at(s + 1500), Type: history.WorkflowFailed, Cause: 4, Failure: failed},
+		}},
+	})
+	for i := range f.runs {
+		if f.runs[i].WorkflowID == "payment-1" {
+			f.runs[i].Failure, f.runs[i].LastEventSeq = failed, 5
+		}
+	}
+}
+
 // addBatch is a parent run with a child workflow, and the child's run.
 func (f *fakeSource) addBatch() {
 	p, c := -600000, -599990
@@ -129,11 +180,12 @@ func (f *fakeSource) addRunning() {
 	recs := []history.Record{
 		{Kind: history.KindInput, Events: []history.Event{{Seq: 1, Time: at(start), Type: history.WorkflowStarted, Name: "OrderWorkflow", WorkflowID: "order-2", RunID: "run-o2", TaskQueue: "default", Input: json.RawMessage(`["bob","phone",99,2]`)}}},
 		{Kind: history.KindDecision, Events: []history.Event{
-			{Seq: 2, Time: at(start + 4), Type: history.ActivityScheduled, Name: "ChargeCard", Cause: 1, Input: json.RawMessage(`[198]`)},
+			{Seq: 2, Time: at(start + 4), Type: history.ActivityScheduled, Name: "ChargeCard", Cause: 1, Input: json.RawMessage(`[198]`),
+				ActivityOptions: &history.ActivityOptions{TaskQueue: "default", RetryPolicy: &history.RetryPolicy{MaximumAttempts: 5}}},
 			{Seq: 3, Time: at(start + 4), Type: history.TimerStarted, Cause: 1, Duration: history.Duration(2 * time.Minute), FireAt: atp(start + 120004)},
 		}},
 		{Kind: history.KindDecision, Events: []history.Event{{Seq: 4, Time: at(start + 20000), Type: history.SignalReceived, Name: "priority", Input: json.RawMessage(`{"level":"high"}`)}}},
-		{Kind: history.KindDecision, Events: []history.Event{{Seq: 5, Time: at(start + 30000), Type: history.ActivityAttemptFailed, Name: "ChargeCard", Cause: 2, Attempt: 1, StartedAt: atp(start + 5), NextAttemptAt: atp(start + 40000), Failure: fail("bank unavailable")}}},
+		{Kind: history.KindDecision, Events: []history.Event{{Seq: 5, Time: at(start + 30000), Type: history.ActivityAttemptFailed, Name: "ChargeCard", Cause: 2, Attempt: 1, StartedAt: atp(start + 5), NextAttemptAt: atp(start + 70000), Failure: fail("bank unavailable")}}},
 	}
 	f.setLog("order-2", "run-o2", recs)
 	f.runs = append([]engine.RunInfo{{
@@ -235,10 +287,9 @@ func (f *fakeSource) Follow(ctx context.Context, id, runID string, after uint64)
 // that records.
 func testOptions(src Source, copied *[]string) Options {
 	return Options{
-		Source:   src,
-		Now:      func() time.Time { return testNow },
-		Renderer: lipgloss.NewRenderer(io.Discard),
-		NoColor:  true,
+		Source:  src,
+		Now:     func() time.Time { return testNow },
+		NoColor: true,
 		Copy: func(s string) error {
 			if copied != nil {
 				*copied = append(*copied, s)

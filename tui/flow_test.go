@@ -5,13 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
-	"github.com/charmbracelet/x/exp/teatest"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/exp/teatest/v2"
+	"github.com/charmbracelet/x/vt"
 	"github.com/durablefuture/durablefuture/examples/scenarios/approval"
 	"github.com/durablefuture/durablefuture/internal/testsrv"
 	"github.com/durablefuture/durablefuture/pkg/engine"
@@ -23,12 +24,12 @@ import (
 )
 
 // The flows run the inspector as a program (teatest) against an embedded
-// server: what it draws is what a terminal would show.
+// server; what it writes goes through a terminal emulator, and the tests
+// read the emulator's screen: what a terminal would show.
 
 func options(c *client.Client) tui.Options {
 	return tui.Options{
 		Source:       tui.StoreSource{Store: c.Store()},
-		Renderer:     lipgloss.NewRenderer(io.Discard),
 		NoColor:      true,
 		Copy:         func(string) error { return nil },
 		ListInterval: 200 * time.Millisecond,
@@ -55,23 +56,84 @@ func appendEvents(t *testing.T, c *client.Client, ri *engine.RunInfo, evs ...his
 	testsrv.Must(t, err)
 }
 
-func waitScreen(t *testing.T, tm *teatest.TestModel, want ...string) {
+// flow is the inspector running as a program, and the terminal it draws
+// on.
+type flow struct {
+	*teatest.TestModel
+	term *vt.Emulator
+}
+
+func newFlow(t *testing.T, o tui.Options, w, h int) *flow {
 	t.Helper()
-	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+	f := &flow{TestModel: teatest.NewTestModel(t, tui.New(o), teatest.WithInitialTermSize(w, h)), term: vt.NewEmulator(w, h)}
+	// The terminal's answers (to the background colour question) go
+	// nowhere: the program reads no input here.
+	done := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, f.term); close(done) }()
+	// Closing the input pipe ends the copy; Close would race with the
+	// Read it is blocked in (the emulator's closed flag is not guarded).
+	t.Cleanup(func() {
+		if pw, ok := f.term.InputPipe().(*io.PipeWriter); ok {
+			_ = pw.Close()
+			<-done
+		}
+	})
+	return f
+}
+
+// screen is the terminal's screen, after what the program wrote so far.
+func (f *flow) screen(t *testing.T) string {
+	t.Helper()
+	b, err := io.ReadAll(f.Output())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Output to a terminal in cooked mode (the program did not make it raw:
+	// its input is no terminal) has its newlines turned into CR LF.
+	if _, err := f.term.Write(bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))); err != nil {
+		t.Fatal(err)
+	}
+	return f.term.String()
+}
+
+// waitFor waits until the screen satisfies cond.
+func (f *flow) waitFor(t *testing.T, what string, cond func(screen string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		s := f.screen(t)
+		if cond(s) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; screen:\n%s", what, s)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func waitScreen(t *testing.T, f *flow, want ...string) {
+	t.Helper()
+	f.waitFor(t, strings.Join(want, ", "), func(s string) bool {
 		for _, w := range want {
-			if !bytes.Contains(b, []byte(w)) {
+			if !strings.Contains(s, w) {
 				return false
 			}
 		}
 		return true
-	}, teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
+	})
 }
 
-func quit(t *testing.T, tm *teatest.TestModel) {
+func quit(t *testing.T, f *flow) {
 	t.Helper()
-	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
-	tm.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))
+	f.Send(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl})
+	f.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))
 }
+
+var (
+	enter = tea.KeyPressMsg{Code: tea.KeyEnter}
+	esc   = tea.KeyPressMsg{Code: tea.KeyEscape}
+)
 
 func TestFlowListFilterOpen(t *testing.T) {
 	srv := testsrv.Start(t)
@@ -81,20 +143,20 @@ func TestFlowListFilterOpen(t *testing.T) {
 	pay := start(t, c, "pay-c", "PaymentWorkflow")
 	appendEvents(t, c, pay, history.Event{Seq: 2, Time: time.Now(), Type: history.ActivityScheduled, Name: "ChargeCard", Cause: 1, Input: json.RawMessage(`[12.5]`)})
 
-	tm := teatest.NewTestModel(t, tui.New(options(c)), teatest.WithInitialTermSize(120, 40))
+	tm := newFlow(t, options(c), 120, 40)
 	waitScreen(t, tm, "runs (3)", "order-a", "order-b", "pay-c", "● running")
 
 	tm.Type("/pay")
-	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+	tm.Send(enter)
 	waitScreen(t, tm, "runs (1 of 3)")
 
-	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+	tm.Send(enter)
 	waitScreen(t, tm, "pay-c", "workflow started", "activity … running", "ChargeCard")
 
 	// A run started meanwhile shows in the list when it is back.
 	start(t, c, "order-d", "OrderWorkflow")
-	tm.Send(tea.KeyMsg{Type: tea.KeyEsc})
-	tm.Send(tea.KeyMsg{Type: tea.KeyEsc})
+	tm.Send(esc)
+	tm.Send(esc)
 	waitScreen(t, tm, "runs (4)", "order-d")
 	quit(t, tm)
 }
@@ -106,10 +168,9 @@ func TestFlowFollowShowsNewEvents(t *testing.T) {
 
 	o := options(c)
 	o.WorkflowID = "follow-me"
-	tm := teatest.NewTestModel(t, tui.New(o), teatest.WithInitialTermSize(120, 40))
-	waitScreen(t, tm, "workflow started", "1 event")
-	tm.Type("f")
-	waitScreen(t, tm, "FOLLOW")
+	tm := newFlow(t, o, 120, 40)
+	// A running run opens followed.
+	waitScreen(t, tm, "workflow started", "1 event", "FOLLOW")
 
 	now := time.Now()
 	appendEvents(t, c, ri, history.Event{Seq: 2, Time: now, Type: history.ActivityScheduled, Name: "ReserveStock", Cause: 1, Input: json.RawMessage(`["sku-1"]`)})
@@ -135,14 +196,13 @@ func TestFlowConfirmedCancel(t *testing.T) {
 
 	o := options(c)
 	o.WorkflowID = run.ID()
-	tm := teatest.NewTestModel(t, tui.New(o), teatest.WithInitialTermSize(120, 40))
-	tm.Type("f")
+	tm := newFlow(t, o, 120, 40)
 	waitScreen(t, tm, "timer … pending", "FOLLOW")
 
 	tm.Type("c")
 	waitScreen(t, tm, "Cancel expense-1?")
 	tm.Type("not needed")
-	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+	tm.Send(enter)
 	// One wait: the events may be drawn before the status line is.
 	waitScreen(t, tm, "cancel requested for expense-1", "workflow cancel requested", "⊘ canceled")
 
@@ -201,10 +261,34 @@ func TestFlowReplayCheck(t *testing.T) {
 	c, _ := runAThenB(t)
 	o := options(c)
 	o.WorkflowID = "a-then-b"
-	tm := teatest.NewTestModel(t, tui.New(o), teatest.WithInitialTermSize(120, 40))
-	waitScreen(t, tm, "✗ failed", "workflow failed")
+	tm := newFlow(t, o, 120, 40)
+	// The card says why first: the failure's type and message, its cause.
+	waitScreen(t, tm, "✗ failed", "workflow failed", "failure: ", "bug in B", "event 6 · workflow failed")
 	tm.Type("R")
 	waitScreen(t, tm, "replay check of a-then-b: deterministic")
+	quit(t, tm)
+}
+
+// S asks a live worker where the run's code waits; the answer shows in
+// the detail pane.
+func TestFlowStack(t *testing.T) {
+	srv := testsrv.Start(t)
+	c := testsrv.Client(t, srv)
+	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflow(approval.ExpenseApprovalWorkflow))
+		testsrv.Must(t, w.RegisterActivity(approval.RequestApprovalActivity))
+		testsrv.Must(t, w.RegisterActivity(approval.RecordDecisionActivity))
+	})
+	ctx := testsrv.Context(t, 30*time.Second)
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "expense-stack"}, approval.ExpenseApprovalWorkflow, "exp-2", 10.0, 3600)
+	testsrv.Must(t, err)
+
+	o := options(c)
+	o.WorkflowID = run.ID()
+	tm := newFlow(t, o, 120, 40)
+	waitScreen(t, tm, "timer … pending", "pending: timer (event", "fires")
+	tm.Type("S")
+	waitScreen(t, tm, "stack · after event", "main  blocked in")
 	quit(t, tm)
 }
 
@@ -214,7 +298,7 @@ func TestFlowReplayCheckWithoutWorker(t *testing.T) {
 	start(t, c, "nobody-runs-me", "OrderWorkflow")
 	o := options(c)
 	o.WorkflowID = "nobody-runs-me"
-	tm := teatest.NewTestModel(t, tui.New(o), teatest.WithInitialTermSize(120, 40))
+	tm := newFlow(t, o, 120, 40)
 	waitScreen(t, tm, "workflow started")
 	tm.Type("R")
 	waitScreen(t, tm, "✗ replay check of nobody-runs-me: no worker answered")
@@ -225,7 +309,7 @@ func TestFlowConfirmedResetOfFailedRun(t *testing.T) {
 	c, run := runAThenB(t)
 	o := options(c)
 	o.WorkflowID = "a-then-b"
-	tm := teatest.NewTestModel(t, tui.New(o), teatest.WithInitialTermSize(120, 40))
+	tm := newFlow(t, o, 120, 40)
 	waitScreen(t, tm, "✗ failed", "workflow failed")
 
 	// The StepB row (event 4): the code is fixed, run it again from there.
@@ -235,20 +319,20 @@ func TestFlowConfirmedResetOfFailedRun(t *testing.T) {
 	tm.Type("z")
 	waitScreen(t, tm, "Reset a-then-b to event 4 · ActivityScheduled?")
 	tm.Type("B fixed")
-	tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+	tm.Send(enter)
 
 	// The new run is on show: its ID in the status line and the header,
 	// then its completion.
 	var newRun string
-	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+	tm.waitFor(t, "the new run, completed", func(s string) bool {
 		const said = "reset to event 4 as run "
-		i := bytes.Index(b, []byte(said))
-		if i < 0 || len(b) < i+len(said)+36 {
+		i := strings.Index(s, said)
+		if i < 0 || len(s) < i+len(said)+36 {
 			return false
 		}
-		newRun = string(b[i+len(said) : i+len(said)+36])
-		return bytes.Contains(b, []byte("a-then-b  run "+newRun)) && bytes.Contains(b, []byte("✓ completed"))
-	}, teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
+		newRun = s[i+len(said) : i+len(said)+36]
+		return strings.Contains(s, "a-then-b  run "+newRun) && strings.Contains(s, "✓ completed")
+	})
 
 	ctx := testsrv.Context(t, 10*time.Second)
 	d, err := c.Describe(ctx, "a-then-b", "")

@@ -6,34 +6,39 @@ import (
 	"strings"
 	"time"
 
-	"github.com/charmbracelet/lipgloss"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/durablefuture/durablefuture/internal/runlist"
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/history"
 )
 
 // statusText is a run's status with its symbol, coloured.
 func statusText(st Styles, ri *engine.RunInfo) string {
-	if ri.Blocked != "" && !ri.Status.IsClosed() {
-		return st.Blocked.Render("⚠ blocked")
+	text, tone := runlist.StatusOf(ri)
+	if tone == history.TonePlain {
+		return text
 	}
-	switch ri.Status {
-	case engine.StatusRunning:
-		return st.Running.Render("● running")
-	case engine.StatusCompleted:
-		return st.Completed.Render("✓ completed")
-	case engine.StatusFailed:
-		return st.Failed.Render("✗ failed")
-	case engine.StatusCanceled:
-		return st.Closed.Render("⊘ canceled")
-	case engine.StatusTerminated:
-		return st.Closed.Render("⊗ terminated")
-	case engine.StatusTimedOut:
-		return st.Closed.Render("◷ timed out")
-	case "":
-		return "-"
+	return toneStyle(st, tone).Render(text)
+}
+
+// toneStyle is the style of what a status, event or group means.
+func toneStyle(st Styles, t history.Tone) lipgloss.Style {
+	switch t {
+	case history.ToneBold:
+		return st.Bold
+	case history.ToneRunning:
+		return st.Running
+	case history.ToneCompleted:
+		return st.Completed
+	case history.ToneFailed:
+		return st.Failed
+	case history.ToneClosed:
+		return st.Closed
+	case history.ToneBlocked:
+		return st.Blocked
 	}
-	return st.Closed.Render(string(ri.Status))
+	return st.Info
 }
 
 // relTime is a time relative to now: "12s ago", "3h ago".
@@ -41,18 +46,6 @@ func relTime(now, t time.Time) string { return history.RelativeTime(now, t) }
 
 // shortDuration writes d with a precision that suits its size.
 func shortDuration(d time.Duration) string { return history.ShortDuration(d) }
-
-// runDuration is how long a run took, or has been running.
-func runDuration(now time.Time, ri *engine.RunInfo) string {
-	if ri.StartTime.IsZero() {
-		return "-"
-	}
-	end := now
-	if ri.CloseTime != nil {
-		end = *ri.CloseTime
-	}
-	return shortDuration(end.Sub(ri.StartTime))
-}
 
 // fit cuts s (which may hold colour codes) to w cells, ending it with "…"
 // when cut, and pads it with spaces to exactly w cells.
@@ -111,7 +104,7 @@ func prettyEvents(st Styles, evs []history.Event) string {
 	for _, ev := range evs {
 		for f := ev.Failure; f != nil; f = f.Cause {
 			if f.Stack != "" {
-				out.WriteString("\n\n" + st.Bold.Render(fmt.Sprintf("stack (event %d):", ev.Seq)) + "\n" + strings.TrimRight(f.Stack, "\n"))
+				out.WriteString("\n\n" + st.Bold.Render(fmt.Sprintf("stack (event %d):", ev.Seq)) + "\n" + strings.ReplaceAll(strings.TrimRight(f.Stack, "\n"), "\t", "    "))
 			}
 		}
 	}
@@ -171,4 +164,16 @@ func wrapLines(text string, w int) []string {
 		return nil
 	}
 	return strings.Split(ansi.Hardwrap(text, w, true), "\n")
+}
+
+// highlight draws a whole line in style (the selection bar), its coloured
+// parts included: each reset inside the line would otherwise end the bar
+// where the first coloured cell ends.
+func highlight(style lipgloss.Style, line string) string {
+	on, _, ok := strings.Cut(style.Render("\x00"), "\x00")
+	if !ok || on == "" {
+		return line
+	}
+	line = strings.ReplaceAll(line, "\x1b[0m", "\x1b[m")
+	return on + strings.ReplaceAll(line, "\x1b[m", "\x1b[m"+on) + "\x1b[m"
 }

@@ -15,12 +15,13 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/aymanbagabas/go-osc52/v2"
-	"github.com/charmbracelet/bubbles/help"
-	"github.com/charmbracelet/bubbles/key"
-	"github.com/charmbracelet/bubbles/textinput"
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/colorprofile"
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/history"
 )
@@ -32,13 +33,16 @@ type Options struct {
 	WorkflowID, RunID string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Renderer draws the styles (default: one for Output); NoColor turns
-	// colour off.
-	Renderer *lipgloss.Renderer
-	NoColor  bool
+	// NoColor draws without colour (NO_COLOR, --color never); bold and
+	// faint text stay.
+	NoColor bool
+	// Profile is the colour profile to draw with when NoColor is false
+	// (--color always); colorprofile.Unknown (the default) lets the program
+	// detect it from the terminal and the environment.
+	Profile colorprofile.Profile
 	// Copy puts text on the clipboard (default: OSC 52 to Output).
 	Copy func(text string) error
-	// Output is the terminal (for OSC 52 and the default renderer).
+	// Output is the terminal (for OSC 52).
 	Output io.Writer
 	// ListInterval is how often the runs list is read again (default 2s;
 	// longer when reading it is slow).
@@ -75,6 +79,8 @@ type Model struct {
 	help  help.Model
 	// prompt, when set, confirms an action and has the keys.
 	prompt *Prompt
+	// palette, when set, lists the actions (:) and has the keys.
+	palette *Palette
 
 	showHelp   bool
 	status     string
@@ -90,13 +96,6 @@ func New(o Options) *Model {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Renderer == nil {
-		if o.Output != nil {
-			o.Renderer = lipgloss.NewRenderer(o.Output)
-		} else {
-			o.Renderer = lipgloss.DefaultRenderer()
-		}
-	}
 	if o.ListInterval <= 0 {
 		o.ListInterval = 2 * time.Second
 	}
@@ -110,16 +109,11 @@ func New(o Options) *Model {
 			return err
 		}
 	}
-	ctx := &Context{Styles: DefaultStyles(o.Renderer, !o.NoColor), Keys: DefaultKeyMap(), Now: o.Now, Width: 80, Height: 24}
-	h := help.New()
-	h.Styles.ShortKey = ctx.Styles.Bold
-	h.Styles.FullKey = ctx.Styles.Bold
-	h.Styles.ShortDesc = ctx.Styles.Faint
-	h.Styles.FullDesc = ctx.Styles.Faint
-	h.Styles.ShortSeparator = ctx.Styles.Faint
-	h.Styles.FullSeparator = ctx.Styles.Faint
-	h.Styles.Ellipsis = ctx.Styles.Faint
-	m := &Model{ctx: ctx, opts: o, list: NewRunList(ctx), help: h, interval: o.ListInterval}
+	// Dark until the terminal answers the program's question
+	// (BackgroundColorMsg).
+	ctx := &Context{Styles: stylesFor(true, o.NoColor), Dark: true, NoColor: o.NoColor, Keys: DefaultKeyMap(), Now: o.Now, Width: 80, Height: 24}
+	m := &Model{ctx: ctx, opts: o, list: NewRunList(ctx), interval: o.ListInterval}
+	m.setHelpStyles()
 	if o.WorkflowID != "" {
 		m.run = NewRunView(ctx, o.Source, o.WorkflowID, o.RunID)
 	}
@@ -127,9 +121,43 @@ func New(o Options) *Model {
 	return m
 }
 
-// Init starts reading the runs list (and the run given in Options).
+// setHelpStyles draws the footer and its keys with the inspector's styles.
+func (m *Model) setHelpStyles() {
+	st := m.ctx.Styles
+	h := help.New()
+	h.SetWidth(m.help.Width())
+	h.Styles.ShortKey = st.Bold
+	h.Styles.FullKey = st.Bold
+	h.Styles.ShortDesc = st.Faint
+	h.Styles.FullDesc = st.Faint
+	h.Styles.ShortSeparator = st.Faint
+	h.Styles.FullSeparator = st.Faint
+	h.Styles.Ellipsis = st.Faint
+	m.help = h
+}
+
+// setBackground takes the terminal's answer to the background colour
+// question: the styles and the inputs suit a dark or a light background.
+func (m *Model) setBackground(dark bool) {
+	m.ctx.Dark = dark
+	m.ctx.Styles = stylesFor(dark, m.ctx.NoColor)
+	m.setHelpStyles()
+	m.list.input.SetStyles(inputStyles(dark))
+	if m.prompt != nil {
+		for i := range m.prompt.inputs {
+			m.prompt.inputs[i].SetStyles(inputStyles(dark))
+		}
+	}
+	if m.palette != nil {
+		m.palette.input.SetStyles(inputStyles(dark))
+	}
+}
+
+// Init starts reading the runs list (and the run given in Options) and
+// asks the terminal for its background colour (only the inspector asks:
+// no other dfctl command sends the terminal a question).
 func (m *Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{m.listRuns()}
+	cmds := []tea.Cmd{m.listRuns(), tea.RequestBackgroundColor}
 	if m.run != nil {
 		cmds = append(cmds, m.run.Init())
 	}
@@ -157,9 +185,12 @@ func (m *Model) layout() {
 	if m.run != nil {
 		m.run.SetSize(m.ctx.Width, body)
 	}
-	m.help.Width = m.ctx.Width
+	m.help.SetWidth(m.ctx.Width)
 	if m.prompt != nil {
 		m.prompt.SetSize(m.ctx.Width)
+	}
+	if m.palette != nil {
+		m.palette.SetSize(m.ctx.Width)
 	}
 }
 
@@ -169,6 +200,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.WindowSizeMsg:
 		m.ctx.Width, m.ctx.Height = msg.Width, msg.Height
 		m.layout()
+		return m, nil
+	case tea.BackgroundColorMsg:
+		m.setBackground(msg.IsDark())
 		return m, nil
 	case runsMsg:
 		m.listing = false
@@ -184,8 +218,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case runsTickMsg:
 		m.checkConnection()
 		if m.run != nil {
-			// The list is hidden: read it again when it shows.
-			return m, tea.Tick(m.interval, func(time.Time) tea.Msg { return runsTickMsg{} })
+			// The list is hidden: read it again when it shows. Heartbeats
+			// are not events: ask for them again.
+			return m, tea.Batch(m.run.readHeartbeats(),
+				tea.Tick(m.interval, func(time.Time) tea.Msg { return runsTickMsg{} }))
 		}
 		return m, m.listRuns()
 	case statusMsg:
@@ -204,7 +240,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, m.run.Refresh()
 		}
 		return m, m.listRuns()
-	case runInfoMsg, pageMsg, countMsg, pageRetryMsg, followMsg, followRetryMsg:
+	case runInfoMsg, pageMsg, countMsg, pageRetryMsg, followMsg, followRetryMsg, heartbeatMsg, stackMsg:
 		if m.run == nil {
 			return m, nil
 		}
@@ -212,17 +248,29 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.clearError()
 		}
 		return m, m.run.HandleMsg(msg)
-	case tea.KeyMsg:
-		if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
-			// Keys typed faster than they are read arrive as one message
-			// ("/ab"): handle them one by one, as typed.
+	case tea.KeyPressMsg:
+		if runes := []rune(msg.Text); len(runes) > 1 && msg.Mod&^tea.ModShift == 0 {
+			// Keys typed faster than they are read may arrive as one
+			// message ("/ab"): handle them one by one, as typed.
 			var cmds []tea.Cmd
-			for _, r := range msg.Runes {
-				cmds = append(cmds, m.handleKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt}))
+			for _, r := range runes {
+				cmds = append(cmds, m.handleKey(tea.KeyPressMsg{Code: r, Text: string(r)}))
 			}
 			return m, tea.Batch(cmds...)
 		}
 		return m, m.handleKey(msg)
+	case tea.PasteMsg:
+		// Pasted text goes to the input that has the keys, if any.
+		switch {
+		case m.prompt != nil:
+			cmd, _ := m.prompt.Update(msg)
+			return m, cmd
+		case m.palette != nil:
+			cmd, _, _ := m.palette.Update(msg)
+			return m, cmd
+		case m.run == nil && m.list.Filtering():
+			return m, m.list.Update(msg)
+		}
 	}
 	return m, nil
 }
@@ -267,7 +315,7 @@ func (m *Model) clearError() {
 	}
 }
 
-func (m *Model) handleKey(km tea.KeyMsg) tea.Cmd {
+func (m *Model) handleKey(km tea.KeyPressMsg) tea.Cmd {
 	keys := m.ctx.Keys
 	if key.Matches(km, keys.ForceQuit) {
 		m.closeAll()
@@ -277,6 +325,16 @@ func (m *Model) handleKey(km tea.KeyMsg) tea.Cmd {
 		cmd, done := m.prompt.Update(km)
 		if done {
 			m.prompt = nil
+		}
+		return cmd
+	}
+	if m.palette != nil {
+		cmd, chosen, done := m.palette.Update(km)
+		if done {
+			m.palette = nil
+		}
+		if chosen != nil {
+			return m.handleKey(*chosen)
 		}
 		return cmd
 	}
@@ -293,15 +351,31 @@ func (m *Model) handleKey(km tea.KeyMsg) tea.Cmd {
 	case key.Matches(km, keys.Help):
 		m.showHelp = true
 		return nil
+	case key.Matches(km, keys.Palette):
+		m.palette = NewPalette(m.ctx, m.paletteEntries())
+		m.palette.SetSize(m.ctx.Width)
+		return nil
 	case key.Matches(km, keys.Back, keys.Quit):
 		switch {
+		case m.run != nil && m.run.Zoomed() && !m.run.showTimeline:
+			m.run.SetZoom(false)
+		case m.run != nil && m.run.StackShown() && !m.run.showTimeline:
+			m.run.CloseStack()
 		case m.run != nil && m.run.showTimeline:
 			m.run.showTimeline = false
 		case m.run != nil:
 			m.closeRun()
 			m.status, m.statusErr = "", false
 			if m.run != nil {
-				return m.run.Refresh()
+				cmd := m.run.Refresh()
+				// Back at a running parent: follow it again, as it
+				// opened.
+				if ri := m.run.Info(); ri != nil && !ri.Status.IsClosed() {
+					if on, _ := m.run.Following(); !on {
+						cmd = tea.Batch(cmd, m.run.ToggleFollow())
+					}
+				}
+				return cmd
 			}
 			return m.listRuns()
 		case key.Matches(km, keys.Back):
@@ -328,6 +402,9 @@ func (m *Model) handleKey(km tea.KeyMsg) tea.Cmd {
 		return m.replay()
 	case key.Matches(km, keys.Reset):
 		return m.askReset()
+	case m.run == nil && key.Matches(km, keys.Zoom, keys.Stack, keys.Follow):
+		m.setStatus("open a run first (enter)", false)
+		return nil
 	case m.run != nil && key.Matches(km, keys.Related):
 		ref := m.run.related()
 		if ref == nil {
@@ -519,7 +596,7 @@ func (m *Model) keys() helpKeys {
 	k := m.ctx.Keys
 	nav := []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageDown, k.PageUp}
 	general := []key.Binding{k.Refresh, k.Copy, k.Help, k.Back, k.Quit, k.ForceQuit}
-	actions := []key.Binding{k.Signal, k.Cancel, k.Terminate, k.Replay, k.Reset}
+	actions := []key.Binding{k.Signal, k.Cancel, k.Terminate, k.Replay, k.Reset, k.Stack, k.Palette}
 	switch {
 	case m.prompt != nil:
 		confirm := key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "confirm"))
@@ -527,10 +604,22 @@ func (m *Model) keys() helpKeys {
 		abort := key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "abort"))
 		short := []key.Binding{confirm, next, abort}
 		if m.prompt.act == actionReset {
-			toggle := key.NewBinding(key.WithKeys(" "), key.WithHelp("space", "toggle"))
+			toggle := key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "toggle"))
 			short = []key.Binding{confirm, next, toggle, abort}
 		}
 		return helpKeys{short: short, full: [][]key.Binding{short}}
+	case m.palette != nil:
+		run := key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "run"))
+		sel := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "select"))
+		closeKey := key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close"))
+		short := []key.Binding{run, sel, closeKey}
+		return helpKeys{short: short, full: [][]key.Binding{short}}
+	case m.run != nil && m.run.Zoomed() && !m.run.showTimeline:
+		back := key.NewBinding(key.WithKeys("Z", "esc"), key.WithHelp("Z/esc", "back"))
+		return helpKeys{
+			short: []key.Binding{back, k.PageDown, k.PageUp, k.Palette, k.Help},
+			full:  [][]key.Binding{nav, {back, k.Stack, k.Follow}, actions, general},
+		}
 	case m.run != nil && m.run.showTimeline:
 		open := key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "show in log"))
 		tl := key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "event log"))
@@ -540,8 +629,8 @@ func (m *Model) keys() helpKeys {
 		}
 	case m.run != nil:
 		return helpKeys{
-			short: []key.Binding{k.Expand, k.Timeline, k.Follow, k.FocusDetail, k.Back, k.Help, k.Copy},
-			full:  [][]key.Binding{nav, {k.Expand, k.FocusDetail, k.Timeline, k.Follow, k.Related}, actions, general},
+			short: []key.Binding{k.Expand, k.Timeline, k.Follow, k.Zoom, k.Palette, k.Help, k.Back, k.Stack, k.FocusDetail, k.Copy},
+			full:  [][]key.Binding{nav, {k.Expand, k.FocusDetail, k.Zoom, k.Timeline, k.Follow, k.Related}, actions, general},
 		}
 	case m.list.Filtering():
 		apply := key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply"))
@@ -550,10 +639,20 @@ func (m *Model) keys() helpKeys {
 		return helpKeys{short: []key.Binding{apply, clear, hint}, full: [][]key.Binding{{apply, clear, hint}}}
 	}
 	return helpKeys{
-		short: []key.Binding{k.Open, k.Filter, k.StatusFilter, k.Help, k.Quit, k.Copy, k.Refresh},
+		short: []key.Binding{k.Open, k.Filter, k.StatusFilter, k.Palette, k.Help, k.Quit, k.Copy, k.Refresh},
 		// The list has no events to reset to.
-		full: [][]key.Binding{nav, {k.Open, k.Filter, k.StatusFilter}, {k.Signal, k.Cancel, k.Terminate, k.Replay}, general},
+		full: [][]key.Binding{nav, {k.Open, k.Filter, k.StatusFilter, k.Palette}, {k.Signal, k.Cancel, k.Terminate, k.Replay}, general},
 	}
+}
+
+// paletteEntries are the actions the palette offers on the screen on show.
+func (m *Model) paletteEntries() []key.Binding {
+	k := m.ctx.Keys
+	if m.run == nil {
+		return []key.Binding{k.Open, k.Filter, k.Signal, k.Cancel, k.Terminate, k.Replay, k.Copy, k.Refresh, k.Help, k.Quit}
+	}
+	return []key.Binding{k.Signal, k.Cancel, k.Terminate, k.Replay, k.Reset, k.Stack, k.Follow, k.Zoom,
+		k.Timeline, k.Related, k.Copy, k.Refresh, k.Help, k.Back}
 }
 
 // fullHelp lists every key of the screen on show, in columns when they fit.
@@ -608,9 +707,16 @@ func intersperse(cols []string, sep string) []string {
 	return out
 }
 
-// View draws the screen: title bar, the view, the status line and the
+// View is the screen on the alternate screen buffer, the cursor hidden.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.screen())
+	v.AltScreen = true
+	return v
+}
+
+// screen draws the screen: title bar, the view, the status line and the
 // footer with the main keys.
-func (m *Model) View() string {
+func (m *Model) screen() string {
 	st := m.ctx.Styles
 	w := m.ctx.Width
 	body := max(m.ctx.Height-3, 1)
@@ -644,9 +750,17 @@ func (m *Model) View() string {
 		content = m.list.View()
 	}
 
-	if m.prompt != nil {
-		// The prompt covers the bottom of the view.
-		box := strings.Split(m.prompt.View(), "\n")
+	var overlay string
+	switch {
+	case m.prompt != nil:
+		overlay = m.prompt.View()
+	case m.palette != nil:
+		// The box's border, padding, input, blank lines and hint take 7.
+		overlay = m.palette.View(max(min(body-7, 14), 1))
+	}
+	if overlay != "" {
+		// The prompt or the palette covers the bottom of the view.
+		box := strings.Split(overlay, "\n")
 		lines := strings.Split(content, "\n")
 		if n := len(lines) - len(box); n >= 0 {
 			for i, l := range box {
@@ -669,8 +783,22 @@ func (m *Model) View() string {
 // Run runs the inspector on a terminal until the user quits or ctx ends.
 func Run(ctx context.Context, o Options, progOpts ...tea.ProgramOption) error {
 	m := New(o)
-	opts := append([]tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx)}, progOpts...)
+	opts := []tea.ProgramOption{tea.WithContext(ctx)}
+	if p := programProfile(o); p != colorprofile.Unknown {
+		opts = append(opts, tea.WithColorProfile(p))
+	}
+	opts = append(opts, progOpts...)
 	_, err := tea.NewProgram(m, opts...).Run()
 	m.closeAll()
 	return err
+}
+
+// programProfile is the colour profile Options ask the program to draw
+// with: ASCII (no colour) for NoColor, else Profile; Unknown lets the
+// program detect it.
+func programProfile(o Options) colorprofile.Profile {
+	if o.NoColor {
+		return colorprofile.ASCII
+	}
+	return o.Profile
 }

@@ -5,12 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/durablefuture/durablefuture/internal/testsrv"
 	"github.com/durablefuture/durablefuture/pkg/sdk/client"
 	"github.com/durablefuture/durablefuture/pkg/sdk/worker"
 	"github.com/durablefuture/durablefuture/pkg/sdk/workflow"
-	"github.com/durablefuture/durablefuture/tui"
 )
 
 func NopStep(ctx context.Context, i int) error { return nil }
@@ -40,13 +38,13 @@ func TestFlowDecisionTooLargeShowsBlocked(t *testing.T) {
 		return err == nil && ri.Blocked != ""
 	})
 
-	tm := teatest.NewTestModel(t, tui.New(options(c)), teatest.WithInitialTermSize(160, 40))
+	tm := newFlow(t, options(c), 160, 40)
 	waitScreen(t, tm, "too-much", "⚠ blocked")
 	quit(t, tm)
 
 	o := options(c)
 	o.WorkflowID = "too-much"
-	tm = teatest.NewTestModel(t, tui.New(o), teatest.WithInitialTermSize(160, 40))
+	tm = newFlow(t, o, 160, 40)
 	waitScreen(t, tm, "blocked: ", "decision too large", "workflow task failed")
 	quit(t, tm)
 }

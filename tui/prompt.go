@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/charmbracelet/bubbles/textinput"
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/history"
@@ -73,11 +73,12 @@ func NewPrompt(ctx *Context, src Source, act action, id, runID string) *Prompt {
 		in.Prompt = prompt
 		in.Placeholder = placeholder
 		in.CharLimit = 4096
+		in.SetStyles(inputStyles(ctx.Dark))
 		p.inputs = append(p.inputs, in)
 	}
 	if act == actionSignal {
-		add("signal name: ", "approve")
-		add("input JSON:  ", `{"approved": true} (empty: null)`)
+		add("signal name: ", "e.g. approve")
+		add("input JSON:  ", `e.g. {"approved": true} (empty: null)`)
 	} else {
 		add("reason: ", "optional, recorded in the history")
 	}
@@ -109,21 +110,33 @@ func (p *Prompt) onToggle() bool { return p.focus >= len(p.inputs) }
 func (p *Prompt) SetSize(w int) {
 	p.width = w
 	for i := range p.inputs {
-		p.inputs[i].Width = max(w-lipgloss.Width(p.inputs[i].Prompt)-6, 10)
+		// The box's border, padding and margin take 7 cells, the focus
+		// mark 2; an input draws one more than its width (the cursor
+		// after the text).
+		p.inputs[i].SetWidth(max(w-lipgloss.Width(p.inputs[i].Prompt)-10, 10))
 	}
 }
 
-// Update handles a key: tab moves between fields, enter confirms (on the
-// signal's name it moves on), esc aborts. done says the prompt is over; cmd
-// carries out a confirmed action.
-func (p *Prompt) Update(km tea.KeyMsg) (cmd tea.Cmd, done bool) {
-	switch km.Type {
-	case tea.KeyEsc:
+// Update handles a key (or pasted text): tab moves between fields, enter
+// confirms (on the signal's name it moves on), esc aborts. done says the
+// prompt is over; cmd carries out a confirmed action.
+func (p *Prompt) Update(msg tea.Msg) (cmd tea.Cmd, done bool) {
+	km, isKey := msg.(tea.KeyPressMsg)
+	if !isKey {
+		if _, paste := msg.(tea.PasteMsg); !paste || p.onToggle() {
+			return nil, false
+		}
+		var c tea.Cmd
+		p.inputs[p.focus], c = p.inputs[p.focus].Update(msg)
+		return c, false
+	}
+	switch km.String() {
+	case "esc":
 		return nil, true
-	case tea.KeyTab, tea.KeyShiftTab, tea.KeyUp, tea.KeyDown:
+	case "tab", "shift+tab", "up", "down":
 		p.move(1)
 		return nil, false
-	case tea.KeyEnter:
+	case "enter":
 		// A signal needs its name and input; a reset confirms from any
 		// field.
 		if p.act != actionReset && p.focus < p.fields()-1 {
@@ -133,7 +146,7 @@ func (p *Prompt) Update(km tea.KeyMsg) (cmd tea.Cmd, done bool) {
 		return p.confirm()
 	}
 	if p.onToggle() {
-		if s := km.String(); km.Type == tea.KeySpace || s == " " || s == "x" {
+		if km.Code == tea.KeySpace || km.String() == "x" {
 			p.reapply = !p.reapply
 		}
 		return nil, false
@@ -232,8 +245,14 @@ func (p *Prompt) View() string {
 		}
 	}
 	lines = append(lines, "")
-	for _, in := range p.inputs {
-		lines = append(lines, in.View())
+	// The field that has the keys is marked and bold, with or without
+	// colour: typing into the wrong field is the mistake to prevent.
+	for i, in := range p.inputs {
+		if i == p.focus {
+			lines = append(lines, st.Cursor.Render("› ")+boldPrompt(st, in))
+		} else {
+			lines = append(lines, "  "+in.View())
+		}
 	}
 	hint := "enter confirms · tab next field · esc aborts"
 	if p.act == actionReset {
@@ -257,4 +276,11 @@ func (p *Prompt) View() string {
 		lines[i] = fit(l, w)
 	}
 	return st.Box.Render(strings.Join(lines, "\n"))
+}
+
+// boldPrompt is a focused input with its label in bold.
+func boldPrompt(st Styles, in textinput.Model) string {
+	label := in.Prompt
+	in.Prompt = ""
+	return st.Bold.Render(label) + in.View()
 }

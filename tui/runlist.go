@@ -2,17 +2,13 @@ package tui
 
 import (
 	"fmt"
-	"strings"
 
-	"github.com/charmbracelet/bubbles/key"
-	"github.com/charmbracelet/bubbles/textinput"
-	tea "github.com/charmbracelet/bubbletea"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"github.com/durablefuture/durablefuture/internal/runlist"
 	"github.com/durablefuture/durablefuture/pkg/engine"
 )
-
-// statusFilters are what the number keys select; "blocked" is a running run
-// that no worker can advance.
-var statusFilters = []string{"", "running", "completed", "failed", "canceled", "terminated", "timed_out", "blocked"}
 
 // RunList is the opening screen: the latest run of every workflow ID,
 // newest first, filtered by text and status. It renders only the rows that
@@ -27,7 +23,7 @@ type RunList struct {
 	input     textinput.Model
 	filtering bool   // the filter input has the keys
 	text      string // text filter (ID or type substring)
-	status    string // status filter, from statusFilters
+	status    string // status filter, a runlist.Statuses key
 
 	cursor, top   int
 	width, height int
@@ -38,13 +34,14 @@ func NewRunList(ctx *Context) *RunList {
 	in := textinput.New()
 	in.Prompt = "/"
 	in.Placeholder = "ID or type, status:failed"
+	in.SetStyles(inputStyles(ctx.Dark))
 	return &RunList{ctx: ctx, input: in}
 }
 
 // SetSize sets the list's area.
 func (l *RunList) SetSize(w, h int) {
 	l.width, l.height = w, h
-	l.input.Width = max(w-2, 1)
+	l.input.SetWidth(max(w-2, 1))
 	l.clamp()
 }
 
@@ -82,49 +79,13 @@ func (l *RunList) Filtering() bool { return l.filtering }
 func (l *RunList) Count() (shown, total int) { return len(l.visible), len(l.runs) }
 
 func (l *RunList) applyFilter() {
-	text, status := parseFilter(l.text)
-	if status == "" {
-		status = l.status
-	}
-	text = strings.ToLower(text)
+	f := runlist.ParseFilter(l.text, l.status)
 	l.visible = l.visible[:0]
 	for i := range l.runs {
-		r := &l.runs[i]
-		if !statusMatches(r, status) {
-			continue
+		if f.Matches(&l.runs[i]) {
+			l.visible = append(l.visible, i)
 		}
-		if text != "" && !strings.Contains(strings.ToLower(r.WorkflowID), text) && !strings.Contains(strings.ToLower(r.Type), text) {
-			continue
-		}
-		l.visible = append(l.visible, i)
 	}
-}
-
-// parseFilter splits "status:failed order" into its text and status parts.
-func parseFilter(s string) (text, status string) {
-	var words []string
-	for _, w := range strings.Fields(s) {
-		if v, ok := strings.CutPrefix(w, "status:"); ok {
-			status = strings.ReplaceAll(strings.ToLower(v), " ", "_")
-			if status == "timedout" || status == "timed-out" {
-				status = "timed_out"
-			}
-			continue
-		}
-		words = append(words, w)
-	}
-	return strings.Join(words, " "), status
-}
-
-func statusMatches(r *engine.RunInfo, status string) bool {
-	blocked := r.Blocked != "" && !r.Status.IsClosed()
-	switch status {
-	case "":
-		return true
-	case "blocked":
-		return blocked
-	}
-	return string(r.Status) == status
 }
 
 func (l *RunList) clamp() {
@@ -149,20 +110,18 @@ func (l *RunList) rows() int {
 	return max(h, 1)
 }
 
-// Update handles a key; the root model has taken the global keys already.
+// Update handles a key (or, while filtering, pasted text); the root model
+// has taken the global keys already.
 func (l *RunList) Update(msg tea.Msg) tea.Cmd {
-	km, ok := msg.(tea.KeyMsg)
-	if !ok {
-		return nil
-	}
+	km, isKey := msg.(tea.KeyPressMsg)
 	keys := l.ctx.Keys
 	if l.filtering {
-		switch km.Type {
-		case tea.KeyEnter:
+		switch {
+		case isKey && km.String() == "enter":
 			l.filtering = false
 			l.input.Blur()
 			return nil
-		case tea.KeyEsc:
+		case isKey && km.String() == "esc":
 			l.filtering = false
 			l.input.Blur()
 			l.input.SetValue("")
@@ -179,6 +138,9 @@ func (l *RunList) Update(msg tea.Msg) tea.Cmd {
 		l.clamp()
 		return cmd
 	}
+	if !isKey {
+		return nil
+	}
 	if c, moved := keys.Move(km, l.cursor, len(l.visible), l.rows()); moved {
 		l.cursor = c
 		l.clamp()
@@ -186,12 +148,16 @@ func (l *RunList) Update(msg tea.Msg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(km, keys.Filter):
+		// A fresh filter: what was typed before is not added to.
 		l.filtering = true
-		l.input.SetValue(l.text)
-		l.input.CursorEnd()
+		l.input.SetValue("")
+		l.text = ""
+		l.applyFilter()
+		l.cursor, l.top = 0, 0
+		l.clamp()
 		return l.input.Focus()
 	case key.Matches(km, keys.StatusFilter):
-		l.status = statusFilters[km.Runes[0]-'0']
+		l.status = runlist.Statuses[km.Code-'0'].Key
 		l.applyFilter()
 		l.cursor, l.top = 0, 0
 	default:
@@ -271,9 +237,9 @@ func (l *RunList) View() string {
 		if i == l.cursor {
 			cur = st.Cursor.Render("›")
 		}
-		line := row(cur, r.WorkflowID, r.Type, statusText(st, r), relTime(now, r.StartTime), runDuration(now, r), r.TaskQueue)
+		line := row(cur, r.WorkflowID, r.Type, statusText(st, r), relTime(now, r.StartTime), runlist.Duration(now, r), r.TaskQueue)
 		if i == l.cursor {
-			line = st.Selected.Render(line)
+			line = highlight(st.Selected, line)
 		}
 		lines = append(lines, line)
 	}

@@ -8,9 +8,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/charmbracelet/bubbles/key"
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/history"
 )
@@ -69,9 +70,10 @@ type RunView struct {
 	log       runLog
 	rows      []logRow
 
-	gen     int64
-	loading bool
-	total   uint64 // records in the log when it was opened (0: unknown)
+	gen       int64
+	loading   bool
+	described bool
+	total     uint64 // records in the log when it was opened (0: unknown)
 
 	cursor, top int
 
@@ -85,6 +87,22 @@ type RunView struct {
 
 	timeline     *Timeline
 	showTimeline bool
+
+	// pending is what the run waits for, folded from the pendingN events
+	// read so far; heartbeats the pending activities' last heartbeats.
+	pending    *history.Pending
+	pendingN   int
+	heartbeats map[int64]time.Time
+	// toEnd puts the cursor on the last event as pages arrive (a closed
+	// run that failed: its closing event has the failure), until the user
+	// moves it.
+	toEnd, userMoved bool
+	// zoom gives the whole view to the detail pane (Z).
+	zoom bool
+	// stack, when set, is what the detail pane shows instead of the
+	// selected event: where the run's code waits (S).
+	stack      []string
+	stackTitle string
 
 	width, height          int
 	logW, logH, detW, detH int
@@ -174,12 +192,30 @@ func (v *RunView) HandleMsg(msg tea.Msg) tea.Cmd {
 			}
 			return tea.Batch(err, tea.Tick(retryAfter, func(time.Time) tea.Msg { return pageRetryMsg{gen: msg.gen} }))
 		}
-		first := v.info == nil
+		first := !v.described
+		v.described = true
 		v.info = msg.info
+		// The runs index is written after the closing event: a describe
+		// may lag the log, and what the log says wins.
+		if !v.info.Status.IsClosed() {
+			for i := len(v.log.events) - 1; i >= 0; i-- {
+				if ev := v.log.events[i]; ev.Type.IsClosing() {
+					v.applyToInfo(ev)
+					break
+				}
+			}
+		}
 		if v.RunID == "" {
 			v.RunID = msg.info.RunID
 		}
 		if first {
+			// A running run is watched as it goes; a failed one opens on
+			// the event that says why.
+			if !msg.info.Status.IsClosed() {
+				v.follow, v.paused = true, false
+			} else if msg.info.Status != engine.StatusCompleted {
+				v.toEnd = true
+			}
 			return tea.Batch(v.readPage(firstPage), v.count())
 		}
 	case countMsg:
@@ -208,7 +244,12 @@ func (v *RunView) HandleMsg(msg tea.Msg) tea.Cmd {
 		}
 		v.loading = false
 		if v.follow && v.followStop == nil {
-			return v.startFollow()
+			return tea.Batch(v.startFollow(), v.readHeartbeats())
+		}
+		return v.readHeartbeats()
+	case heartbeatMsg:
+		if msg.gen == v.gen {
+			v.heartbeats = msg.beats
 		}
 	case followMsg:
 		if msg.gen != v.gen || !v.follow {
@@ -221,6 +262,8 @@ func (v *RunView) HandleMsg(msg tea.Msg) tea.Cmd {
 				tea.Tick(retryAfter, func(time.Time) tea.Msg { return followRetryMsg{gen: msg.gen} }))
 		}
 		return waitFollow(msg.ch)
+	case stackMsg:
+		v.setStack(msg)
 	case followRetryMsg:
 		if msg.gen == v.gen && v.follow && v.followStop == nil && !v.loading {
 			return v.startFollow()
@@ -243,9 +286,12 @@ func (v *RunView) append(recs []history.Record) {
 	for _, ev := range v.log.events[before:] {
 		v.applyToInfo(ev)
 	}
+	if at, ok := v.startTime(); ok && v.resetFrom() != nil {
+		v.log.resetAt = at // what the runs index says beats the first event after the kept ones
+	}
 	v.rows = v.log.rows(v.rows)
 	v.detailKey = [3]int{-1, -1, -1}
-	if v.follow && !v.paused {
+	if v.follow && !v.paused || v.toEnd && !v.userMoved {
 		v.cursor = len(v.rows) - 1
 	}
 	v.clamp()
@@ -363,19 +409,37 @@ func waitFollow(ch <-chan followMsg) tea.Cmd {
 // columns, below it when narrower.
 func (v *RunView) SetSize(w, h int) {
 	v.width, v.height = w, h
-	v.headerH = 4
+	v.detailKey = [3]int{-1, -1, -1}
+	v.layout(max(v.headerH, 4))
+}
+
+// cardLimit is how many lines the card may take: a quarter of the view,
+// at least five (a failure's message and its cause wrap; the log needs the
+// rest).
+func (v *RunView) cardLimit() int { return max(5, (v.height-3)/4) }
+
+// layout splits the view below a header of headerH lines (the card makes
+// it taller or shorter as the run goes on). The log takes what the detail
+// pane leaves: its summary column is the one that grows with the
+// terminal.
+func (v *RunView) layout(headerH int) {
+	w, h := v.width, v.height
+	v.headerH = headerH
 	body := max(h-v.headerH, 4)
 	v.side = w >= 120
-	if v.side {
-		v.logW = w * 3 / 5
-		v.detW = w - v.logW - 1
+	switch {
+	case v.zoom:
+		v.logW, v.detW = w, w
+		v.logH, v.detH = 0, h
+	case v.side:
+		v.detW = min(max(w/3, 40), 80)
+		v.logW = w - v.detW - 1
 		v.logH, v.detH = body, body
-	} else {
+	default:
 		v.logW, v.detW = w, w
 		v.logH = max(body*3/5, 3)
 		v.detH = body - v.logH
 	}
-	v.detailKey = [3]int{-1, -1, -1}
 	v.timeline.SetSize(w, body)
 	v.clamp()
 }
@@ -398,7 +462,7 @@ func (v *RunView) clamp() {
 
 // Update handles a key on the log, the detail pane or the timeline.
 func (v *RunView) Update(msg tea.Msg) tea.Cmd {
-	km, ok := msg.(tea.KeyMsg)
+	km, ok := msg.(tea.KeyPressMsg)
 	if !ok {
 		return nil
 	}
@@ -414,11 +478,22 @@ func (v *RunView) Update(msg tea.Msg) tea.Cmd {
 		v.timeline.Update(km)
 		return nil
 	}
-	if key.Matches(km, keys.FocusDetail) {
+	if key.Matches(km, keys.Zoom) {
+		v.SetZoom(!v.zoom)
+		return nil
+	}
+	if key.Matches(km, keys.Stack) {
+		if v.stack != nil {
+			v.CloseStack()
+			return nil
+		}
+		return v.askStack()
+	}
+	if key.Matches(km, keys.FocusDetail) && !v.zoom {
 		v.detailFocus = !v.detailFocus
 		return nil
 	}
-	if v.detailFocus {
+	if v.detailFocus || v.zoom {
 		// A page here is a whole pane (Move steps half of what it is given).
 		v.detailTop, _ = keys.Move(km, v.detailTop, len(v.detailLines), 2*max(v.detH-2, 1))
 		v.detailTop = max(min(v.detailTop, len(v.detailLines)-1), 0)
@@ -426,7 +501,8 @@ func (v *RunView) Update(msg tea.Msg) tea.Cmd {
 	}
 	prev := v.cursor
 	if c, moved := keys.Move(km, v.cursor, len(v.rows), v.logRows()); moved {
-		v.cursor = c
+		v.cursor, v.userMoved = c, true
+		v.CloseStack()
 	} else if key.Matches(km, keys.Expand) {
 		v.toggleExpand()
 	} else {
@@ -443,6 +519,72 @@ func (v *RunView) Update(msg tea.Msg) tea.Cmd {
 	}
 	return nil
 }
+
+// resetFrom is the run this one was reset from (dfctl reset, z), if it
+// was.
+func (v *RunView) resetFrom() *history.RunRef {
+	if len(v.log.events) == 0 {
+		return nil
+	}
+	return v.log.events[0].ResetFrom
+}
+
+// startTime is when the run started: for a reset run, the reset, not the
+// time of its first event (the old run's start). The runs index has it
+// for the latest run; else the first event after the kept ones tells
+// (known is false before there is one).
+func (v *RunView) startTime() (at time.Time, known bool) {
+	ri := v.info
+	rf := v.resetFrom()
+	if ri == nil {
+		return time.Time{}, false
+	}
+	if rf == nil {
+		return ri.StartTime, !ri.StartTime.IsZero()
+	}
+	if ri.StartTime.After(v.log.events[0].Time) {
+		return ri.StartTime, true
+	}
+	for _, ev := range v.log.events {
+		if ev.Seq > rf.Seq {
+			return ev.Time, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// offset is an event's time in the log's TIME column: from the start of
+// the run, or for a reset run's events after the kept ones, from the reset.
+func (v *RunView) offset(start time.Time, ev *history.Event) string {
+	if rf := v.resetFrom(); rf != nil && ev.Seq > rf.Seq && v.info != nil {
+		if at, ok := v.startTime(); ok {
+			return history.Offset(at, ev.Time)
+		}
+	}
+	return history.Offset(start, ev.Time)
+}
+
+// SetZoom gives the whole view to the detail pane, or gives the log its
+// place back.
+func (v *RunView) SetZoom(on bool) {
+	v.zoom = on
+	v.detailKey = [3]int{-1, -1, -1}
+	v.layout(v.headerH)
+}
+
+// Zoomed reports whether the detail pane has the whole view.
+func (v *RunView) Zoomed() bool { return v.zoom }
+
+// CloseStack shows the selected event again in place of the stack.
+func (v *RunView) CloseStack() {
+	if v.stack != nil {
+		v.stack = nil
+		v.detailKey = [3]int{-1, -1, -1}
+	}
+}
+
+// StackShown reports whether the detail pane shows the stack.
+func (v *RunView) StackShown() bool { return v.stack != nil }
 
 func (v *RunView) toggleExpand() {
 	if v.cursor >= len(v.rows) {
@@ -470,8 +612,8 @@ func (v *RunView) toggleExpand() {
 func (v *RunView) related() *history.RunRef {
 	if v.cursor < len(v.rows) {
 		it := &v.log.items[v.rows[v.cursor].item]
-		if it.kind == itemChild {
-			if c := v.log.group(it).child(); c != nil {
+		if it.kind == history.GroupChild {
+			if c := v.log.group(it).Child(); c != nil {
 				return c
 			}
 		}
@@ -514,7 +656,16 @@ func (v *RunView) selectItem(item int) {
 
 // View draws the header and the log with its detail pane, or the timeline.
 func (v *RunView) View() string {
+	if v.zoom && !v.showTimeline {
+		if v.detH != v.height || v.detW != v.width {
+			v.layout(v.headerH)
+		}
+		return v.detailView()
+	}
 	header := v.headerView()
+	if h := strings.Count(header, "\n") + 1; h != v.headerH {
+		v.layout(h)
+	}
 	if v.showTimeline {
 		return header + "\n" + v.timeline.View()
 	}
@@ -557,17 +708,29 @@ func (v *RunView) headerView() string {
 		if !v.loading {
 			what = "no such run (see the status line); esc goes back"
 		}
-		return padLines([]string{st.Bold.Render(v.ID), st.Faint.Render(what)}, v.width, v.headerH)
+		return padLines([]string{st.Bold.Render(v.ID), st.Faint.Render(what)}, v.width, 4)
 	}
 	lines := []string{
 		st.Bold.Render(ri.WorkflowID) + st.Faint.Render("  run ") + ri.RunID,
 		st.Faint.Render("type ") + ri.Type + "  " + statusText(st, ri) + st.Faint.Render("  queue ") + ri.TaskQueue,
 	}
-	times := st.Faint.Render("started ") + ri.StartTime.UTC().Format("2006-01-02 15:04:05") + st.Faint.Render(" ("+relTime(now, ri.StartTime)+")")
+	// A reset run's own start is the reset: its first events, and the
+	// start event's time, are the old run's.
+	start, known := v.startTime()
+	times := st.Faint.Render("started ") + st.Faint.Render("unknown")
+	dur := "-"
+	if known {
+		times = st.Faint.Render("started ") + start.UTC().Format("2006-01-02 15:04:05") + st.Faint.Render(" ("+relTime(now, start)+")")
+		end := now
+		if ri.CloseTime != nil {
+			end = *ri.CloseTime
+		}
+		dur = shortDuration(end.Sub(start))
+	}
 	if ri.CloseTime != nil {
 		times += st.Faint.Render("  closed ") + ri.CloseTime.UTC().Format("15:04:05")
 	}
-	times += st.Faint.Render("  duration ") + runDuration(now, ri)
+	times += st.Faint.Render("  duration ") + dur
 	events := "  " + plural(len(v.log.events), "event")
 	if v.loading && v.total > 0 {
 		events += fmt.Sprintf(" (loading %d%%)", min(100, uint64(v.log.records)*100/v.total))
@@ -578,17 +741,28 @@ func (v *RunView) headerView() string {
 		events += "  parent " + v.log.events[0].Parent.WorkflowID + " (o)"
 	}
 	lines = append(lines, times+st.Faint.Render(events))
-	switch {
-	case ri.Blocked != "" && !ri.Status.IsClosed():
-		lines = append(lines, st.Blocked.Render("blocked: ")+oneLine(ri.Blocked))
-	case ri.Failure != nil:
-		lines = append(lines, st.Failed.Render("failure: ")+oneLine(history.FailureText(ri.Failure)))
-	case ri.Status == engine.StatusCompleted:
-		lines = append(lines, st.Completed.Render("result: ")+history.CompactJSON(ri.Result))
-	default:
-		lines = append(lines, "")
+	if rf := v.resetFrom(); rf != nil {
+		from := ""
+		if len(v.log.events) > 0 {
+			// No hyphens: the text wraps at them.
+			from = " " + v.log.events[0].Time.UTC().Format("Jan 2 15:04:05")
+		}
+		text := fmt.Sprintf("from run %s at event %d; events 1-%d are that run's, timed from its start%s; later ones from the reset",
+			rf.RunID, rf.Seq, rf.Seq, from)
+		for i, l := range strings.Split(ansi.Wrap(text, max(v.width-cardLabelW, 10), ""), "\n") {
+			lab := strings.Repeat(" ", cardLabelW)
+			if i == 0 {
+				lab = st.Info.Render(fit("reset:", cardLabelW))
+			}
+			lines = append(lines, lab+st.Faint.Render(l))
+		}
 	}
-	return padLines(lines, v.width, v.headerH)
+	card := v.cardLines(v.cardLimit())
+	if len(card) == 0 {
+		card = []string{""}
+	}
+	lines = append(lines, card...)
+	return padLines(lines, v.width, len(lines))
 }
 
 const (
@@ -626,9 +800,9 @@ func (v *RunView) logView() string {
 			ev := &v.log.events[it.events[r.child]]
 			mark = " "
 			seq = fmt.Sprintf("%*d", seqW-2, ev.Seq)
-			at = history.Offset(start, ev.Time)
+			at = v.offset(start, ev)
 			// Under its activity, "activity" goes without saying.
-			label = eventStyle(st, ev.Type).Render(fit("└ "+strings.TrimPrefix(history.Label(ev.Type), "activity "), labelW))
+			label = toneStyle(st, history.EventTone(ev.Type)).Render(fit("└ "+strings.TrimPrefix(history.Label(ev.Type), "activity "), labelW))
 			summary = history.Summary(*ev)
 		case it.grouped():
 			g := v.log.group(it)
@@ -636,60 +810,27 @@ func (v *RunView) logView() string {
 			if it.expanded {
 				mark = "▾"
 			}
-			ev := g.scheduled()
+			ev := g.First()
 			seq = fmt.Sprintf("%*d", seqW-2, ev.Seq)
-			at = history.Offset(start, ev.Time)
-			label = groupStyle(st, g.state).Render(fit(g.label(), labelW))
+			at = v.offset(start, ev)
+			label = toneStyle(st, g.Tone()).Render(fit(g.Label(), labelW))
 			summary = g.summary(now)
 		default:
 			ev := &v.log.events[it.events[0]]
 			mark = " "
 			seq = fmt.Sprintf("%*d", seqW-2, ev.Seq)
-			at = history.Offset(start, ev.Time)
-			label = eventStyle(st, ev.Type).Render(fit(history.Label(ev.Type), labelW))
+			at = v.offset(start, ev)
+			label = toneStyle(st, history.EventTone(ev.Type)).Render(fit(history.Label(ev.Type), labelW))
 			summary = history.Summary(*ev)
 		}
 		line := cur + mark + " " + seq + "  " + fit(at, timeW) + "  " + label + "  " + summary
 		line = fit(line, v.logW)
 		if i == v.cursor {
-			line = st.Selected.Render(line)
+			line = highlight(st.Selected, line)
 		}
 		lines = append(lines, line)
 	}
 	return padLines(lines, v.logW, v.logH)
-}
-
-// eventStyle colours an event type by what it means.
-func eventStyle(st Styles, t history.EventType) lipgloss.Style {
-	switch t {
-	case history.WorkflowCompleted, history.ActivityCompleted:
-		return st.Completed
-	case history.WorkflowFailed, history.ActivityFailed:
-		return st.Failed
-	case history.ActivityAttemptFailed, history.WorkflowTaskFailed, history.WorkflowCancelRequested,
-		history.WorkflowCanceled, history.WorkflowTerminated, history.ActivityCancelRequested, history.TimerCanceled,
-		history.ChildWorkflowCancelRequested:
-		return st.Closed
-	case history.ChildWorkflowFailed, history.ChildWorkflowStartFailed:
-		return st.Failed
-	case history.ChildWorkflowCompleted:
-		return st.Completed
-	case history.WorkflowStarted:
-		return st.Bold
-	}
-	return st.Info
-}
-
-func groupStyle(st Styles, s groupState) lipgloss.Style {
-	switch s {
-	case groupCompleted:
-		return st.Completed
-	case groupFailed:
-		return st.Failed
-	case groupRetrying, groupCanceling, groupCanceled:
-		return st.Closed
-	}
-	return st.Running
 }
 
 // selectedEvents are the events the detail pane shows, and its title.
@@ -708,12 +849,9 @@ func (v *RunView) selectedEvents() ([]history.Event, string, [3]int) {
 	for i, idx := range it.events {
 		evs[i] = v.log.events[idx]
 	}
-	what := "activity " + evs[0].Name
-	switch it.kind {
-	case itemTimer:
-		what = fmt.Sprintf("timer %d", evs[0].Seq)
-	case itemChild:
-		what = "child workflow " + evs[0].Name
+	what := it.kind.String() + " " + evs[0].Name
+	if it.kind == history.GroupTimer {
+		what = fmt.Sprintf("%s %d", it.kind, evs[0].Seq)
 	}
 	return evs, what + " · " + plural(len(evs), "event"), [3]int{r.item, -1, len(evs)}
 }
@@ -722,11 +860,17 @@ func (v *RunView) detailView() string {
 	st := v.ctx.Styles
 	evs, title, k := v.selectedEvents()
 	w := v.detW
+	if v.stack != nil {
+		title, k = v.stackTitle, [3]int{-2, len(v.stack), len(v.stack[len(v.stack)-1])}
+	}
 	if k != v.detailKey {
 		v.detailKey = k
 		v.detailTop = 0
 		v.detailLines = nil
-		if evs != nil {
+		switch {
+		case v.stack != nil:
+			v.detailLines = strings.Split(ansi.Wrap(strings.Join(v.stack, "\n"), max(w-1, 1), ""), "\n")
+		case evs != nil:
 			v.detailLines = wrapLines(prettyEvents(st, evs), max(w-1, 1))
 		}
 	}
@@ -737,7 +881,10 @@ func (v *RunView) detailView() string {
 		scroll = fmt.Sprintf(" %d-%d/%d", v.detailTop+1, min(v.detailTop+body, len(v.detailLines)), len(v.detailLines))
 	}
 	focus := ""
-	if v.detailFocus {
+	switch {
+	case v.zoom:
+		focus = " (Z or esc: back)"
+	case v.detailFocus:
 		focus = " (tab: back to log)"
 	}
 	titleLine := st.Border.Render("─ ") + st.Bold.Render(title) + st.Faint.Render(scroll+focus) + " "

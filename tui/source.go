@@ -3,8 +3,10 @@ package tui
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"iter"
 	"strings"
+	"time"
 
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/history"
@@ -41,6 +43,15 @@ type Source interface {
 	// event (rounded down to a decision boundary); an open run is
 	// terminated.
 	Reset(ctx context.Context, req engine.ResetRequest) (*engine.ResetResult, error)
+
+	// ActivityHeartbeat returns when a running activity (the seq of its
+	// ActivityScheduled event) last heartbeat; ok is false if it never did.
+	// The history does not record heartbeats.
+	ActivityHeartbeat(ctx context.Context, runID string, seq int64) (at time.Time, ok bool, err error)
+	// Stack asks a live worker of the run's task queue where the run's
+	// workflow goroutines wait (the built-in query engine.StackQuery, as
+	// dfctl stack; engine.ErrNoWorker: none answered).
+	Stack(ctx context.Context, workflowID, runID string) (*engine.WorkflowStack, error)
 }
 
 // ConnectionState is what a Source that knows its connection tells: whether
@@ -113,6 +124,25 @@ func (s StoreSource) ReplayRun(ctx context.Context, workflowID, runID string) (*
 // Reset implements Source.
 func (s StoreSource) Reset(ctx context.Context, req engine.ResetRequest) (*engine.ResetResult, error) {
 	return s.Store.ResetWorkflow(ctx, req)
+}
+
+// ActivityHeartbeat implements Source.
+func (s StoreSource) ActivityHeartbeat(ctx context.Context, runID string, seq int64) (time.Time, bool, error) {
+	_, at, ok, err := s.Store.ActivityHeartbeat(ctx, runID, seq)
+	return at, ok, err
+}
+
+// Stack implements Source.
+func (s StoreSource) Stack(ctx context.Context, workflowID, runID string) (*engine.WorkflowStack, error) {
+	raw, err := s.Store.QueryWorkflow(ctx, workflowID, runID, engine.StackQuery, nil)
+	if err != nil {
+		return nil, err
+	}
+	var ws engine.WorkflowStack
+	if err := json.Unmarshal(raw, &ws); err != nil {
+		return nil, fmt.Errorf("stack of workflow %q: the worker's answer does not decode (an older worker?): %w", workflowID, err)
+	}
+	return &ws, nil
 }
 
 // Connected implements ConnectionState.

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/charmbracelet/bubbles/key"
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/durablefuture/durablefuture/pkg/history"
 )
 
@@ -44,7 +44,7 @@ func (t *Timeline) activities() []int {
 func (t *Timeline) rows() int { return max(t.height-3, 1) }
 
 // Update moves the cursor; Enter shows the activity in the log.
-func (t *Timeline) Update(km tea.KeyMsg) {
+func (t *Timeline) Update(km tea.KeyPressMsg) {
 	keys := t.ctx.Keys
 	acts := t.activities()
 	if c, moved := keys.Move(km, t.cursor, len(acts), t.rows()); moved {
@@ -89,6 +89,12 @@ func (t *Timeline) View() string {
 	acts := t.activities()
 	t.clamp(len(acts))
 	start := lg.start()
+	// A reset run's axis starts at the reset: the kept events are the old
+	// run's, and a gap to them would squeeze this run's work to a sliver.
+	reset := false
+	if at, ok := t.run.startTime(); ok && t.run.resetFrom() != nil && at.After(start) {
+		start, reset = at, true
+	}
 	open := t.run.info == nil || !t.run.info.Status.IsClosed()
 	end := lg.events[len(lg.events)-1].Time
 	if !open && t.run.info.CloseTime != nil {
@@ -130,7 +136,11 @@ func (t *Timeline) View() string {
 	put(barW/2-len(mid)/2, mid)
 	last := history.Offset(start, start.Add(span))
 	put(barW-len(last), last)
-	lines = append(lines, st.Header.Render(fit("  TIMELINE", nameW+1)+" "+string(axis)))
+	title := "  TIMELINE"
+	if reset {
+		title = "  SINCE THE RESET"
+	}
+	lines = append(lines, st.Header.Render(fit(title, nameW+1)+" "+string(axis)))
 
 	// The workflow's own bar.
 	wf := make([]int, barW)
@@ -165,33 +175,33 @@ func (t *Timeline) View() string {
 				}
 			}
 		}
-		prev := g.scheduled().Time
-		if g.kind == itemTimer {
+		prev := g.First().Time
+		if g.Kind == history.GroupTimer {
 			switch {
-			case g.closed():
-				fill(prev, g.last().Time, cellTimer)
+			case g.Closed():
+				fill(prev, g.Last().Time, cellTimer)
 			case open:
 				fill(prev, now, cellTimer)
-				if fa := g.scheduled().FireAt; fa != nil && fa.After(now) {
+				if fa := g.First().FireAt; fa != nil && fa.After(now) {
 					fill(now, *fa, cellWait)
 				}
 			}
 		}
-		if g.kind == itemChild {
+		if g.Kind == history.GroupChild {
 			kind := cellRunning
 			end := now
-			switch g.state {
-			case groupCompleted:
-				kind, end = cellCompleted, g.last().Time
-			case groupFailed:
-				kind, end = cellFailed, g.last().Time
+			switch g.State {
+			case history.GroupCompleted:
+				kind, end = cellCompleted, g.Last().Time
+			case history.GroupFailed:
+				kind, end = cellFailed, g.Last().Time
 			}
-			if g.closed() || open {
+			if g.Closed() || open {
 				fill(prev, end, kind)
 			}
 		}
-		for _, ev := range g.evs[1:] {
-			if g.kind != itemActivity {
+		for _, ev := range g.Events[1:] {
+			if g.Kind != history.GroupActivity {
 				break
 			}
 			from := prev
@@ -212,8 +222,8 @@ func (t *Timeline) View() string {
 				fill(prev, *ev.NextAttemptAt, cellWait)
 			}
 		}
-		if !g.closed() && g.kind == itemActivity {
-			last := g.last()
+		if !g.Closed() && g.Kind == history.GroupActivity {
+			last := g.Last()
 			from := last.Time
 			if last.NextAttemptAt != nil {
 				from = *last.NextAttemptAt
@@ -222,22 +232,22 @@ func (t *Timeline) View() string {
 				fill(from, now, cellRunning)
 			}
 		}
-		name := g.scheduled().Name
-		if g.kind == itemTimer {
-			name = "timer " + shortDuration(time.Duration(g.scheduled().Duration))
-		} else if c := g.child(); c != nil {
+		name := g.First().Name
+		if g.Kind == history.GroupTimer {
+			name = "timer " + shortDuration(time.Duration(g.First().Duration))
+		} else if c := g.Child(); c != nil {
 			name = "↳ " + c.WorkflowID
-		} else if g.attempts > 1 {
-			name += fmt.Sprintf(" ×%d", g.attempts)
+		} else if g.Attempts > 1 {
+			name += fmt.Sprintf(" ×%d", g.Attempts)
 		}
 		cur := " "
 		if i == t.cursor {
 			cur = st.Cursor.Render("›")
 		}
-		nameCell := groupStyle(st, g.state).Render(fit(name, nameW))
+		nameCell := toneStyle(st, g.Tone()).Render(fit(name, nameW))
 		line := cur + " " + nameCell + " " + t.drawBar(cells, nowCol)
 		if i == t.cursor {
-			line = st.Selected.Render(line)
+			line = highlight(st.Selected, line)
 		}
 		lines = append(lines, line)
 	}
