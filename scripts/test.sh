@@ -16,6 +16,19 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 
+step "Chromium for the browser tests of dfctl web (internal/web)"
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 && [ -z "${DF_CHROMIUM:-}" ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "installing chromium"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 || true
+  fi
+fi
+if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "${DF_CHROMIUM:-}" ]; then
+  echo "browser tests will run"
+else
+  echo "SKIP browser tests: Chromium is not installed and could not be (needs root and apt-get); set DF_CHROMIUM=/path/to/chrome"
+fi
+
 step "go test -race ./..."
 go test -race -count=1 -timeout 12m ./...
 

@@ -22,6 +22,9 @@ type demoOptions struct {
 	Scenario string
 	List     bool
 	Sync     string
+	// Web serves the run's page instead of printing its events (web.go).
+	Web     bool
+	WebAddr string
 }
 
 func newDemoCmd(app *App) *cobra.Command {
@@ -34,6 +37,10 @@ temporary directory (removed afterwards), the example workers, and the
 workflow, printing its events as they are recorded and then its result.
 
 Without SCENARIO runs ` + scenarios.DefaultName + `; --list shows them all.
+With --web it serves the run's page (as dfctl web, on --addr) instead of
+printing its events, with a "crash the worker" button: the worker is
+killed in the middle of a run, a new one starts and the run resumes from
+its history. It serves until ctrl-c.
 Exits 0 when the workflow completed, 1 when it failed.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -45,6 +52,8 @@ Exits 0 when the workflow completed, 1 when it failed.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&o.List, "list", "l", false, "list the scenarios")
+	cmd.Flags().BoolVar(&o.Web, "web", false, "follow the run in the browser (dfctl web), with a button that crashes the worker")
+	cmd.Flags().StringVar(&o.WebAddr, "addr", "127.0.0.1:8080", "with --web: listen on `HOST:PORT`")
 	addSyncFlag(cmd, &o.Sync)
 	return cmd
 }
@@ -123,6 +132,9 @@ func runDemo(cmd *cobra.Command, o *demoOptions) error {
 	}
 	// Worker logs would interleave with the table; keep only errors.
 	logger := slog.New(slog.NewTextHandler(ios.ErrOut, &slog.HandlerOptions{Level: slog.LevelError}))
+	if o.Web {
+		return demoWeb(cmd, o, srv, c, sc, logger)
+	}
 	w, err := exampleWorker(c, logger)
 	if err != nil {
 		return err
