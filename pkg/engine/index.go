@@ -449,12 +449,41 @@ func (s *Store) getRunEntry(ctx context.Context, key string) (jetstream.KeyValue
 
 // firstIndexMsg returns the first index message matching filter at or after
 // seq and how many more match after it (nil: none).
+//
+// It is one request on the connection's shared reply subject: a batched
+// direct get of one message (for its Nats-Num-Pending header), whose
+// end-of-batch status is dropped by the reply multiplexer. Every write of
+// the runs bucket makes one; jetstreamext.GetBatch, which subscribes an
+// inbox per call, made them 15% of a worker's CPU.
 func (s *Store) firstIndexMsg(ctx context.Context, filter string, seq uint64) (*jetstream.RawStreamMsg, uint64, error) {
-	msgs, pending, err := s.indexBatch(ctx, filter, seq, nil, 1)
-	if err != nil || len(msgs) == 0 {
-		return nil, 0, err
+	req, _ := json.Marshal(struct {
+		Seq   uint64 `json:"seq"`
+		Next  string `json:"next_by_subj"`
+		Batch int    `json:"batch"`
+	}{max(seq, 1), filter, 1})
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.JS.Options().DefaultTimeout)
+		defer cancel()
 	}
-	return msgs[0], pending, nil
+	m, err := s.NC.RequestWithContext(ctx, s.indexDirectGet(), req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("runs index: read %s: %w", filter, unavailable(err))
+	}
+	switch st := m.Header.Get("Status"); st {
+	case "":
+	case "404":
+		return nil, 0, nil // nothing matches
+	default:
+		return nil, 0, fmt.Errorf("runs index: read %s: status %s %s", filter, st, m.Header.Get("Description"))
+	}
+	pending, err := strconv.ParseUint(m.Header.Get(numPendingHeader), 10, 64)
+	if err != nil {
+		return nil, 0, fmt.Errorf("runs index: read %s: the server sent no %s header (the runs index needs nats-server 2.11+)", filter, numPendingHeader)
+	}
+	sq, _ := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+	t, _ := time.Parse(time.RFC3339Nano, m.Header.Get(jetstream.TimeStampHeaer))
+	return &jetstream.RawStreamMsg{Subject: m.Header.Get(jetstream.SubjectHeader), Sequence: sq, Header: m.Header, Data: m.Data, Time: t}, pending, nil
 }
 
 // indexBatch reads up to n messages matching filter from seq (or from the

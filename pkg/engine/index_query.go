@@ -503,13 +503,7 @@ func (s *Store) newestWindow(ctx context.Context, filter string, before uint64, 
 // budget sequences. It returns them newest first and the lowest sequence
 // read.
 func (s *Store) scanBack(ctx context.Context, filter string, before, first uint64, n int, chunk, budget uint64) ([]*jetstream.RawStreamMsg, uint64, error) {
-	api := "$JS.API."
-	if o := s.JS.Options(); o.APIPrefix != "" {
-		api = strings.TrimSuffix(o.APIPrefix, ".") + "."
-	} else if o.Domain != "" {
-		api = "$JS." + o.Domain + ".API."
-	}
-	subj := api + "DIRECT.GET." + s.indexStream()
+	subj := s.indexDirectGet()
 	pattern := strings.Split(filter, ".")
 	inbox := s.NC.NewRespInbox()
 	sub, err := s.NC.SubscribeSync(inbox + ".*")
@@ -555,6 +549,17 @@ func (s *Store) scanBack(ctx context.Context, filter string, before, first uint6
 		chunk = min(chunk*2, 1024)
 	}
 	return out, before, nil
+}
+
+// indexDirectGet is the direct-get API subject of the index stream.
+func (s *Store) indexDirectGet() string {
+	api := "$JS.API."
+	if o := s.JS.Options(); o.APIPrefix != "" {
+		api = strings.TrimSuffix(o.APIPrefix, ".") + "."
+	} else if o.Domain != "" {
+		api = "$JS." + o.Domain + ".API."
+	}
+	return api + "DIRECT.GET." + s.indexStream()
 }
 
 // subjectMatches matches a subject against a filter split in tokens, with
