@@ -481,9 +481,7 @@ func (s *Store) firstIndexMsg(ctx context.Context, filter string, seq uint64) (*
 	if err != nil {
 		return nil, 0, fmt.Errorf("runs index: read %s: the server sent no %s header (the runs index needs nats-server 2.11+)", filter, numPendingHeader)
 	}
-	sq, _ := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
-	t, _ := time.Parse(time.RFC3339Nano, m.Header.Get(jetstream.TimeStampHeaer))
-	return &jetstream.RawStreamMsg{Subject: m.Header.Get(jetstream.SubjectHeader), Sequence: sq, Header: m.Header, Data: m.Data, Time: t}, pending, nil
+	return directMsg(m), pending, nil
 }
 
 // indexBatch reads up to n messages matching filter from seq (or from the

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -535,9 +536,7 @@ func (s *Store) scanBack(ctx context.Context, filter string, before, first uint6
 			if err != nil || i < 0 || i >= k || m.Header.Get("Status") != "" || !subjectMatches(m.Header.Get(jetstream.SubjectHeader), pattern) {
 				continue // a gap (a purged older entry), or another status, type, queue
 			}
-			seq, _ := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
-			t, _ := time.Parse(time.RFC3339Nano, m.Header.Get(jetstream.TimeStampHeaer))
-			got[i] = &jetstream.RawStreamMsg{Subject: m.Header.Get(jetstream.SubjectHeader), Sequence: seq, Header: m.Header, Data: m.Data, Time: t}
+			got[i] = directMsg(m)
 		}
 		for i := k - 1; i >= 0; i-- {
 			if got[i] != nil {
@@ -549,6 +548,14 @@ func (s *Store) scanBack(ctx context.Context, filter string, before, first uint6
 		chunk = min(chunk*2, 1024)
 	}
 	return out, before, nil
+}
+
+// directMsg is the stream message a direct get answered with (its
+// subject, sequence and time are headers).
+func directMsg(m *nats.Msg) *jetstream.RawStreamMsg {
+	seq, _ := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+	t, _ := time.Parse(time.RFC3339Nano, m.Header.Get(jetstream.TimeStampHeaer))
+	return &jetstream.RawStreamMsg{Subject: m.Header.Get(jetstream.SubjectHeader), Sequence: seq, Header: m.Header, Data: m.Data, Time: t}
 }
 
 // indexDirectGet is the direct-get API subject of the index stream.
