@@ -58,6 +58,12 @@ func GetActivityLogger(ctx context.Context) *slog.Logger {
 // redelivery (fresh tasks, the hot path, are not).
 const staleActivityTask = time.Second
 
+// reportGrace is how long a redelivered attempt waits, once, for the report
+// of an earlier attempt that left no trace before taking it for lost
+// (beforeRedelivery). The task's ack wait is renewed as the wait starts;
+// it must stay well below ActivityTaskTimeout (default 2 s).
+const reportGrace = 500 * time.Millisecond
+
 // testHookActivityCrash, when it returns true, makes an activity worker
 // stop handling a task as if its process died: as the attempt starts
 // (reported false) or after its outcome is reported, before the ack
@@ -89,7 +95,7 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 		// restart comes back as a new message. Ask the history before
 		// running anything.
 		var ok bool
-		if lost, ok = w.beforeRedelivery(soft, msg, t, attempt); !ok {
+		if lost, ok = w.beforeRedelivery(soft, msg, t, attempt, false); !ok {
 			return
 		}
 	}
@@ -206,7 +212,14 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 // reported as timed out, so the history shows every attempt; it returns
 // those reports to go with the outcome too (the two messages race). It
 // returns false when the task was settled here.
-func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t activityTask, attempt int) ([]history.Event, bool) {
+//
+// A previous attempt with no trace is not taken for lost at first sight:
+// a server stopped (SIGSTOP) past the attempt's ack wait redelivers the
+// task the moment it runs again, while the attempt's own worker, alive,
+// is sending its outcome; reading once more after reportGrace lets that
+// report land, so the activity is not run again after its outcome is
+// recorded (seen in the chaos suite: 54-83 ms between the two).
+func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t activityTask, attempt int, again bool) ([]history.Event, bool) {
 	subj, err := w.store.Log.Subject(t.WorkflowID, t.RunID)
 	if err != nil {
 		_ = msg.Term()
@@ -246,6 +259,16 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 		w.log.Warn("activity task of a run without history: dropped", "activity", t.Name, "run_id", t.RunID)
 		_ = msg.Term()
 		return nil, false
+	}
+	if lastReported+1 < attempt && !again {
+		_ = msg.InProgress()
+		select {
+		case <-ctx.Done():
+			_ = msg.NakWithDelay(time.Second)
+			return nil, false
+		case <-time.After(reportGrace):
+		}
+		return w.beforeRedelivery(ctx, msg, t, attempt, true)
 	}
 	// Attempts lastReported+1 .. attempt-1 were delivered and never
 	// reported: each is a timeout of the attempt (its worker stopped
