@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"reflect"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/durablefuture/durablefuture/pkg/history"
@@ -69,6 +70,10 @@ const reportGrace = 500 * time.Millisecond
 // (reported false) or after its outcome is reported, before the ack
 // (reported true).
 var testHookActivityCrash func(name string, attempt int, reported bool) bool
+
+// testHookActivityReport, when set, is called before an attempt's report
+// is published (published false) and after it was (published true).
+var testHookActivityReport func(name string, attempt int, published bool)
 
 // processActivityTask runs one attempt of an activity and reports its
 // outcome to the workflow's task queue before acking. A retry waits in
@@ -177,16 +182,22 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 		a.finish(true)
 	}
 	base.Event, base.Before = &ev, lost
-	out := newMsg(w.store.workflowTaskSubject(t.WorkflowTaskQueue), t.RunID+":"+base.InputID, base)
+	out := newMsg(w.store.workflowTaskSubject(t.WorkflowTaskQueue), reportMsgID(t.RunID, base.InputID, attempt), base)
 	// Report even while shutting down: the attempt is done and should count.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(soft), 10*time.Second)
 	defer cancel()
+	if testHookActivityReport != nil {
+		testHookActivityReport(t.Name, attempt, false)
+	}
 	if _, err := w.store.JS.PublishMsg(pctx, out); err != nil {
 		// Not reported: the task comes back and the attempt runs again.
 		w.log.Warn("activity: report outcome", "activity", t.Name, "err", err)
 		a.finish(true)
 		_ = msg.NakWithDelay(time.Second)
 		return
+	}
+	if testHookActivityReport != nil {
+		testHookActivityReport(t.Name, attempt, true)
 	}
 	if retry {
 		_ = msg.NakWithDelay(delay)
@@ -303,7 +314,7 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 		task := workflowTask{V: 1, WorkflowID: t.WorkflowID, RunID: t.RunID, InputID: inputID, Event: &ev}
 		ev.InputID = inputID
 		events = append(events, ev)
-		lost = append(lost, newMsg(w.store.workflowTaskSubject(t.WorkflowTaskQueue), t.RunID+":"+inputID, task))
+		lost = append(lost, newMsg(w.store.workflowTaskSubject(t.WorkflowTaskQueue), reportMsgID(t.RunID, inputID, n), task))
 	}
 	if len(lost) > 0 {
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -320,6 +331,20 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 		}
 	}
 	return events, true
+}
+
+// reportMsgID is the JetStream message id of an attempt's report: the same
+// attempt's report published twice is stored once, but two attempts never
+// share an id. Outcomes share their input id (act:<seq>:done), so an id
+// without the attempt let the late report of an attempt taken for lost
+// (dropped by the workflow worker as obsolete) make the stream discard
+// the real outcome of the next attempt as its duplicate: the run waited
+// forever (seen in the 3-node cluster test under load).
+func reportMsgID(runID, inputID string, attempt int) string {
+	if strings.HasSuffix(inputID, ":done") {
+		return fmt.Sprintf("%s:%s:%d", runID, inputID, attempt)
+	}
+	return runID + ":" + inputID // act:<seq>:attempt:<n> names its attempt
 }
 
 // releaseActivityTask gives a task back at once (a worker shutting down).

@@ -189,3 +189,92 @@ func TestIncompleteReadIsNotAbsence(t *testing.T) {
 		t.Fatalf("Read that timed out said %v; a timeout is not an absence", err)
 	}
 }
+
+var lateRuns atomic.Int32
+
+func Late(ctx context.Context) (int32, error) {
+	return lateRuns.Add(1), nil
+}
+
+func LateReportWorkflow(ctx workflow.Context) (int32, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Second})
+	var n int32
+	err := workflow.ExecuteActivity(ctx, Late).Get(ctx, &n)
+	return n, err
+}
+
+// An attempt taken for lost (its worker went quiet past the task's ack
+// wait) may still report its outcome, late, after the next attempt
+// recorded it as lost. That late report is obsolete and dropped; it must
+// not stop the next attempt's report from being recorded. Both reports
+// carry the input id act:<seq>:done: with one JetStream message id for
+// both, the stream discarded the second as a duplicate and the run waited
+// forever (the 3-node cluster test under load).
+func TestLateReportOfLostAttemptDoesNotHideTheNext(t *testing.T) {
+	lateRuns.Store(0)
+	release1 := make(chan struct{})
+	published1 := make(chan struct{})
+	var c *client.Client
+	ctx := testsrv.Context(t, 60*time.Second)
+	lostRecorded := func() bool {
+		evs, err := c.History(ctx, "late-report", "")
+		if err != nil {
+			return false
+		}
+		for _, ev := range evs {
+			if ev.Type == history.ActivityAttemptFailed && ev.Attempt == 1 {
+				return true
+			}
+		}
+		return false
+	}
+	defer engine.SetTestHookActivityReport(func(name string, attempt int, published bool) {
+		if name != "Late" {
+			return
+		}
+		switch {
+		case attempt == 1 && !published:
+			// Attempt 1 goes quiet past the ack wait before it reports.
+			select {
+			case <-release1:
+			case <-ctx.Done():
+			}
+		case attempt == 1 && published:
+			close(published1)
+		case attempt == 2 && !published:
+			// Attempt 2 reports only after attempt 1 was recorded as lost
+			// and attempt 1's late report is in the stream.
+			testsrv.WaitFor(t, ctx, "attempt 1 recorded as lost", lostRecorded)
+			close(release1)
+			select {
+			case <-published1:
+			case <-ctx.Done():
+			}
+		}
+	})()
+	s := testsrv.Start(t)
+	c = testsrv.Client(t, s)
+	testsrv.RunWorker(t, c, worker.Options{ActivityTaskTimeout: time.Second}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflow(LateReportWorkflow))
+		testsrv.Must(t, w.RegisterActivity(Late))
+	})
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "late-report"}, LateReportWorkflow)
+	testsrv.Must(t, err)
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	var n int32
+	if err := run.Get(wctx, &n); err != nil {
+		t.Fatalf("the run did not complete: %v (the second attempt's outcome was lost)", err)
+	}
+	evs, err := c.History(ctx, "late-report", "")
+	testsrv.Must(t, err)
+	var done *history.Event
+	for i := range evs {
+		if evs[i].Type == history.ActivityCompleted {
+			done = &evs[i]
+		}
+	}
+	if done == nil || done.Attempt != 2 {
+		t.Fatalf("want the outcome of attempt 2 recorded, got %+v", done)
+	}
+}

@@ -16,6 +16,12 @@ func (s *Store) PublishWorkflowInput(queue, workflowID, runID, inputID, msgID st
 	return err
 }
 
+// SetTestHookActivityReport installs the hook around an attempt's report.
+func SetTestHookActivityReport(f func(name string, attempt int, published bool)) func() {
+	testHookActivityReport = f
+	return func() { testHookActivityReport = nil }
+}
+
 // SetTestHookActivityCrash installs the activity crash hook for a test.
 func SetTestHookActivityCrash(f func(name string, attempt int, reported bool) bool) func() {
 	testHookActivityCrash = f
