@@ -158,12 +158,19 @@ func TestWorkerLogsNoPassword(t *testing.T) {
 	opts.Port = s.Addr().(*net.TCPAddr).Port // restart on the same port
 	url := fmt.Sprintf("nats://alice:s3cret-pw@127.0.0.1:%d", opts.Port)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Generous: under the race detector on a loaded 2-core CI machine, a
+	// JetStream restart and the client's reconnect back-off take seconds.
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	wctx, stop := context.WithCancel(ctx)
 	var logs syncBuffer
 	done := make(chan int, 1)
 	go func() { done <- run(wctx, []string{"--server", url, "--scenario", "order", "--worker"}, &logs, &logs) }()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("worker log:\n%s", logs.String())
+		}
+	})
 	waitLog := func(want string) {
 		t.Helper()
 		testsrv.WaitFor(t, ctx, want, func() bool { return strings.Contains(logs.String(), want) })
