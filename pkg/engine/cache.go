@@ -2,7 +2,9 @@ package engine
 
 import (
 	"container/list"
+	"context"
 	"sync"
+	"time"
 )
 
 // runCache keeps recently touched runs in memory, suspended where their code
@@ -22,6 +24,7 @@ type cacheEntry struct {
 	r    *run
 	refs int
 	elem *list.Element
+	used time.Time // when its last task ended (guarded by runCache.mu)
 }
 
 func newRunCache(max int) *runCache {
@@ -52,6 +55,7 @@ func (c *runCache) release(e *cacheEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e.refs--
+	e.used = time.Now()
 	if empty && e.refs == 0 {
 		c.remove(e)
 	}
@@ -67,6 +71,30 @@ func (c *runCache) release(e *cacheEntry) {
 		}
 		el = prev
 	}
+}
+
+// evictIdle disposes of the runs no task has touched since before: a run
+// that waits long (a signal, a timer, a child) holds no goroutine or
+// memory meanwhile, and replays from its history on its next task. It
+// returns how many it evicted.
+func (c *runCache) evictIdle(before time.Time) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for el := c.lru.Back(); el != nil; {
+		prev := el.Prev()
+		e := el.Value.(*cacheEntry)
+		if e.refs == 0 && e.used.Before(before) {
+			c.remove(e)
+			if e.r != nil {
+				e.r.dispose()
+				e.r = nil
+				n++
+			}
+		}
+		el = prev
+	}
+	return n
 }
 
 func (c *runCache) remove(e *cacheEntry) {
@@ -102,4 +130,31 @@ func (c *runCache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.entries)
+}
+
+// The run cache's defaults (WorkerOptions.CacheSize, CacheIdleTimeout).
+const (
+	DefaultCacheSize        = 5000
+	DefaultCacheIdleTimeout = time.Minute
+)
+
+// evictIdleRuns sweeps the cache for runs idle past CacheIdleTimeout, a
+// few times per timeout, until ctx is done.
+func (w *Worker) evictIdleRuns(ctx context.Context) func() error {
+	idle := w.opts.CacheIdleTimeout
+	every := min(max(idle/4, 100*time.Millisecond), 15*time.Second)
+	return func() error {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case now := <-tick.C:
+				if n := w.cache.evictIdle(now.Add(-idle)); n > 0 {
+					w.log.Debug("run cache: idle runs evicted", "runs", n, "idle_for", idle)
+				}
+			}
+		}
+	}
 }

@@ -32,8 +32,16 @@ type WorkerOptions struct {
 	// attempt runs) is redelivered to another worker, which records the
 	// lost attempt as timed out and runs the next one (default 2s).
 	ActivityTaskTimeout time.Duration
-	// CacheSize is the number of runs kept in memory (default 10,000).
+	// CacheSize is the most runs kept in memory, suspended where their code
+	// waits, so that a task applies only its input instead of replaying the
+	// history (default 5,000; beyond it the least recently used idle run
+	// is evicted). A cached run costs about 8 KB (its goroutine and state).
 	CacheSize int
+	// CacheIdleTimeout evicts a cached run no task has touched for this
+	// long: a run waiting on a signal, a long timer or a child holds no
+	// memory meanwhile and replays from its history on its next task
+	// (default 1 minute; negative: runs stay until CacheSize evicts them).
+	CacheIdleTimeout time.Duration
 	// ShutdownTimeout bounds how long Run waits for running activities
 	// after its context is done; those still running are then cancelled and
 	// released for redelivery (default 10s).
@@ -117,7 +125,10 @@ func (o WorkerOptions) normalize() (WorkerOptions, error) {
 		o.ActivityTaskTimeout = 2 * time.Second
 	}
 	if o.CacheSize <= 0 {
-		o.CacheSize = 10000
+		o.CacheSize = DefaultCacheSize
+	}
+	if o.CacheIdleTimeout == 0 {
+		o.CacheIdleTimeout = DefaultCacheIdleTimeout
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = 10 * time.Second
@@ -212,6 +223,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	if w.opts.Observer != nil {
 		loops = append(loops, w.sampleBacklog(ctx, backlog))
+	}
+	if w.opts.CacheIdleTimeout > 0 {
+		loops = append(loops, w.evictIdleRuns(ctx))
 	}
 	if w.opts.ClosedRunRetention > 0 {
 		loops = append(loops, func() error {

@@ -27,8 +27,13 @@ import (
 //		// renewing it for this long goes to another worker, which records
 //		// the lost attempt as timed out and runs the next (default 2s).
 //		ActivityTaskTimeout time.Duration
-//		// CacheSize is the number of runs kept in memory (default 10,000).
+//		// CacheSize is the most runs kept in memory, suspended where
+//		// their code waits (default 5,000; the least recently used idle
+//		// run is evicted beyond it and replays on its next task).
 //		CacheSize int
+//		// CacheIdleTimeout evicts a cached run no task touched for this
+//		// long (default 1 minute; negative: only CacheSize evicts).
+//		CacheIdleTimeout time.Duration
 //		// ShutdownTimeout bounds how long Run waits for running
 //		// activities once its context is done; those still running are
 //		// cancelled and released for redelivery (default 10s).
