@@ -425,13 +425,23 @@ func (w *Worker) loadRun(ctx context.Context, subj string) (*run, []history.Reco
 // the tasks of the activities it scheduled that have not completed, and the
 // run's closing in the index.
 func (w *Worker) requirements(ctx context.Context, r *run, streamSeq uint64) error {
+	// The latest decision of an open run: only what it bound.
+	cands, fast := r.boundBy(streamSeq)
 	var seqs []int64
-	for seq, a := range r.activities {
-		if a.scheduledIn == streamSeq && !a.done {
-			seqs = append(seqs, seq)
+	if fast {
+		for _, seq := range cands {
+			if a := r.activities[seq]; a != nil && a.scheduledIn == streamSeq && !a.done {
+				seqs = append(seqs, seq)
+			}
 		}
+	} else {
+		for seq, a := range r.activities {
+			if a.scheduledIn == streamSeq && !a.done {
+				seqs = append(seqs, seq)
+			}
+		}
+		sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
 	}
-	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
 	msgs := make([]*nats.Msg, 0, len(seqs))
 	for _, seq := range seqs {
 		msgs = append(msgs, w.activityMsg(r, seq))
@@ -440,12 +450,23 @@ func (w *Worker) requirements(ctx context.Context, r *run, streamSeq uint64) err
 	// server publishes as a TimerFired input when due (also after downtime).
 	// Re-publishing replaces the schedule, so a redelivery is harmless.
 	var cancelled []int64
-	for seq, t := range r.timers {
+	timer := func(seq int64, t *timerState) {
 		switch {
 		case t.startedIn == streamSeq && !t.done:
 			msgs = append(msgs, w.timerMsg(r, seq, t))
 		case t.canceledIn == streamSeq && !r.closed:
 			cancelled = append(cancelled, seq)
+		}
+	}
+	if fast {
+		for _, seq := range cands {
+			if t := r.timers[seq]; t != nil {
+				timer(seq, t)
+			}
+		}
+	} else {
+		for seq, t := range r.timers {
+			timer(seq, t)
 		}
 	}
 	if err := w.publishAll(ctx, msgs); err != nil {
@@ -466,12 +487,29 @@ func (w *Worker) requirements(ctx context.Context, r *run, streamSeq uint64) err
 	// Activities cancelled by this decision, or left running by a closed
 	// run: tell the activity workers (core NATS, best effort; the outcome
 	// of such an attempt is ignored anyway).
-	for seq, a := range r.activities {
-		if a.cancelIn == streamSeq || r.closed && !a.done {
-			_ = w.store.NC.Publish(w.store.activityCancelSubject(r.info.RunID, seq), nil)
+	if fast {
+		for _, seq := range cands {
+			if a := r.activities[seq]; a != nil && a.cancelIn == streamSeq {
+				_ = w.store.NC.Publish(w.store.activityCancelSubject(r.info.RunID, seq), nil)
+			}
+		}
+	} else {
+		for seq, a := range r.activities {
+			if a.cancelIn == streamSeq || r.closed && !a.done {
+				_ = w.store.NC.Publish(w.store.activityCancelSubject(r.info.RunID, seq), nil)
+			}
 		}
 	}
-	if err := w.childRequirements(ctx, r, streamSeq); err != nil {
+	if fast {
+		cs := cands[:0:0]
+		for _, seq := range cands {
+			if r.children[seq] != nil {
+				cs = append(cs, seq)
+			}
+		}
+		cands = cs
+	}
+	if err := w.childRequirements(ctx, r, streamSeq, cands, fast); err != nil {
 		return err
 	}
 	if r.closed && r.closeEvent.Type == history.WorkflowContinuedAsNew {
@@ -494,12 +532,16 @@ func (w *Worker) requirements(ctx context.Context, r *run, streamSeq uint64) err
 // childRequirements starts the children this decision scheduled, asks
 // those it cancelled to stop, and, when the run has closed, applies the
 // parent close policy to the children still open.
-func (w *Worker) childRequirements(ctx context.Context, r *run, streamSeq uint64) error {
-	seqs := make([]int64, 0, len(r.children))
-	for seq := range r.children {
-		seqs = append(seqs, seq)
+// With only (an open run's latest decision), it looks at the children in
+// seqs alone.
+func (w *Worker) childRequirements(ctx context.Context, r *run, streamSeq uint64, seqs []int64, only bool) error {
+	if !only {
+		seqs = make([]int64, 0, len(r.children))
+		for seq := range r.children {
+			seqs = append(seqs, seq)
+		}
+		sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
 	}
-	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
 	var open []*childState
 	for _, seq := range seqs {
 		cs := r.children[seq]

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,10 +84,16 @@ type run struct {
 	// of the commands it produces next.
 	lastInputSeq int64
 	streamSeq    uint64 // stream seq of the last record applied
-	started      bool
-	closeCmd     bool // the code produced its closing command
-	closed       bool // a closing event is recorded
-	closeEvent   *history.Event
+	// boundIn and bound: the commands bound by the record at stream seq
+	// boundIn (event seqs; the cause for a cancel), so that requirements
+	// of the latest decision look at them alone, not at every activity,
+	// timer and child of the run (a fan-out of 1,000 made that quadratic).
+	boundIn    uint64
+	bound      []int64
+	started    bool
+	closeCmd   bool // the code produced its closing command
+	closed     bool // a closing event is recorded
+	closeEvent *history.Event
 	// versions holds the version of each change id: those recorded anywhere
 	// in the history (known before the code reaches them) and those chosen
 	// now; versionMarked says which the code has already marked this time.
@@ -262,6 +269,7 @@ func (r *run) addCommand(c *command) {
 // events are matched against what the code produced. At the end of a
 // decision record every command the code produced must have been matched.
 func (r *run) applyRecord(reg *Registry, rec history.Record) error {
+	r.boundIn, r.bound = rec.StreamSeq, r.bound[:0]
 	if n := len(rec.Events); rec.Kind == history.KindDecision && n > 0 {
 		r.decFirst, r.decLast = rec.Events[0].Seq, rec.Events[n-1].Seq
 		defer func() { r.decFirst, r.decLast = 0, 0 }()
@@ -300,6 +308,16 @@ func (r *run) applyRecord(reg *Registry, rec history.Record) error {
 	}
 	r.streamSeq = rec.StreamSeq
 	return nil
+}
+
+// boundBy returns the event seqs that requirements of the record at
+// streamSeq must look at, ascending: the commands it bound, when it is the
+// latest record bound and the run is open; nil otherwise (all of them).
+func (r *run) boundBy(streamSeq uint64) ([]int64, bool) {
+	if streamSeq != r.boundIn || r.closed {
+		return nil, false
+	}
+	return slices.Compact(slices.Sorted(slices.Values(r.bound))), true
 }
 
 func (r *run) decided(streamSeq uint64) {
@@ -394,6 +412,15 @@ func (r *run) matchCommand(ev history.Event, streamSeq uint64) error {
 }
 
 func (r *run) bindCommand(c *command, ev history.Event, streamSeq uint64) {
+	if streamSeq != r.boundIn {
+		r.boundIn, r.bound = streamSeq, r.bound[:0]
+	}
+	switch ev.Type {
+	case history.ActivityScheduled, history.TimerStarted, history.ChildWorkflowScheduled:
+		r.bound = append(r.bound, ev.Seq)
+	case history.TimerCanceled, history.ActivityCancelRequested, history.ChildWorkflowCancelRequested:
+		r.bound = append(r.bound, ev.Cause)
+	}
 	switch ev.Type {
 	case history.ActivityScheduled:
 		r.activities[ev.Seq] = &activityState{name: ev.Name, future: c.future, scheduled: ev, scheduledIn: streamSeq, unregister: c.unregister}
@@ -870,6 +897,7 @@ func (r *run) takeCommands(now time.Time) []history.Event {
 func (r *run) commit(rec history.Record) {
 	cmds := r.pending
 	r.pending = nil
+	r.boundIn, r.bound = rec.StreamSeq, r.bound[:0]
 	i := 0
 	for _, ev := range rec.Events {
 		if ev.Type.IsCommand() {
