@@ -5,6 +5,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // runCache keeps recently touched runs in memory, suspended where their code
@@ -25,6 +27,107 @@ type cacheEntry struct {
 	refs int
 	elem *list.Element
 	used time.Time // when its last task ended (guarded by runCache.mu)
+	// deciders counts the workflow-task handlers holding or waiting for
+	// the run; queued are inputs handed to them (offer), with their size
+	// (both guarded by runCache.mu).
+	deciders    int
+	queued      []queuedTask
+	queuedBytes int
+}
+
+// queuedTask is a workflow task handed to the handler that holds its run,
+// to be applied in that handler's decision and settled by it.
+type queuedTask struct {
+	msg  jetstream.Msg
+	task workflowTask
+}
+
+// mergeBudget bounds the inputs one decision takes from others' tasks: in
+// tasks and in bytes of their messages, so that the decision record stays
+// far below the server's max payload (1 MiB by default) with the commands
+// the code adds.
+const (
+	mergeMaxTasks = 256
+	mergeMaxBytes = 192 << 10
+)
+
+// acquireDecider is acquire for a workflow-task handler: while it holds
+// or waits for the run, other inputs of the run may be handed to it.
+func (c *runCache) acquireDecider(key string, pre []queuedTask) *cacheEntry {
+	c.mu.Lock()
+	e := c.entries[key]
+	if e == nil {
+		e = &cacheEntry{key: key}
+		e.elem = c.lru.PushFront(e)
+		c.entries[key] = e
+	} else {
+		c.lru.MoveToFront(e.elem)
+	}
+	e.refs++
+	e.deciders++
+	for _, q := range pre {
+		e.queued = append(e.queued, q)
+		e.queuedBytes += len(q.msg.Data())
+	}
+	c.mu.Unlock()
+	e.mu.Lock()
+	return e
+}
+
+// offer hands q to a workflow-task handler that holds or waits for q's
+// run, if there is one and its batch has room: that handler applies q's
+// input in its next decision (inputs that arrive together, such as the
+// completions of a fan-out, make one decision instead of one each) and
+// settles q. It reports whether q was handed over.
+func (c *runCache) offer(key string, q queuedTask) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[key]
+	n := len(q.msg.Data())
+	if e == nil || e.deciders == 0 || len(e.queued) >= mergeMaxTasks || e.queuedBytes+n > mergeMaxBytes {
+		return false
+	}
+	e.queued = append(e.queued, q)
+	e.queuedBytes += n
+	return true
+}
+
+// take returns the inputs queued for the holder of e, up to what its
+// batch (taken so far: tasks, bytes) has room for.
+func (c *runCache) take(e *cacheEntry, tasks, bytes int) []queuedTask {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for n < len(e.queued) && tasks+n < mergeMaxTasks {
+		size := len(e.queued[n].msg.Data())
+		if bytes+size > mergeMaxBytes {
+			break
+		}
+		bytes += size
+		e.queuedBytes -= size
+		n++
+	}
+	out := e.queued[:n:n]
+	e.queued = e.queued[n:]
+	if len(e.queued) == 0 {
+		e.queued, e.queuedBytes = nil, 0
+	}
+	return out
+}
+
+// releaseDecider is release for a workflow-task handler. Inputs still
+// queued go to the next handler waiting for the run or, if none is, back
+// to the caller, which must handle them.
+func (c *runCache) releaseDecider(e *cacheEntry) []queuedTask {
+	c.mu.Lock()
+	e.deciders--
+	var left []queuedTask
+	if e.deciders == 0 {
+		left, e.queued, e.queuedBytes = e.queued, nil, 0
+	}
+	c.mu.Unlock()
+	c.release(e)
+	return left
 }
 
 func newRunCache(max int) *runCache {

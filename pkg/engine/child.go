@@ -245,29 +245,36 @@ func (s *Store) closeChildren(ctx context.Context, children []*childState) error
 	return nil
 }
 
-// withChildStarts puts a ChildWorkflowStarted before the outcome of a child
+// withChildStartsFrom puts a ChildWorkflowStarted before the outcome of a child
 // whose start note has not been recorded yet: the child's close can
 // overtake the note (both are inputs from different writers), and a
 // history records a child's start before its outcome, once.
-func (r *run) withChildStarts(evs []history.Event) []history.Event {
+//
+// from (the source of each event, processWorkflowTask) is kept aligned: a
+// start takes its completion's.
+func (r *run) withChildStartsFrom(evs []history.Event, from []int) ([]history.Event, []int) {
 	var out []history.Event
+	var of []int
 	for i, ev := range evs {
 		if ev.Type == history.ChildWorkflowCompleted || ev.Type == history.ChildWorkflowFailed {
 			if cs := r.children[ev.Cause]; cs != nil && !cs.done && !cs.started.ready {
 				if out == nil {
 					out = append([]history.Event(nil), evs[:i]...)
+					of = append([]int(nil), from[:i]...)
 				}
 				ref := cs.ref
 				out = append(out, history.Event{Type: history.ChildWorkflowStarted, Cause: ev.Cause, Child: &ref,
 					InputID: fmt.Sprintf("child:%d:started", ev.Cause)})
+				of = append(of, from[i])
 			}
 		}
 		if out != nil {
 			out = append(out, ev)
+			of = append(of, from[i])
 		}
 	}
 	if out == nil {
-		return evs
+		return evs, from
 	}
-	return out
+	return out, of
 }

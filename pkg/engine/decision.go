@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"time"
 
@@ -75,21 +76,101 @@ const maxDecisionAttempts = 8
 // processWorkflowTask advances one run by one input and then settles the
 // task message: handleWorkflowTask says what should become of it, and
 // settle is the one place that acks, naks or terms it.
+//
+// An input of a run another handler of this worker holds (the completions
+// of a fan-out arrive together) is handed to that handler instead
+// (runCache.offer): it applies the input in its next decision, with its
+// own, and settles it. Inputs handed over too late for that decision come
+// back to the handler when it lets the run go, and it handles them next.
 func (w *Worker) processWorkflowTask(ctx context.Context, msg jetstream.Msg) {
 	var task workflowTask
 	if err := json.Unmarshal(msg.Data(), &task); err != nil || task.RunID == "" {
 		w.settle(msg, drop(fmt.Sprintf("malformed workflow task on %s: %v", msg.Subject(), err)), w.log)
 		return
 	}
-	log := withLazy(w.log, "workflow_id", task.WorkflowID, "run_id", task.RunID, "input", task.InputID)
-	if w.opts.Observer == nil {
-		w.settle(msg, w.handleWorkflowTask(ctx, msg, task, log, nil), log)
+	if mergeable(&task) && w.cache.offer(task.RunID, queuedTask{msg: msg, task: task}) {
 		return
 	}
-	since, seen := time.Now(), &Info{}
-	o := w.handleWorkflowTask(ctx, msg, task, log, seen)
-	w.settle(msg, o, log)
-	w.observeTask(seen, o, since) // observe.go
+	var pre []queuedTask
+	for {
+		b := &batch{pre: pre}
+		log := withLazy(w.log, "workflow_id", task.WorkflowID, "run_id", task.RunID, "input", task.InputID)
+		var since time.Time
+		var seen *Info
+		if w.opts.Observer != nil {
+			since, seen = time.Now(), &Info{}
+		}
+		o := w.handleWorkflowTask(ctx, msg, task, log, seen, b)
+		w.settle(msg, o, log)
+		if seen != nil {
+			w.observeTask(seen, o, since) // observe.go
+		}
+		for i, q := range b.taken {
+			qo, ok := b.own[i]
+			if !ok {
+				qo = o.forMerged()
+			}
+			w.settle(q.msg, qo, withLazy(w.log, "workflow_id", q.task.WorkflowID, "run_id", q.task.RunID, "input", q.task.InputID))
+			if seen != nil {
+				w.observeTask(seen, qo, since)
+			}
+		}
+		if len(b.left) == 0 {
+			return
+		}
+		msg, task, pre = b.left[0].msg, b.left[0].task, b.left[1:]
+	}
+}
+
+// mergeable says whether a task's input may be applied in another task's
+// decision: an outcome (of an activity, timer or child) for a run that
+// exists, not a start, signals, a cancel or a reset, which have their own
+// steps.
+func mergeable(t *workflowTask) bool {
+	if t.Event == nil || t.RecordSeq != 0 {
+		return false
+	}
+	switch t.Event.Type {
+	case history.ActivityCompleted, history.ActivityFailed, history.ActivityAttemptFailed,
+		history.TimerFired, history.ChildWorkflowStarted, history.ChildWorkflowStartFailed,
+		history.ChildWorkflowCompleted, history.ChildWorkflowFailed:
+		return true
+	}
+	return false
+}
+
+// batch is what one handler of a workflow task did with the inputs other
+// tasks handed to it: pre were handed back to the caller by the previous
+// handler of the run, taken went into its decisions (own: the verdict on
+// one of them when it differs from the decision's), left were handed to
+// it too late and are the caller's to handle next.
+type batch struct {
+	pre        []queuedTask
+	taken      []queuedTask
+	takenBytes int
+	own        map[int]outcome
+	left       []queuedTask
+}
+
+func (b *batch) setOwn(i int, o outcome) {
+	if b.own == nil {
+		b.own = map[int]outcome{}
+	}
+	b.own[i] = o
+}
+
+// forMerged is the verdict on an input applied in the decision whose own
+// verdict is o: done or closed alike; a retry alike (logged once, for the
+// decision); a drop names the decision's own input, so the others come
+// back at once to be judged alone.
+func (o outcome) forMerged() outcome {
+	switch o.kind {
+	case taskRetry:
+		return outcome{kind: taskRetry, delay: o.delay, quiet: true}
+	case taskDrop:
+		return outcome{kind: taskRetry, quiet: true}
+	}
+	return o
 }
 
 // handleWorkflowTask advances one run by one input. The order of writes is
@@ -102,13 +183,20 @@ func (w *Worker) processWorkflowTask(ctx context.Context, msg jetstream.Msg) {
 //
 // seen, when not nil (a worker with an Observer), is set to the run's info
 // once the run is known.
-func (w *Worker) handleWorkflowTask(ctx context.Context, msg jetstream.Msg, task workflowTask, log *slog.Logger, seen *Info) outcome {
+//
+// b (may be nil) receives the inputs of other tasks of the run that this
+// decision applied too (processWorkflowTask).
+func (w *Worker) handleWorkflowTask(ctx context.Context, msg jetstream.Msg, task workflowTask, log *slog.Logger, seen *Info, b *batch) outcome {
+	if b == nil {
+		b = &batch{}
+	}
 	subj, err := w.store.Log.Subject(task.WorkflowID, task.RunID)
 	if err != nil {
+		b.left = b.pre
 		return drop(fmt.Sprintf("bad workflow id in task: %v", err))
 	}
-	e := w.cache.acquire(task.RunID)
-	defer w.cache.release(e)
+	e := w.cache.acquireDecider(task.RunID, b.pre)
+	defer func() { b.left = w.cache.releaseDecider(e) }()
 
 	fresh := false // the run in hand was read from the history by this call
 	for attempt := 0; attempt < maxDecisionAttempts; attempt++ {
@@ -191,12 +279,37 @@ func (w *Worker) handleWorkflowTask(ctx context.Context, msg jetstream.Msg, task
 
 		now := time.Now().UTC()
 		var candidates []history.Event
+		var from []int // per candidate: -1 this task, i: b.taken[i]
 		moreSignals := false
 		if task.Event != nil && task.RecordSeq == 0 {
 			candidates = append(candidates, task.Before...)
 			ev := *task.Event
 			ev.InputID = task.InputID
 			candidates = append(candidates, ev)
+		}
+		for range candidates {
+			from = append(from, -1)
+		}
+		// Inputs of this run handed over by other tasks (fan-in): they are
+		// applied in this decision too.
+		for _, q := range w.cache.take(e, len(b.taken), b.takenBytes) {
+			b.taken = append(b.taken, q)
+			b.takenBytes += len(q.msg.Data())
+		}
+		for i, q := range b.taken {
+			if _, judged := b.own[i]; judged {
+				continue
+			}
+			if q.task.WorkflowID != r.info.WorkflowID {
+				b.setOwn(i, outcome{kind: taskRetry, quiet: true}) // judged alone, next
+				continue
+			}
+			for _, ev := range q.task.Before {
+				candidates, from = append(candidates, ev), append(from, i)
+			}
+			ev := *q.task.Event
+			ev.InputID = q.task.InputID
+			candidates, from = append(candidates, ev), append(from, i)
 		}
 		if task.InputID == signalsInputID {
 			sigs, err := w.pendingSignals(ctx, task, r)
@@ -207,19 +320,41 @@ func (w *Worker) handleWorkflowTask(ctx context.Context, msg jetstream.Msg, task
 			moreSignals = len(fit) < len(sigs)
 			candidates = append(candidates, fit...)
 		}
-		candidates = r.withChildStarts(candidates)
+		for len(from) < len(candidates) {
+			from = append(from, -1) // signals (read above) belong to this task
+		}
+		candidates, from = r.withChildStartsFrom(candidates, from)
 		var inputs []history.Event
+		var redone []uint64 // decisions of merged inputs already applied
 		stale := false
-		for _, ev := range candidates {
-			if _, done := r.applied[ev.InputID]; done {
+		ids := make(map[string]bool, len(candidates))
+		for ci, ev := range candidates {
+			if ids[ev.InputID] {
+				continue // the same input twice in the batch (a redelivery)
+			}
+			ids[ev.InputID] = true
+			if seq, done := r.applied[ev.InputID]; done {
+				// A redelivered input: what its decision required is
+				// published again (after this decision, if there is one).
+				// (0: applied since the last decision, which this one is.)
+				if q := from[ci]; seq != 0 && (q >= 0 && ev.InputID == b.taken[q].task.InputID || q < 0 && ev.InputID == task.InputID) {
+					redone = append(redone, seq)
+				}
 				continue
 			}
 			ev.Time = now
 			ev.Seq = r.lastSeq + 1
 			if err := r.checkInput(ev); err != nil {
+				q := from[ci]
 				switch {
 				case errors.Is(err, errObsoleteInput):
 					w.log.Debug("late input not recorded", "workflow_id", task.WorkflowID, "run_id", task.RunID, "err", err)
+					continue
+				case q >= 0 && fresh && errors.Is(err, ErrInvalidInput):
+					b.setOwn(q, drop(err.Error()))
+					continue
+				case q >= 0 && fresh && !errors.Is(err, ErrRunClosed):
+					b.setOwn(q, retry(time.Second, "apply input", err))
 					continue
 				case !fresh:
 					// Judged against a cached copy, which may be behind
@@ -271,9 +406,10 @@ func (w *Worker) handleWorkflowTask(ctx context.Context, msg jetstream.Msg, task
 				id = fmt.Sprintf("sig:%d", r.lastSignalSeq)
 			}
 			if seq := r.applied[id]; seq != 0 {
-				if err := w.requirements(ctx, r, seq); err != nil {
-					return retry(time.Second, "publish what the decision requires", err)
-				}
+				redone = append(redone, seq)
+			}
+			if err := w.requirementsOf(ctx, r, redone, 0); err != nil {
+				return retry(time.Second, "publish what the decision requires", err)
 			}
 			return done()
 		}
@@ -315,6 +451,9 @@ func (w *Worker) handleWorkflowTask(ctx context.Context, msg jetstream.Msg, task
 			return abandoned()
 		}
 		if err := w.requirements(ctx, r, rec.StreamSeq); err != nil {
+			return retry(time.Second, "publish what the decision requires", err)
+		}
+		if err := w.requirementsOf(ctx, r, redone, rec.StreamSeq); err != nil {
 			return retry(time.Second, "publish what the decision requires", err)
 		}
 		if moreSignals && !r.closed {
@@ -421,10 +560,28 @@ func (w *Worker) loadRun(ctx context.Context, subj string) (*run, []history.Reco
 	return r, recs, nil
 }
 
+// requirementsOf is requirements of each decision in seqs once, but for
+// except (done already).
+func (w *Worker) requirementsOf(ctx context.Context, r *run, seqs []uint64, except uint64) error {
+	slices.Sort(seqs)
+	for _, seq := range slices.Compact(seqs) {
+		if seq == except {
+			continue
+		}
+		if err := w.requirements(ctx, r, seq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // requirements publishes what the decision record at streamSeq requires:
 // the tasks of the activities it scheduled that have not completed, and the
 // run's closing in the index.
 func (w *Worker) requirements(ctx context.Context, r *run, streamSeq uint64) error {
+	if streamSeq == 0 {
+		return nil // no decision: nothing it requires
+	}
 	// The latest decision of an open run: only what it bound.
 	cands, fast := r.boundBy(streamSeq)
 	var seqs []int64

@@ -91,7 +91,7 @@ func BenchmarkDecisionCachedRun(b *testing.B) {
 	for b.Loop() {
 		ev := history.Event{Type: history.ActivityCompleted, Cause: seq, Name: name, Attempt: 1, Result: json.RawMessage(`1`)}
 		task := workflowTask{V: 1, WorkflowID: "loop", RunID: ri.RunID, InputID: fmt.Sprintf("act:%d:done", seq), Event: &ev}
-		if o := w.handleWorkflowTask(ctx, benchTaskMsg{}, task, w.log, nil); o.kind != taskDone {
+		if o := w.handleWorkflowTask(ctx, benchTaskMsg{}, task, w.log, nil, nil); o.kind != taskDone {
 			b.Fatalf("decision after event %d: %v", seq, o)
 		}
 		seq += 2 // the completion, then the next ActivityScheduled
