@@ -6,6 +6,7 @@
 package history
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 )
@@ -261,14 +262,19 @@ type Duration time.Duration
 
 // MarshalJSON implements json.Marshaler.
 func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
+	// A duration's text is plain ASCII: no escaping to do.
+	s := time.Duration(d).String()
+	b := make([]byte, 0, len(s)+2)
+	return append(append(append(b, '"'), s...), '"'), nil
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '"' {
 		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		if n := len(b); n >= 2 && b[n-1] == '"' && !bytes.ContainsAny(b[1:n-1], "\\\"") {
+			s = string(b[1 : n-1]) // no escapes: the text as it stands
+		} else if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
 		v, err := time.ParseDuration(s)
