@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -36,18 +38,48 @@ func (e *BadRecordError) Unwrap() error { return e.Err }
 // DecodeRecords decodes the messages of one run's subject, in order. It
 // stops at the first message that is not a readable record and returns a
 // *BadRecordError naming it.
+//
+// A long history (a worker with an empty cache resuming a run of thousands
+// of events) is decoded on every CPU at once, in order-keeping chunks; the
+// error is still the first bad message's.
 func DecodeRecords(subject string, msgs []*jetstream.RawStreamMsg) ([]Record, error) {
-	out := make([]Record, 0, len(msgs))
-	for _, msg := range msgs {
-		rec, err := decodeChecked(msg.Data)
-		if err != nil {
-			return nil, &BadRecordError{Subject: subject, Seq: msg.Sequence, Err: err}
+	out := make([]Record, len(msgs))
+	decode := func(lo, hi int) error {
+		for i := lo; i < hi; i++ {
+			rec, err := decodeChecked(msgs[i].Data)
+			if err != nil {
+				return &BadRecordError{Subject: subject, Seq: msgs[i].Sequence, Err: err}
+			}
+			rec.StreamSeq = msgs[i].Sequence
+			out[i] = rec
 		}
-		rec.StreamSeq = msg.Sequence
-		out = append(out, rec)
+		return nil
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(msgs)/parallelDecodeMin)
+	if workers < 2 {
+		if err := decode(0, len(msgs)); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	size := (len(msgs) + workers - 1) / workers
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for k := range workers {
+		lo, hi := k*size, min((k+1)*size, len(msgs))
+		wg.Go(func() { errs[k] = decode(lo, hi) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
+
+// parallelDecodeMin is the least number of records per decoding goroutine.
+const parallelDecodeMin = 256
 
 // DecodeRecordsTolerant decodes what it can of the messages of one run's
 // subject: the readable records in order, and one *BadRecordError for each

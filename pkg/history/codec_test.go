@@ -2,10 +2,12 @@ package history_test
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/durablefuture/durablefuture/pkg/history"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestDurationJSON(t *testing.T) {
@@ -38,5 +40,39 @@ func TestDurationJSON(t *testing.T) {
 		if err := json.Unmarshal([]byte(in), &d); err == nil {
 			t.Fatalf("%s decoded as %v; want an error", in, time.Duration(d))
 		}
+	}
+}
+
+// A long history decodes on several goroutines; the records keep their
+// order and the error names the first bad message, as in one pass.
+func TestDecodeRecordsLongHistory(t *testing.T) {
+	const n = 3000
+	msgs := make([]*jetstream.RawStreamMsg, n)
+	for i := range msgs {
+		rec := history.Record{V: 1, Kind: history.KindDecision, Events: []history.Event{{Seq: int64(i + 1), Type: history.TimerFired, Cause: int64(i)}}}
+		data, err := json.Marshal(&rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs[i] = &jetstream.RawStreamMsg{Sequence: uint64(100 + i), Data: data}
+	}
+	recs, err := history.DecodeRecords("df.hist.a.b", msgs)
+	if err != nil || len(recs) != n {
+		t.Fatalf("%d records, %v", len(recs), err)
+	}
+	for i, rec := range recs {
+		if rec.StreamSeq != uint64(100+i) || rec.Events[0].Seq != int64(i+1) {
+			t.Fatalf("record %d: stream seq %d, event seq %d", i, rec.StreamSeq, rec.Events[0].Seq)
+		}
+	}
+	bad := func(i int) {
+		msgs[i] = &jetstream.RawStreamMsg{Sequence: uint64(100 + i), Data: []byte("not a record")}
+	}
+	bad(2500)
+	bad(1700)
+	_, err = history.DecodeRecords("df.hist.a.b", msgs)
+	var be *history.BadRecordError
+	if !errors.As(err, &be) || be.Seq != 1800 {
+		t.Fatalf("error %v; want the bad record at stream seq 1800 (the first)", err)
 	}
 }
