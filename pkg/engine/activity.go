@@ -229,7 +229,10 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 // task the moment it runs again, while the attempt's own worker, alive,
 // is sending its outcome; reading once more after reportGrace lets that
 // report land, so the activity is not run again after its outcome is
-// recorded (seen in the chaos suite: 54-83 ms between the two).
+// recorded (seen in the chaos suite: 54-83 ms between the two). Even then
+// it runs only once the history records the lost attempts
+// (awaitLostRecorded): a lost attempt's report may be in the task stream,
+// unrecorded, and if it is recorded first the activity is not run again.
 func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t activityTask, attempt int, again bool) ([]history.Event, bool) {
 	subj, err := w.store.Log.Subject(t.WorkflowID, t.RunID)
 	if err != nil {
@@ -329,9 +332,66 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 			w.ackDone(ctx, msg, t)
 			return nil, false
 		}
+		// Run only once the history says the lost attempts failed: until
+		// then, a lost attempt's own report (published before its worker
+		// died, or from a worker cut off but alive) may still be recorded
+		// first, and its outcome would then be this attempt's to respect.
+		if !w.awaitLostRecorded(ctx, msg, t, subj, after, events[len(events)-1].Attempt) {
+			return nil, false
+		}
 	}
 	return events, true
 }
+
+// awaitLostRecorded waits, renewing the task, until the run's history
+// records attempt lost of the activity (or a later one) as failed: the
+// fence that lets the next attempt run. If the activity has an outcome or
+// the run closed meanwhile, the task is acked and it returns false; if the
+// history says neither within lostFenceWait (no workflow worker, or the
+// server unavailable), the task is given back as released (not counted as
+// an attempt) and it returns false.
+func (w *Worker) awaitLostRecorded(ctx context.Context, msg jetstream.Msg, t activityTask, subj string, after uint64, lost int) bool {
+	w.log.Debug("activity: waiting for the history to record the lost attempts", "activity", t.Name, "run_id", t.RunID, "lost", lost)
+	deadline := time.Now().Add(lostFenceWait)
+	renewed := time.Now()
+	pause := 5 * time.Millisecond
+	for {
+		recs, err := w.store.Log.ReadFrom(ctx, subj, after)
+		if err == nil {
+			for _, rec := range recs {
+				for _, ev := range rec.Events {
+					switch {
+					case ev.Type.IsClosing(),
+						ev.Cause == t.ScheduledSeq && (ev.Type == history.ActivityCompleted || ev.Type == history.ActivityFailed):
+						w.log.Debug("activity: a lost attempt's outcome was recorded first: not run again", "activity", t.Name, "run_id", t.RunID)
+						w.ackDone(ctx, msg, t)
+						return false
+					case ev.Cause == t.ScheduledSeq && ev.Type == history.ActivityAttemptFailed && ev.Attempt >= lost:
+						return true
+					}
+				}
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			w.log.Warn("activity: the lost attempts were not recorded in time: task given back", "activity", t.Name, "run_id", t.RunID, "err", err)
+			w.releaseActivityTask(msg, t, int(numDelivered(msg)))
+			return false
+		}
+		if time.Since(renewed) > w.opts.ActivityTaskTimeout/4 {
+			_ = msg.InProgress()
+			renewed = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 200*time.Millisecond)
+	}
+}
+
+// lostFenceWait bounds how long a redelivered attempt waits for the
+// history to record the attempts it found lost (awaitLostRecorded).
+const lostFenceWait = 10 * time.Second
 
 // reportMsgID is the JetStream message id of an attempt's report: the same
 // attempt's report published twice is stored once, but two attempts never

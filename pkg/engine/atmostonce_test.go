@@ -278,3 +278,87 @@ func TestLateReportOfLostAttemptDoesNotHideTheNext(t *testing.T) {
 		t.Fatalf("want the outcome of attempt 2 recorded, got %+v", done)
 	}
 }
+
+var fencedRuns atomic.Int32
+
+func Fenced(ctx context.Context) (int32, error) { return fencedRuns.Add(1), nil }
+
+func FencedWorkflow(ctx workflow.Context) (int32, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Second})
+	var n int32
+	err := workflow.ExecuteActivity(ctx, Fenced).Get(ctx, &n)
+	return n, err
+}
+
+// An attempt whose worker died after publishing its outcome, before its
+// ack, is redelivered while no workflow worker has recorded that outcome
+// yet. The next attempt declares it lost, but runs only once the history
+// says so: here the outcome, first in the task stream, is recorded first,
+// and the activity is not run again.
+func TestRedeliveredAttemptWaitsForTheHistory(t *testing.T) {
+	fencedRuns.Store(0)
+	var crashed atomic.Bool
+	defer engine.SetTestHookActivityCrash(func(name string, attempt int, reported bool) bool {
+		return name == "Fenced" && reported && crashed.CompareAndSwap(false, true)
+	})()
+	ctx := testsrv.Context(t, 60*time.Second)
+	wfStopped := make(chan struct{})
+	defer engine.SetTestHookActivityReport(func(name string, attempt int, published bool) {
+		if name == "Fenced" && attempt == 1 && !published {
+			select { // report only once no workflow worker can record it
+			case <-wfStopped:
+			case <-ctx.Done():
+			}
+		}
+	})()
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	stopWF := testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflow(FencedWorkflow))
+	})
+	testsrv.RunWorker(t, c, worker.Options{ActivityTaskTimeout: time.Second}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterActivity(Fenced))
+	})
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "fenced"}, FencedWorkflow)
+	testsrv.Must(t, err)
+	// The activity is scheduled: stop the only workflow worker, so the
+	// outcome attempt 1 reports stays unrecorded.
+	testsrv.WaitFor(t, ctx, "the activity scheduled", func() bool {
+		evs, err := c.History(ctx, "fenced", "")
+		return err == nil && len(evs) >= 2
+	})
+	stopWF()
+	close(wfStopped)
+	// Attempt 1's report, then attempt 2's report of attempt 1 as lost,
+	// wait in the task stream for a workflow worker.
+	testsrv.WaitFor(t, ctx, "two reports waiting for a workflow worker", func() bool {
+		return crashed.Load() && wfPending(ctx, c) >= 2
+	})
+	// One task at a time: the reports are recorded in stream order.
+	testsrv.RunWorker(t, c, worker.Options{MaxConcurrentWorkflowTasks: 1}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflow(FencedWorkflow))
+	})
+	var n int32
+	testsrv.Must(t, run.Get(ctx, &n))
+	testsrv.WaitFor(t, ctx, "the redelivered activity task settled", func() bool { return actConsumerIdle(ctx, c) })
+	if got := fencedRuns.Load(); got != 1 || n != 1 {
+		t.Fatalf("the activity ran %d times (result %d); its first outcome was in the stream before attempt 2 ran", got, n)
+	}
+}
+
+// wfPending is how many workflow tasks of the default queue wait.
+func wfPending(ctx context.Context, c *client.Client) uint64 {
+	st, err := c.Store().JS.Stream(ctx, "DF_TASKS")
+	if err != nil {
+		return 0
+	}
+	cons, err := st.Consumer(ctx, "wf_default")
+	if err != nil {
+		return 0
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return 0
+	}
+	return info.NumPending + uint64(info.NumAckPending)
+}
