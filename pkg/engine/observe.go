@@ -119,7 +119,7 @@ func (e RecordedEvents) Scheduled(seq int64) (history.Event, bool) {
 	if !ok {
 		return history.Event{}, false
 	}
-	return a.scheduled, true
+	return *a.scheduled, true
 }
 
 // Activity attempt outcomes (ActivityAttempt.Outcome).

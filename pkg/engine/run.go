@@ -50,9 +50,9 @@ type activityState struct {
 	future      *future
 	done        bool
 	attempts    int
-	scheduled   history.Event
-	scheduledIn uint64 // stream seq of the decision record that scheduled it
-	cancelIn    uint64 // stream seq of the decision that cancelled it
+	scheduled   *history.Event // as recorded (the bound command's, reused)
+	scheduledIn uint64         // stream seq of the decision record that scheduled it
+	cancelIn    uint64         // stream seq of the decision that cancelled it
 	unregister  func()
 }
 
@@ -423,7 +423,10 @@ func (r *run) bindCommand(c *command, ev history.Event, streamSeq uint64) {
 	}
 	switch ev.Type {
 	case history.ActivityScheduled:
-		r.activities[ev.Seq] = &activityState{name: ev.Name, future: c.future, scheduled: ev, scheduledIn: streamSeq, unregister: c.unregister}
+		// The command is done with its own event once bound: it holds the
+		// recorded one (no second copy per activity: replay allocates less).
+		c.event = ev
+		r.activities[ev.Seq] = &activityState{name: ev.Name, future: c.future, scheduled: &c.event, scheduledIn: streamSeq, unregister: c.unregister}
 	case history.WorkflowCompleted, history.WorkflowFailed, history.WorkflowCanceled, history.WorkflowContinuedAsNew:
 		r.closed = true
 		e := ev
