@@ -101,7 +101,8 @@ type KeyMap struct {
 	Up, Down, Top, Bottom, PageDown, PageUp key.Binding
 	Open, Expand, Back, Quit, ForceQuit     key.Binding
 	Help, Filter, StatusFilter, Refresh     key.Binding
-	Copy, Timeline, Follow, FocusDetail     key.Binding
+	Copy, CopyLink, Timeline, Follow        key.Binding
+	FocusDetail                             key.Binding
 	Signal, Cancel, Terminate               key.Binding
 	Replay, Reset, Related                  key.Binding
 	Zoom, Stack, Palette                    key.Binding
@@ -126,6 +127,7 @@ func DefaultKeyMap() KeyMap {
 		StatusFilter: key.NewBinding(key.WithKeys("0", "1", "2", "3", "4", "5", "6", "7"), key.WithHelp("0-7", "status")),
 		Refresh:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "refresh")),
 		Copy:         key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy ID")),
+		CopyLink:     key.NewBinding(key.WithKeys("Y"), key.WithHelp("Y", "copy web link")),
 		Timeline:     key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "timeline")),
 		Follow:       key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "follow")),
 		FocusDetail:  key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "detail")),

@@ -22,6 +22,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/aymanbagabas/go-osc52/v2"
 	"github.com/charmbracelet/colorprofile"
+	"github.com/durablefuture/durablefuture/internal/runlist"
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/history"
 )
@@ -44,6 +45,9 @@ type Options struct {
 	Copy func(text string) error
 	// Output is the terminal (for OSC 52).
 	Output io.Writer
+	// WebURL is the base address of dfctl web ("" if unknown): Y copies
+	// the link to the selected run's page.
+	WebURL string
 	// ListInterval is how often the runs list is read again (default 2s;
 	// longer when reading it is slow).
 	ListInterval time.Duration
@@ -392,6 +396,8 @@ func (m *Model) handleKey(km tea.KeyPressMsg) tea.Cmd {
 		return m.listRuns()
 	case key.Matches(km, keys.Copy):
 		return m.copyID()
+	case key.Matches(km, keys.CopyLink):
+		return m.copyLink()
 	case key.Matches(km, keys.Signal):
 		return m.ask(actionSignal)
 	case key.Matches(km, keys.Cancel):
@@ -591,11 +597,37 @@ func (m *Model) copyID() tea.Cmd {
 	}
 }
 
+// copyLink copies the link to the run's page in dfctl web (the run on
+// show, or the selected workflow's latest run).
+func (m *Model) copyLink() tea.Cmd {
+	if m.opts.WebURL == "" {
+		return func() tea.Msg {
+			return statusMsg{text: "no dfctl web address: run dfctl web, then dfctl tui --web-url URL (or set DFCTL_WEB_URL)", err: true}
+		}
+	}
+	link := ""
+	if m.run != nil {
+		link = m.opts.WebURL + runlist.RunPath(m.run.ID, m.run.RunID)
+	} else if r := m.list.Selected(); r != nil {
+		link = m.opts.WebURL + runlist.RunPath(r.WorkflowID, r.RunID)
+	}
+	if link == "" {
+		return nil
+	}
+	copyFn := m.opts.Copy
+	return func() tea.Msg {
+		if err := copyFn(link); err != nil {
+			return statusMsg{text: "copy: " + err.Error(), err: true}
+		}
+		return statusMsg{text: "copied " + link}
+	}
+}
+
 // keys are the bindings of the screen on show, for the footer and ?.
 func (m *Model) keys() helpKeys {
 	k := m.ctx.Keys
 	nav := []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageDown, k.PageUp}
-	general := []key.Binding{k.Refresh, k.Copy, k.Help, k.Back, k.Quit, k.ForceQuit}
+	general := []key.Binding{k.Refresh, k.Copy, k.CopyLink, k.Help, k.Back, k.Quit, k.ForceQuit}
 	actions := []key.Binding{k.Signal, k.Cancel, k.Terminate, k.Replay, k.Reset, k.Stack, k.Palette}
 	switch {
 	case m.prompt != nil:
@@ -649,10 +681,10 @@ func (m *Model) keys() helpKeys {
 func (m *Model) paletteEntries() []key.Binding {
 	k := m.ctx.Keys
 	if m.run == nil {
-		return []key.Binding{k.Open, k.Filter, k.Signal, k.Cancel, k.Terminate, k.Replay, k.Copy, k.Refresh, k.Help, k.Quit}
+		return []key.Binding{k.Open, k.Filter, k.Signal, k.Cancel, k.Terminate, k.Replay, k.Copy, k.CopyLink, k.Refresh, k.Help, k.Quit}
 	}
 	return []key.Binding{k.Signal, k.Cancel, k.Terminate, k.Replay, k.Reset, k.Stack, k.Follow, k.Zoom,
-		k.Timeline, k.Related, k.Copy, k.Refresh, k.Help, k.Back}
+		k.Timeline, k.Related, k.Copy, k.CopyLink, k.Refresh, k.Help, k.Back}
 }
 
 // fullHelp lists every key of the screen on show, in columns when they fit.

@@ -921,3 +921,21 @@ func TestCardKeepsToItsShare(t *testing.T) {
 		t.Errorf("the result does not take two lines:\n%s", hs.text())
 	}
 }
+
+func TestCopyLink(t *testing.T) {
+	var copied []string
+	o := testOptions(newFakeSource(), &copied)
+	hs := newHarness(t, o, 80, 24)
+	hs.listed()
+	hs.keys("Y")
+	hs.until("the status line", func() bool { return hs.screenHas("no dfctl web address") })
+	o.WebURL = "http://127.0.0.1:8080"
+	hs = newHarness(t, o, 80, 24)
+	hs.listed()
+	hs.keys("Y")
+	want := "http://127.0.0.1:8080/runs/order-2/run-o2"
+	hs.until("the status line", func() bool { return hs.screenHas("copied http://127.0.0.1:8080/runs/") })
+	if len(copied) != 1 || copied[0] != want {
+		t.Fatalf("copied %q, want %s", copied, want)
+	}
+}

@@ -17,8 +17,9 @@ import (
 type describeOptions struct {
 	app *App
 
-	ID    string
-	RunID string
+	ID     string
+	RunID  string
+	WebURL string
 }
 
 func newDescribeCmd(app *App) *cobra.Command {
@@ -51,13 +52,16 @@ and:
   task_queue_workers  live workers of the task queue that run workflows
                       (running runs only)
   warnings            what keeps the run from going on, in words
+  web_url             the run's page in dfctl web, with --web-url or
+                      $DFCTL_WEB_URL (the address dfctl web printed)
 
 last_heartbeat_at is when the activity's latest heartbeat details were
 stored (at most every second); a heartbeat without details keeps the task
 alive but is not stored anywhere, so it is not shown.`,
 		Example: `  dfctl describe order-1
   dfctl describe order-1 -o json | jq '.pending_activities[] | {name, attempt, last_failure}'
-  dfctl describe order-1 --run 01JF...`,
+  dfctl describe order-1 --run 01JF...
+  DFCTL_WEB_URL=http://127.0.0.1:8080 dfctl describe order-1   # with a link to its page`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.ID = args[0]
@@ -65,6 +69,7 @@ alive but is not stored anywhere, so it is not shown.`,
 		},
 	}
 	cmd.Flags().StringVarP(&o.RunID, "run", "r", "", "run ID (default: the latest run)")
+	cmd.Flags().StringVar(&o.WebURL, "web-url", "", "address of dfctl web, to print the run's page (default $"+webURLEnv+")")
 	return cmd
 }
 
@@ -89,6 +94,8 @@ type runDescription struct {
 	// TaskQueueWorkers is set for a running run only.
 	TaskQueueWorkers *int     `json:"task_queue_workers,omitempty"`
 	Warnings         []string `json:"warnings,omitempty"`
+	// WebURL is the run's page in dfctl web (--web-url, $DFCTL_WEB_URL).
+	WebURL string `json:"web_url,omitempty"`
 }
 
 // pendingActivity is an open activity with what the heartbeats bucket
@@ -110,6 +117,10 @@ func runDescribe(cmd *cobra.Command, o *describeOptions) error {
 	if err := validateID(o.ID); err != nil {
 		return err
 	}
+	base, err := webBase(o.WebURL)
+	if err != nil {
+		return err
+	}
 	c, err := o.app.ReadClient(cmd)
 	if err != nil {
 		return err
@@ -120,6 +131,7 @@ func runDescribe(cmd *cobra.Command, o *describeOptions) error {
 	if err != nil {
 		return err
 	}
+	d.WebURL = webLink(base, d.WorkflowID, d.RunID)
 	ios := o.app.IO
 	switch o.app.Output {
 	case outJSON:
@@ -256,6 +268,9 @@ func writeDescription(ios *IOStreams, d *runDescription) {
 	}
 	line("Workflow ID", ri.WorkflowID)
 	line("Run ID", ri.RunID)
+	if d.WebURL != "" {
+		line("Web", d.WebURL)
+	}
 	line("Type", ri.Type)
 	line("Task queue", ri.TaskQueue)
 	line("Status", statusText(st, ri.Status, ios.OutTTY))

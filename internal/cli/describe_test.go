@@ -192,6 +192,27 @@ func TestDescribeFailedRunShowsFailureFirst(t *testing.T) {
 	if len(d.PendingActivities) != 0 || d.PendingActivities == nil || d.TaskQueueWorkers != nil {
 		t.Errorf("a closed run waits for nothing: pending %+v, workers %v", d.PendingActivities, d.TaskQueueWorkers)
 	}
+
+	// The link to the run's page in dfctl web, given its address.
+	r = e.run(t, false, "describe", "charge-1", "-o", "json", "--web-url", "http://127.0.0.1:8080/?token=secret")
+	expectCode(t, r, 0)
+	link := decode[struct {
+		RunID  string `json:"run_id"`
+		WebURL string `json:"web_url"`
+	}](t, r.out)
+	if want := "http://127.0.0.1:8080/runs/charge-1/" + link.RunID; link.WebURL != want {
+		t.Errorf("web_url %q, want %q (no token in a link to share)", link.WebURL, want)
+	}
+	r = e.run(t, false, "describe", "charge-1", "--web-url", "http://web.example:9090/df/")
+	expectCode(t, r, 0)
+	if !strings.Contains(r.out, "web\thttp://web.example:9090/df/runs/charge-1/"+link.RunID+"\n") {
+		t.Errorf("no web line in\n%s", r.out)
+	}
+	r = e.run(t, false, "describe", "charge-1", "--web-url", "localhost:8080")
+	expectCode(t, r, 2)
+	if !strings.Contains(r.errOut, "http://127.0.0.1:8080") {
+		t.Errorf("a bad web URL says %q; want what to give", r.errOut)
+	}
 }
 
 // A run on a task queue that no worker serves is flagged, in JSON and text.

@@ -18,8 +18,9 @@ import (
 type tuiOptions struct {
 	app *App
 
-	ID    string
-	RunID string
+	ID     string
+	RunID  string
+	WebURL string
 }
 
 func newTUICmd(app *App) *cobra.Command {
@@ -33,7 +34,8 @@ selected event as JSON, a timeline (t) and follow mode (f, on by itself for
 a running run). A run opens on a card with why it failed, or what it waits
 for (activities with their attempts and retries, timers, children). Z zooms
 the detail pane, S shows where the run's code waits (asked of a live
-worker), : lists every action. With ID, open that workflow's latest run (or
+worker), : lists every action, y copies the workflow ID and Y the link
+to its page in dfctl web (with --web-url or $DFCTL_WEB_URL). With ID, open that workflow's latest run (or
 run R) at once. ? shows every key.
 
 It needs a terminal; for scripts use dfctl list and dfctl show ID
@@ -49,6 +51,7 @@ set), always or never. Logs go to ` + "`$XDG_STATE_HOME/durablefuture/tui.log`" 
 		},
 	}
 	cmd.Flags().StringVarP(&o.RunID, "run", "r", "", "run ID (default: the latest run)")
+	cmd.Flags().StringVar(&o.WebURL, "web-url", "", "address of dfctl web: Y copies the link to the run's page (default $"+webURLEnv+")")
 	return cmd
 }
 
@@ -65,6 +68,10 @@ func runTUI(cmd *cobra.Command, o *tuiOptions) error {
 	}
 	if o.RunID != "" && o.ID == "" {
 		return usageError("--run needs a workflow ID")
+	}
+	base, err := webBase(o.WebURL)
+	if err != nil {
+		return err
 	}
 	// The screen belongs to the TUI: logs go to a file, or nowhere.
 	prev := slog.Default()
@@ -85,6 +92,7 @@ func runTUI(cmd *cobra.Command, o *tuiOptions) error {
 		WorkflowID: o.ID,
 		RunID:      o.RunID,
 		Output:     ios.Out,
+		WebURL:     base,
 	}
 	opts.NoColor, opts.Profile = tuiColor(ios)
 	err = tui.Run(cmd.Context(), opts, tea.WithInput(ios.In), tea.WithOutput(ios.Out))

@@ -121,6 +121,7 @@ func serveWeb(ctx context.Context, ios *IOStreams, addr string, wo web.Options, 
 		mode = "actions enabled"
 	}
 	fmt.Fprintf(ios.ErrOut, "%s serving %s %s\n", est.info.Render("▶"), u.String(), est.faint.Render("("+mode+"; ctrl-c stops)"))
+	fmt.Fprintf(ios.ErrOut, "  %s\n", est.faint.Render(fmt.Sprintf("links to these pages: %s=http://%s dfctl describe ID (dfctl tui: Y copies one)", webURLEnv, u.Host)))
 
 	// Live streams end when the server stops: their requests' context is
 	// this one.

@@ -6,6 +6,7 @@
 package runlist
 
 import (
+	"net/url"
 	"strings"
 	"time"
 
@@ -134,4 +135,14 @@ func Duration(now time.Time, ri *engine.RunInfo) string {
 		end = *ri.CloseTime
 	}
 	return history.ShortDuration(end.Sub(ri.StartTime))
+}
+
+// RunPath is the stable URL path of a run's page in dfctl web (runID "":
+// the latest run), as dfctl describe and the TUI print and copy it.
+func RunPath(workflowID, runID string) string {
+	p := "/runs/" + url.PathEscape(workflowID)
+	if runID != "" {
+		p += "/" + url.PathEscape(runID)
+	}
+	return p
 }

@@ -179,15 +179,8 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// RunPath is the stable URL path of a run (runID "": the latest run), as
-// dfctl and the TUI can print it.
-func RunPath(workflowID, runID string) string {
-	p := "/runs/" + url.PathEscape(workflowID)
-	if runID != "" {
-		p += "/" + url.PathEscape(runID)
-	}
-	return p
-}
+// RunPath is the stable URL path of a run (runlist.RunPath).
+var RunPath = runlist.RunPath
 
 // --- runs list
 
