@@ -38,13 +38,26 @@ func TestFanInMergesCompletions(t *testing.T) {
 	const n = 300
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
-	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
-		testsrv.Must(t, w.RegisterWorkflow(FanInWorkflow))
-		testsrv.Must(t, w.RegisterActivity(Square))
-	})
 	ctx := testsrv.Context(t, 60*time.Second)
+	// The completions pile up while no workflow worker runs, then arrive
+	// together at the one that starts: they must not take a decision each.
+	stopWF := testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflow(FanInWorkflow))
+	})
 	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "fan-in"}, FanInWorkflow, n)
 	testsrv.Must(t, err)
+	testsrv.WaitFor(t, ctx, "the activities scheduled", func() bool {
+		evs, err := c.History(ctx, "fan-in", "")
+		return err == nil && len(evs) >= n+1
+	})
+	stopWF()
+	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterActivity(Square))
+	})
+	testsrv.WaitFor(t, ctx, "every completion waiting", func() bool { return wfPending(ctx, c) >= n })
+	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflow(FanInWorkflow))
+	})
 	var sum int
 	testsrv.Must(t, run.Get(ctx, &sum))
 	want := 0
