@@ -346,14 +346,17 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 // awaitLostRecorded waits, renewing the task, until the run's history
 // records attempt lost of the activity (or a later one) as failed: the
 // fence that lets the next attempt run. If the activity has an outcome or
-// the run closed meanwhile, the task is acked and it returns false; if the
-// history says neither within lostFenceWait (no workflow worker, or the
-// server unavailable), the task is given back as released (not counted as
-// an attempt) and it returns false.
+// the run closed meanwhile, the task is acked and it returns false.
+//
+// It waits as long as that takes (no workflow worker, the server
+// unavailable): giving the task back is not safe, since the lost attempt's
+// worker, if alive, acks the task once it has reported, and if its report
+// comes after the loss it is dropped as obsolete; this attempt is then the
+// only one left to run (the 3-node cluster test lost a run that way). Only
+// a worker shutting down gives the task back, as released.
 func (w *Worker) awaitLostRecorded(ctx context.Context, msg jetstream.Msg, t activityTask, subj string, after uint64, lost int) bool {
 	w.log.Debug("activity: waiting for the history to record the lost attempts", "activity", t.Name, "run_id", t.RunID, "lost", lost)
-	deadline := time.Now().Add(lostFenceWait)
-	renewed := time.Now()
+	start, renewed, warned := time.Now(), time.Now(), false
 	pause := 5 * time.Millisecond
 	for {
 		recs, err := w.store.Log.ReadFrom(ctx, subj, after)
@@ -372,10 +375,14 @@ func (w *Worker) awaitLostRecorded(ctx context.Context, msg jetstream.Msg, t act
 				}
 			}
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			w.log.Warn("activity: the lost attempts were not recorded in time: task given back", "activity", t.Name, "run_id", t.RunID, "err", err)
+		if ctx.Err() != nil {
 			w.releaseActivityTask(msg, t, int(numDelivered(msg)))
 			return false
+		}
+		if !warned && time.Since(start) > lostFenceWarn {
+			warned = true
+			w.log.Warn("activity: still waiting for the history to record the lost attempts (is a workflow worker running?)",
+				"activity", t.Name, "run_id", t.RunID, "lost", lost, "err", err)
 		}
 		if time.Since(renewed) > w.opts.ActivityTaskTimeout/4 {
 			_ = msg.InProgress()
@@ -389,9 +396,9 @@ func (w *Worker) awaitLostRecorded(ctx context.Context, msg jetstream.Msg, t act
 	}
 }
 
-// lostFenceWait bounds how long a redelivered attempt waits for the
-// history to record the attempts it found lost (awaitLostRecorded).
-const lostFenceWait = 10 * time.Second
+// lostFenceWarn is how long a redelivered attempt waits for the history
+// to record the attempts it found lost before it says so in the log.
+const lostFenceWarn = 10 * time.Second
 
 // reportMsgID is the JetStream message id of an attempt's report: the same
 // attempt's report published twice is stored once, but two attempts never
