@@ -62,7 +62,16 @@ func FileRecords(f *history.File) []history.Record {
 // over the records, so each meets the same decision boundaries and runs the
 // same checks.
 func ReplayRecords(reg *Registry, recs []history.Record, lenientInputs ...string) error {
+	return ReplayRecordsDeadlock(reg, recs, DefaultDeadlockTimeout, lenientInputs...)
+}
+
+// ReplayRecordsDeadlock is ReplayRecords with the deadlock timeout of the
+// workflow code (WorkerOptions.DeadlockTimeout; negative: never).
+func ReplayRecordsDeadlock(reg *Registry, recs []history.Record, deadlock time.Duration, lenientInputs ...string) error {
 	r := newRun(slog.New(slog.DiscardHandler))
+	if deadlock != 0 {
+		r.disp.deadlock = deadlock
+	}
 	if len(lenientInputs) > 0 {
 		// As WorkerOptions.LenientInputs on a live worker.
 		r.lenient = make(map[string]bool, len(lenientInputs))

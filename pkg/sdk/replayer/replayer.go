@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/history"
@@ -48,9 +49,16 @@ var ErrVersion1File = errors.New(history.Version1Warning)
 
 // Replayer replays histories against registered workflow code.
 type Replayer struct {
-	reg     *engine.Registry
-	lenient []string
+	reg      *engine.Registry
+	lenient  []string
+	deadlock time.Duration
 }
+
+// SetDeadlockTimeout sets how long workflow code may run without yielding
+// before the replay calls it a deadlock (DF1006), as
+// worker.Options.DeadlockTimeout does on a live worker (default 1s;
+// negative: never). A CI machine under load may want more.
+func (r *Replayer) SetDeadlockTimeout(d time.Duration) { r.deadlock = d }
 
 // SetLenientInputs names activities and workflows whose changed inputs
 // replay as compatible, as worker.Options.LenientInputs does on a live
@@ -100,7 +108,7 @@ func (r *Replayer) replayFile(path string) FileResult {
 // ReplayHistory replays a decoded history file (see ErrVersion1File for a
 // version 1 file).
 func (r *Replayer) ReplayHistory(h *history.File) error {
-	if err := engine.ReplayRecords(r.reg, engine.FileRecords(h), r.lenient...); err != nil {
+	if err := engine.ReplayRecordsDeadlock(r.reg, engine.FileRecords(h), r.deadlock, r.lenient...); err != nil {
 		return err
 	}
 	if h.Version < 2 {

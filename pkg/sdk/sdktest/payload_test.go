@@ -102,6 +102,10 @@ func replayFile(t *testing.T, c *client.Client, id string, wf any) {
 	f, err := history.DecodeFile(&buf)
 	testsrv.Must(t, err)
 	r := replayer.New()
+	// One step of these workflows encodes megabytes of arguments: under
+	// the race detector on a loaded 2-core machine it can outlast the
+	// default 1s deadlock timeout (what is checked here is the payloads).
+	r.SetDeadlockTimeout(30 * time.Second)
 	testsrv.Must(t, r.RegisterWorkflow(wf))
 	if err := r.ReplayHistory(f); err != nil {
 		t.Fatalf("replay of the history file: %v", err)
