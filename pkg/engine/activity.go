@@ -267,6 +267,12 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 			}
 		}
 	}
+	if lastReported >= attempt {
+		// A later delivery took this attempt for lost (this one waited, or
+		// its renewals were lost): it owns the task; this one does nothing.
+		w.log.Debug("activity: attempt superseded by a later delivery: not run", "activity", t.Name, "run_id", t.RunID, "attempt", attempt)
+		return nil, false
+	}
 	if len(recs) == 0 && t.ScheduledIn > 0 {
 		// The stream proved the run has no record from the scheduling
 		// decision on: the run is gone (deleted); nothing to run for.
@@ -361,6 +367,9 @@ func (w *Worker) awaitLostRecorded(ctx context.Context, msg jetstream.Msg, t act
 	for {
 		recs, err := w.store.Log.ReadFrom(ctx, subj, after)
 		if err == nil {
+			// The whole history first: an outcome, or this attempt taken
+			// for lost by a later delivery, may follow the fence.
+			fenced, last := false, 0
 			for _, rec := range recs {
 				for _, ev := range rec.Events {
 					switch {
@@ -369,10 +378,20 @@ func (w *Worker) awaitLostRecorded(ctx context.Context, msg jetstream.Msg, t act
 						w.log.Debug("activity: a lost attempt's outcome was recorded first: not run again", "activity", t.Name, "run_id", t.RunID)
 						w.ackDone(ctx, msg, t)
 						return false
-					case ev.Cause == t.ScheduledSeq && ev.Type == history.ActivityAttemptFailed && ev.Attempt >= lost:
-						return true
+					case ev.Cause == t.ScheduledSeq && ev.Type == history.ActivityAttemptFailed:
+						fenced = fenced || ev.Attempt >= lost
+						last = max(last, ev.Attempt)
 					}
 				}
+			}
+			if last >= int(numDelivered(msg)) {
+				// A later delivery took this attempt for lost: it owns the
+				// task now; this one does nothing.
+				w.log.Debug("activity: attempt superseded by a later delivery: not run", "activity", t.Name, "run_id", t.RunID)
+				return false
+			}
+			if fenced {
+				return true
 			}
 		}
 		if ctx.Err() != nil {
