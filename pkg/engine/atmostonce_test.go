@@ -13,6 +13,7 @@ import (
 	"github.com/durablefuture/durablefuture/pkg/sdk/client"
 	"github.com/durablefuture/durablefuture/pkg/sdk/worker"
 	"github.com/durablefuture/durablefuture/pkg/sdk/workflow"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 var onceRuns atomic.Int32
@@ -65,19 +66,25 @@ func TestActivityNotRerunAfterOutcomeRecorded(t *testing.T) {
 }
 
 func actConsumerIdle(ctx context.Context, c *client.Client) bool {
+	info := consumerInfo(ctx, c, "act_default")
+	return info != nil && info.NumAckPending == 0 && info.NumPending == 0 && info.NumRedelivered == 0 && info.Delivered.Consumer >= 2
+}
+
+// consumerInfo is the state of a consumer of DF_TASKS (nil if unreadable).
+func consumerInfo(ctx context.Context, c *client.Client, name string) *jetstream.ConsumerInfo {
 	st, err := c.Store().JS.Stream(ctx, "DF_TASKS")
 	if err != nil {
-		return false
+		return nil
 	}
-	cons, err := st.Consumer(ctx, "act_default")
+	cons, err := st.Consumer(ctx, name)
 	if err != nil {
-		return false
+		return nil
 	}
 	info, err := cons.Info(ctx)
 	if err != nil {
-		return false
+		return nil
 	}
-	return info.NumAckPending == 0 && info.NumPending == 0 && info.NumRedelivered == 0 && info.Delivered.Consumer >= 2
+	return info
 }
 
 var lostRuns atomic.Int32
@@ -348,16 +355,8 @@ func TestRedeliveredAttemptWaitsForTheHistory(t *testing.T) {
 
 // wfPending is how many workflow tasks of the default queue wait.
 func wfPending(ctx context.Context, c *client.Client) uint64 {
-	st, err := c.Store().JS.Stream(ctx, "DF_TASKS")
-	if err != nil {
-		return 0
-	}
-	cons, err := st.Consumer(ctx, "wf_default")
-	if err != nil {
-		return 0
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
+	info := consumerInfo(ctx, c, "wf_default")
+	if info == nil {
 		return 0
 	}
 	return info.NumPending + uint64(info.NumAckPending)

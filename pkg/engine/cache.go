@@ -55,15 +55,7 @@ const (
 // or waits for the run, other inputs of the run may be handed to it.
 func (c *runCache) acquireDecider(key string, pre []queuedTask) *cacheEntry {
 	c.mu.Lock()
-	e := c.entries[key]
-	if e == nil {
-		e = &cacheEntry{key: key}
-		e.elem = c.lru.PushFront(e)
-		c.entries[key] = e
-	} else {
-		c.lru.MoveToFront(e.elem)
-	}
-	e.refs++
+	e := c.touch(key)
 	e.deciders++
 	for _, q := range pre {
 		e.queued = append(e.queued, q)
@@ -137,6 +129,15 @@ func newRunCache(max int) *runCache {
 // acquire returns the entry of key, locked.
 func (c *runCache) acquire(key string) *cacheEntry {
 	c.mu.Lock()
+	e := c.touch(key)
+	c.mu.Unlock()
+	e.mu.Lock()
+	return e
+}
+
+// touch returns the entry of key (made if missing), most recently used,
+// with one more reference; the caller holds c.mu.
+func (c *runCache) touch(key string) *cacheEntry {
 	e := c.entries[key]
 	if e == nil {
 		e = &cacheEntry{key: key}
@@ -146,8 +147,6 @@ func (c *runCache) acquire(key string) *cacheEntry {
 		c.lru.MoveToFront(e.elem)
 	}
 	e.refs++
-	c.mu.Unlock()
-	e.mu.Lock()
 	return e
 }
 
