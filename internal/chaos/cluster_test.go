@@ -127,18 +127,18 @@ func TestClusterLeaderKilled(t *testing.T) {
 	}
 
 	// Two workers, each on its own connection to the whole cluster.
-	attemptsPath := filepath.Join(t.TempDir(), "attempts.log")
+	attemptsPath := filepath.Join(t.ArtifactDir(), "attempts.log")
 	al, err := chaos.OpenAttemptsLog(attemptsPath)
 	testsrv.Must(t, err)
 	t.Cleanup(func() { al.Close() })
-	// Their logs (info and up) go to a file, kept with -artifacts.
+	// Their logs (debug and up) go to a file, kept with -artifacts.
 	logPath := filepath.Join(t.ArtifactDir(), "workers.log")
 	logf, err := os.Create(logPath)
 	testsrv.Must(t, err)
 	t.Cleanup(func() { logf.Close() })
 	for i := range 2 {
 		wc := dialCluster(t, cl.URLs())
-		log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo})).With("worker", i+1)
+		log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug})).With("worker", i+1)
 		testsrv.RunWorker(t, wc, worker.Options{WorkflowTaskTimeout: 3 * time.Second, ActivityTaskTimeout: 5 * time.Second, Logger: log},
 			func(w *worker.Worker) { testsrv.Must(t, chaos.Register(w, al)) })
 	}
@@ -150,31 +150,47 @@ func TestClusterLeaderKilled(t *testing.T) {
 	defer cancelDrive()
 	var drivers sync.WaitGroup
 	t0 := time.Now()
-	for i, r := range top {
-		at := t0.Add(time.Duration(i) * 10 * time.Second / time.Duration(len(top)))
-		drivers.Add(1)
-		go func() {
-			defer drivers.Done()
-			time.Sleep(time.Until(at)) // the workload's schedule
-			d.drive(driveCtx, r)
-		}()
+	// Two waves of runs, one per kill: how long a run takes depends on the
+	// machine, so the second kill does not rely on the first wave still
+	// being in flight after the first node's recovery.
+	waves := [][]*run{top[:len(top)/2], top[len(top)/2:]}
+	startWave := func(runs []*run, over time.Duration) {
+		start := time.Now()
+		for i, r := range runs {
+			at := start.Add(time.Duration(i) * over / time.Duration(len(runs)))
+			drivers.Add(1)
+			go func() {
+				defer drivers.Done()
+				time.Sleep(time.Until(at)) // the workload's schedule
+				d.drive(driveCtx, r)
+			}()
+		}
 	}
-	openRuns := func() int {
-		n := 0
-		for _, r := range top {
+	openRuns := func(runs []*run) (started, open int) {
+		for _, r := range runs {
 			r.mu.Lock()
-			if r.info == nil {
-				n++
+			if r.runID != "" {
+				started++
+				if r.info == nil {
+					open++
+				}
 			}
 			r.mu.Unlock()
 		}
-		return n
+		return started, open
 	}
 
-	// Kill the history stream's leader twice, mid-run.
-	time.Sleep(2 * time.Second) // the fault schedule
+	// Kill the history stream's leader twice, mid-run: each wave of runs
+	// is started over 5 s, and the leader killed once half of it is: the
+	// rest starts while the stream has no leader.
 	var killed []string
 	for round := 1; round <= 2; round++ {
+		wave := waves[round-1]
+		startWave(wave, 5*time.Second)
+		testsrv.WaitFor(t, ctx, "half of the wave started", func() bool {
+			started, _ := openRuns(wave)
+			return started >= len(wave)/2
+		})
 		var leader string
 		testsrv.WaitFor(t, ctx, "a history stream leader", func() bool {
 			leader, _ = streamLeader(ctx, store.JS, histStream)
@@ -184,7 +200,7 @@ func TestClusterLeaderKilled(t *testing.T) {
 		if node == nil {
 			t.Fatalf("leader %q is not a node of the cluster", leader)
 		}
-		open := openRuns()
+		_, open := openRuns(top)
 		if open == 0 {
 			t.Fatalf("round %d: no run in flight to kill the leader under", round)
 		}
@@ -215,7 +231,8 @@ func TestClusterLeaderKilled(t *testing.T) {
 	}
 
 	drivers.Wait()
-	t.Logf("cluster: %5.1fs all waits returned (%d open)", time.Since(t0).Seconds(), openRuns())
+	_, open := openRuns(top)
+	t.Logf("cluster: %5.1fs all waits returned (%d open)", time.Since(t0).Seconds(), open)
 
 	ctx = testsrv.Context(t, 2*time.Minute) // for the checks
 	p := &problems{}
