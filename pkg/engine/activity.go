@@ -90,7 +90,15 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 		_ = msg.Term()
 		return
 	}
-	attempt := int(numDelivered(msg))
+	attempt := t.attempt(msg)
+	if t.AttemptsBefore > 0 && numDelivered(msg) == 1 {
+		// Published again after a late outcome (lateOutcome): attempt
+		// AttemptsBefore+1 is the delivery that took the late one for lost,
+		// which may still be running. It is taken for lost in turn only
+		// after its own timeout: this first delivery only waits for it.
+		_ = msg.NakWithDelay(attemptLimit(t.Options))
+		return
+	}
 	var lost []history.Event // attempts found lost, reported again with the outcome
 	if attempt > 1 || time.Since(t.ScheduledAt) > staleActivityTask {
 		// A redelivery: the activity may already have an outcome (its
@@ -191,7 +199,7 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 	}
 	if _, err := w.store.JS.PublishMsg(pctx, out); err != nil {
 		// Not reported: the task comes back and the attempt runs again.
-		w.log.Warn("activity: report outcome", "activity", t.Name, "err", err)
+		w.log.Warn("activity: report outcome", "activity", t.Name, "run_id", t.RunID, "attempt", attempt, "err", err)
 		a.finish(true)
 		_ = msg.NakWithDelay(time.Second)
 		return
@@ -210,7 +218,7 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 	// task comes back and the history check above is all that stops a
 	// second run.
 	if err := msg.DoubleAck(pctx); err != nil {
-		w.log.Warn("activity: ack after reporting the outcome", "activity", t.Name, "err", err)
+		w.log.Warn("activity: ack after reporting the outcome", "activity", t.Name, "run_id", t.RunID, "attempt", attempt, "err", err)
 	}
 	a.finish(false)
 }
@@ -246,7 +254,7 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 	recs, err := w.store.Log.ReadFrom(ctx, subj, after)
 	if err != nil {
 		// Not knowing is not a licence to run: try again later.
-		w.log.Warn("activity: read history before a redelivered attempt", "activity", t.Name, "run_id", t.RunID, "err", err)
+		w.log.Warn("activity: read history before a redelivered attempt", "activity", t.Name, "run_id", t.RunID, "attempt", attempt, "err", err)
 		_ = msg.NakWithDelay(time.Second)
 		return nil, false
 	}
@@ -295,12 +303,9 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 	// renewing the task). The report uses the attempt's own input id, so
 	// if the real report arrives too, only one of them is recorded.
 	policy := t.Options.RetryPolicy.Normalize()
-	tt, limit := TimeoutStartToClose, time.Duration(t.Options.StartToCloseTimeout)
-	if hb := time.Duration(t.Options.HeartbeatTimeout); hb > 0 {
-		tt, limit = TimeoutHeartbeat, hb
-	}
-	if limit <= 0 {
-		limit = DefaultStartToCloseTimeout
+	tt, limit := TimeoutStartToClose, attemptLimit(t.Options)
+	if time.Duration(t.Options.HeartbeatTimeout) > 0 {
+		tt = TimeoutHeartbeat
 	}
 	var lost []*nats.Msg
 	var events []history.Event // the lost attempts, for the outcome's report too
@@ -329,7 +334,7 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if err := w.publishAll(pctx, lost); err != nil {
-			w.log.Warn("activity: report lost attempts", "activity", t.Name, "err", err)
+			w.log.Warn("activity: report lost attempts", "activity", t.Name, "run_id", t.RunID, "attempt", attempt, "err", err)
 			_ = msg.NakWithDelay(time.Second)
 			return nil, false
 		}
@@ -384,7 +389,7 @@ func (w *Worker) awaitLostRecorded(ctx context.Context, msg jetstream.Msg, t act
 					}
 				}
 			}
-			if last >= int(numDelivered(msg)) {
+			if last >= t.attempt(msg) {
 				// A later delivery took this attempt for lost: it owns the
 				// task now; this one does nothing.
 				w.log.Debug("activity: attempt superseded by a later delivery: not run", "activity", t.Name, "run_id", t.RunID)
@@ -395,7 +400,7 @@ func (w *Worker) awaitLostRecorded(ctx context.Context, msg jetstream.Msg, t act
 			}
 		}
 		if ctx.Err() != nil {
-			w.releaseActivityTask(msg, t, int(numDelivered(msg)))
+			w.releaseActivityTask(msg, t, t.attempt(msg))
 			return false
 		}
 		if !warned && time.Since(start) > lostFenceWarn {
@@ -413,6 +418,19 @@ func (w *Worker) awaitLostRecorded(ctx context.Context, msg jetstream.Msg, t act
 		}
 		pause = min(2*pause, 200*time.Millisecond)
 	}
+}
+
+// attemptLimit is how long an attempt may go without a sign of life: its
+// heartbeat timeout if it has one, else its start-to-close timeout.
+func attemptLimit(o *history.ActivityOptions) time.Duration {
+	limit := time.Duration(o.StartToCloseTimeout)
+	if hb := time.Duration(o.HeartbeatTimeout); hb > 0 {
+		limit = hb
+	}
+	if limit <= 0 {
+		limit = DefaultStartToCloseTimeout
+	}
+	return limit
 }
 
 // lostFenceWarn is how long a redelivered attempt waits for the history
@@ -453,7 +471,7 @@ func (w *Worker) releaseUnstarted(msg jetstream.Msg) {
 		_ = msg.Nak()
 		return
 	}
-	w.releaseActivityTask(msg, t, int(numDelivered(msg)))
+	w.releaseActivityTask(msg, t, t.attempt(msg))
 }
 
 func (w *Worker) wasReleased(ctx context.Context, t activityTask, attempt int) bool {

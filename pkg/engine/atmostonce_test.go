@@ -361,3 +361,73 @@ func wfPending(ctx context.Context, c *client.Client) uint64 {
 	}
 	return info.NumPending + uint64(info.NumAckPending)
 }
+
+var orphanRuns atomic.Int32
+
+func Orphan(ctx context.Context) (int32, error) { return orphanRuns.Add(1), nil }
+
+func OrphanWorkflow(ctx workflow.Context) (int32, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 2 * time.Second})
+	var n int32
+	err := workflow.ExecuteActivity(ctx, Orphan).Get(ctx, &n)
+	return n, err
+}
+
+// An attempt taken for lost reports its outcome late, after the history
+// records it as lost: the outcome is dropped as obsolete, and the late
+// worker acks the task. If the delivery that took it for lost then does
+// not run (here it crashes as it starts; in the 3-node cluster test its
+// history read failed in a leader change and it gave back a task already
+// acked), no task was left and the run waited forever. The workflow
+// worker publishes the task again on the late outcome; after the crashed
+// attempt's timeout the activity runs once more and the run completes.
+func TestLateOutcomeLeavesATaskToRun(t *testing.T) {
+	orphanRuns.Store(0)
+	var crashed atomic.Bool
+	defer engine.SetTestHookActivityCrash(func(name string, attempt int, reported bool) bool {
+		// Attempt 2, which took attempt 1 for lost, dies as it starts.
+		return name == "Orphan" && attempt == 2 && !reported && crashed.CompareAndSwap(false, true)
+	})()
+	var c *client.Client
+	ctx := testsrv.Context(t, 60*time.Second)
+	defer engine.SetTestHookActivityReport(func(name string, attempt int, published bool) {
+		if name == "Orphan" && attempt == 1 && !published {
+			// Attempt 1 goes quiet past the ack wait, and reports once
+			// attempt 2 is gone.
+			testsrv.WaitFor(t, ctx, "attempt 2 crashed", crashed.Load)
+		}
+	})()
+	s := testsrv.Start(t)
+	c = testsrv.Client(t, s)
+	testsrv.RunWorker(t, c, worker.Options{ActivityTaskTimeout: time.Second}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflow(OrphanWorkflow))
+		testsrv.Must(t, w.RegisterActivity(Orphan))
+	})
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "orphan"}, OrphanWorkflow)
+	testsrv.Must(t, err)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var n int32
+	if err := run.Get(wctx, &n); err != nil {
+		t.Fatalf("the run did not complete: %v (no activity task was left after the late outcome)", err)
+	}
+	evs, err := c.History(ctx, "orphan", "")
+	testsrv.Must(t, err)
+	var lost, done []int
+	for _, ev := range evs {
+		switch ev.Type {
+		case history.ActivityAttemptFailed:
+			lost = append(lost, ev.Attempt)
+		case history.ActivityCompleted:
+			done = append(done, ev.Attempt)
+		}
+	}
+	// Attempt 1 lost (its late outcome dropped), attempt 2 lost (crashed),
+	// attempt 3 (delivery 2 of the task published again) completes.
+	if len(lost) != 2 || lost[0] != 1 || lost[1] != 2 || len(done) != 1 || done[0] != 3 {
+		t.Fatalf("attempts recorded as failed %v, completed %v; want [1 2] and [3]", lost, done)
+	}
+	if got := orphanRuns.Load(); got != 2 || n != 2 {
+		t.Fatalf("the activity ran %d times (result %d); want 2: attempt 1 (late) and attempt 3", got, n)
+	}
+}

@@ -51,6 +51,15 @@ type activityTask struct {
 	// scheduled the activity: a redelivered task reads the run's history
 	// after it to learn whether the activity already has an outcome.
 	ScheduledIn uint64 `json:"scheduled_in,omitempty"`
+	// AttemptsBefore is the number of attempts made before this task was
+	// published: a task re-published after a late outcome (lateOutcome)
+	// numbers its deliveries from AttemptsBefore+1.
+	AttemptsBefore int `json:"attempts_before,omitempty"`
+}
+
+// attempt is the number of the attempt a delivery of the task makes.
+func (t *activityTask) attempt(msg jetstream.Msg) int {
+	return t.AttemptsBefore + int(numDelivered(msg))
 }
 
 const startInputID = "start"
@@ -349,6 +358,10 @@ func (w *Worker) handleWorkflowTask(ctx context.Context, msg jetstream.Msg, task
 				switch {
 				case errors.Is(err, errObsoleteInput):
 					w.log.Debug("late input not recorded", "workflow_id", task.WorkflowID, "run_id", task.RunID, "err", err)
+					if err := w.lateOutcome(ctx, r, ev); err != nil {
+						e.drop()
+						return retry(time.Second, "publish the task of a late outcome's activity again", err)
+					}
 					continue
 				case q >= 0 && fresh && errors.Is(err, ErrInvalidInput):
 					b.setOwn(q, drop(err.Error()))
@@ -601,7 +614,7 @@ func (w *Worker) requirements(ctx context.Context, r *run, streamSeq uint64) err
 	}
 	msgs := make([]*nats.Msg, 0, len(seqs))
 	for _, seq := range seqs {
-		msgs = append(msgs, w.activityMsg(r, seq))
+		msgs = append(msgs, w.activityMsg(r, seq, 0))
 	}
 	// Timers started by this decision: a scheduled message each, which the
 	// server publishes as a TimerFired input when due (also after downtime).
@@ -724,14 +737,48 @@ func (w *Worker) childRequirements(ctx context.Context, r *run, streamSeq uint64
 	return nil
 }
 
-func (w *Worker) activityMsg(r *run, seq int64) *nats.Msg {
+// activityMsg is the task of activity seq; after > 0 re-publishes it
+// once after attempts were made (lateOutcome), under its own message id
+// (the first task's id would be taken for a duplicate).
+func (w *Worker) activityMsg(r *run, seq int64, after int) *nats.Msg {
 	ev := r.activities[seq].scheduled
 	t := activityTask{
 		V: 1, WorkflowID: r.info.WorkflowID, RunID: r.info.RunID, WorkflowType: r.info.WorkflowType,
 		WorkflowTaskQueue: r.info.TaskQueue, ScheduledSeq: seq, Name: ev.Name, Input: ev.Input,
 		Options: ev.ActivityOptions, ScheduledAt: ev.Time, ScheduledIn: r.activities[seq].scheduledIn,
+		AttemptsBefore: after,
 	}
-	return newMsg(w.store.activityTaskSubject(ev.ActivityOptions.TaskQueue), fmt.Sprintf("%s:act:%d", r.info.RunID, seq), t)
+	id := fmt.Sprintf("%s:act:%d", r.info.RunID, seq)
+	if after > 0 {
+		id += fmt.Sprintf(":after:%d", after)
+	}
+	return newMsg(w.store.activityTaskSubject(ev.ActivityOptions.TaskQueue), id, t)
+}
+
+// lateOutcome is called for an activity outcome dropped as obsolete. A
+// final outcome (completed, or failed for good) of an attempt the history
+// already records as failed (taken for lost by the next delivery) is late,
+// and its worker acked the task after reporting it: if the delivery that
+// took it for lost did not run after all (its history read or its report
+// failed in a leader change and it gave the task back, to a task already
+// acked), nothing is left to run the activity and the run waits forever
+// (seen once in the 3-node cluster test). The task is published again,
+// numbering its attempts after those recorded; its first delivery reads
+// the history before it runs, so an attempt that did run meanwhile is
+// respected. With several deliveries alive this may run the activity once
+// more before an outcome is recorded, never after.
+func (w *Worker) lateOutcome(ctx context.Context, r *run, ev history.Event) error {
+	if ev.Type != history.ActivityCompleted && ev.Type != history.ActivityFailed {
+		return nil
+	}
+	a := r.activities[ev.Cause]
+	if a == nil || a.done || ev.Attempt > a.attempts {
+		return nil
+	}
+	w.log.Info("late outcome of an attempt taken for lost: the activity task is published again",
+		"workflow_id", r.info.WorkflowID, "run_id", r.info.RunID, "activity", a.name, "attempt", ev.Attempt, "recorded_attempts", a.attempts)
+	_, err := w.store.JS.PublishMsg(ctx, w.activityMsg(r, ev.Cause, a.attempts))
+	return err
 }
 
 // resumeAll publishes everything a run copied by a reset is waiting for:
@@ -741,7 +788,7 @@ func (w *Worker) resumeAll(ctx context.Context, r *run) error {
 	var msgs []*nats.Msg
 	for seq, a := range r.activities {
 		if !a.done {
-			msgs = append(msgs, w.activityMsg(r, seq))
+			msgs = append(msgs, w.activityMsg(r, seq, 0))
 		}
 	}
 	for seq, t := range r.timers {
