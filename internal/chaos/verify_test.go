@@ -385,7 +385,25 @@ type storedRecord struct {
 
 // readAllRecords reads every record of the history stream with its stored
 // time (the server's clock when it stored the message), keyed by run ID.
+//
+// Right after a node restarts, the JetStream API may not answer yet (no
+// responders, a timeout while a meta or stream leader is elected): the
+// read is tried again from the start, within ctx, up to a minute.
 func readAllRecords(ctx context.Context, js jetstream.JetStream, stream, subjectPrefix string) (map[string][]storedRecord, int, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, undecodable, err := readAllRecordsOnce(ctx, js, stream, subjectPrefix)
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return out, undecodable, err
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func readAllRecordsOnce(ctx context.Context, js jetstream.JetStream, stream, subjectPrefix string) (map[string][]storedRecord, int, error) {
 	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subjectPrefix + ".>"}})
 	if err != nil {
 		return nil, 0, err
