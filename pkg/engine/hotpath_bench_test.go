@@ -98,6 +98,66 @@ func BenchmarkDecisionCachedRun(b *testing.B) {
 	}
 }
 
+// BenchmarkColdResume10000 is one workflow task on a run of 10,000 events
+// that the worker does not hold (a new worker, or the run was evicted): read
+// the history from the stream (embedded server), decode it, replay it,
+// apply the activity's completion, append the decision and publish the
+// next activity task. The target is <= 80 ms.
+func BenchmarkColdResume10000(b *testing.B) {
+	srv, err := devserver.Start(devserver.Options{StoreDir: b.TempDir(), InProcessOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(srv.Stop)
+	nc, err := srv.Connect()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nc.Close)
+	ctx := context.Background()
+	store, err := Open(ctx, nc, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := NewWorker(store, benchRegistry(b), WorkerOptions{TaskQueues: []string{"bench"}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	input, _ := json.Marshal([]int{-1})
+	ri, err := store.StartWorkflow(ctx, StartRequest{WorkflowID: "loop", TaskQueue: "bench", Type: FunctionName(benchLoop), Input: input})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := store.consumer(ctx, "wf", "bench", 10*time.Second, 10000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
+	if err != nil {
+		b.Fatal(err)
+	}
+	w.processWorkflowTask(ctx, msg) // the first decision schedules event 2
+	name := FunctionName(benchStep)
+	seq := int64(2)
+	complete := func() {
+		ev := history.Event{Type: history.ActivityCompleted, Cause: seq, Name: name, Attempt: 1, Result: json.RawMessage(`1`)}
+		task := workflowTask{V: 1, WorkflowID: "loop", RunID: ri.RunID, InputID: fmt.Sprintf("act:%d:done", seq), Event: &ev}
+		if o := w.handleWorkflowTask(ctx, benchTaskMsg{}, task, w.log, nil, nil); o.kind != taskDone {
+			b.Fatalf("decision after event %d: %v", seq, o)
+		}
+		seq += 2 // the completion, then the next ActivityScheduled
+	}
+	for seq < 10_000 { // the history, built through the cached path
+		complete()
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		w.cache.clear() // as a worker that has never seen the run
+		complete()
+	}
+	b.ReportMetric(float64(seq), "events")
+}
+
 // benchHistory is the history of benchLoop(n) run to completion: 2n+2
 // events in n+2 records, as a worker writes them.
 func benchHistory(n int) []history.Record {
