@@ -12,6 +12,7 @@ package chaos_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -269,6 +270,149 @@ func TestClusterLeaderKilled(t *testing.T) {
 		}
 		for _, n := range cl.Nodes {
 			t.Logf("cluster: %s log: %s", n.Name(), n.LogFile())
+		}
+	}
+	p.report(t, 40)
+}
+
+// A 3-node cluster with the runs spread over 3 partitions at R3 (issue 12):
+// the history and task streams' leaders are spread over the nodes, every
+// run completes as planned while the node leading one history partition is
+// killed mid-run and restarted, and no activity runs again after its
+// outcome was recorded.
+func TestPartitionedClusterLeaderKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster of nats-server processes")
+	}
+	const partitions = 3
+	cl := testsrv.StartClusterProcesses(t, 3)
+	dial := func(n int) *client.Client {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := client.Dial(ctx, client.Options{URL: strings.Join(cl.URLs(), ","), Replicas: 3, Partitions: n, ConnectTimeout: 20 * time.Second,
+			NatsOptions: []nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)}})
+		testsrv.Must(t, err)
+		t.Cleanup(c.Close)
+		return c
+	}
+	c := dial(partitions)
+	store := c.Store()
+	ctx := testsrv.Context(t, 3*time.Minute)
+	prefix := strings.ToUpper(store.Config.Prefix)
+	histStream := func(p int) string {
+		if p == 0 {
+			return prefix + "_HISTORY"
+		}
+		return fmt.Sprintf("%s_HISTORY_%d", prefix, p)
+	}
+	// The leaders are spread: each node leads one history stream.
+	testsrv.WaitFor(t, ctx, "the history streams' leaders on 3 nodes", func() bool {
+		hist, tasks, err := store.StreamLeaders(ctx)
+		if err != nil {
+			return false
+		}
+		distinct := map[string]bool{}
+		for _, l := range hist {
+			distinct[l] = l != ""
+		}
+		t.Logf("partitions: history leaders %v, task leaders %v", hist, tasks)
+		return len(distinct) == partitions && !distinct[""]
+	})
+
+	attemptsPath := filepath.Join(t.ArtifactDir(), "attempts.log")
+	al, err := chaos.OpenAttemptsLog(attemptsPath)
+	testsrv.Must(t, err)
+	t.Cleanup(func() { al.Close() })
+	logPath := filepath.Join(t.ArtifactDir(), "workers.log")
+	logf, err := os.Create(logPath)
+	testsrv.Must(t, err)
+	t.Cleanup(func() { logf.Close() })
+	for i := range 2 {
+		wc := dial(0) // the installation's number of partitions
+		if n := wc.Store().Partitions(); n != partitions {
+			t.Fatalf("a worker sees %d partitions, want %d", n, partitions)
+		}
+		log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug})).With("worker", i+1)
+		testsrv.RunWorker(t, wc, worker.Options{WorkflowTaskTimeout: 3 * time.Second, ActivityTaskTimeout: 5 * time.Second, Logger: log},
+			func(w *worker.Worker) { testsrv.Must(t, chaos.Register(w, al)) })
+	}
+
+	top, all := plan("parts", 30, time.Now().UnixNano()%1000)
+	d := &driver{c: c, retryAfter: 100 * time.Millisecond}
+	driveCtx, cancelDrive := context.WithTimeout(ctx, 100*time.Second)
+	defer cancelDrive()
+	var drivers sync.WaitGroup
+	started := func() (n int) {
+		for _, r := range top {
+			if r.RunID() != "" {
+				n++
+			}
+		}
+		return n
+	}
+	for i, r := range top {
+		at := time.Now().Add(time.Duration(i) * 4 * time.Second / time.Duration(len(top)))
+		drivers.Add(1)
+		go func() {
+			defer drivers.Done()
+			time.Sleep(time.Until(at)) // the workload's schedule
+			d.drive(driveCtx, r)
+		}()
+	}
+	t0 := time.Now()
+	testsrv.WaitFor(t, ctx, "half of the runs started", func() bool { return started() >= len(top)/2 })
+	victim := histStream(1)
+	var leader string
+	testsrv.WaitFor(t, ctx, "a leader of "+victim, func() bool {
+		leader, _ = streamLeader(ctx, store.JS, victim)
+		return leader != ""
+	})
+	node := cl.Node(leader)
+	if node == nil {
+		t.Fatalf("leader %q is not a node of the cluster", leader)
+	}
+	t.Logf("partitions: %5.1fs SIGKILL of %s, leader of %s", time.Since(t0).Seconds(), leader, victim)
+	node.Kill()
+	testsrv.WaitFor(t, ctx, "a new leader of "+victim, func() bool {
+		next, _ := streamLeader(ctx, store.JS, victim)
+		return next != "" && next != leader
+	})
+	testsrv.Must(t, node.Start())
+	testsrv.WaitFor(t, ctx, "every replica of every stream and consumer current", func() bool {
+		return allCurrent(ctx, store.JS) == ""
+	})
+	t.Logf("partitions: %5.1fs %s restarted and every stream and consumer current", time.Since(t0).Seconds(), leader)
+	drivers.Wait()
+
+	ctx = testsrv.Context(t, 2*time.Minute) // for the checks
+	p := &problems{}
+	records := map[string][]storedRecord{}
+	for part := range partitions {
+		recs, undecodable, err := readAllRecords(ctx, store.JS, histStream(part), fmt.Sprintf("%s.hist.%d", store.Config.Prefix, part))
+		testsrv.Must(t, err)
+		if undecodable > 0 {
+			p.add("", "undecodable record", "%d history records of partition %d do not decode", undecodable, part)
+		}
+		for run, rs := range recs {
+			records[run] = rs
+		}
+	}
+	checkRuns(ctx, c, all, records, p)
+	lines, _, err := readAttempts([]string{attemptsPath})
+	testsrv.Must(t, err)
+	st := analyzeAttempts(lines, records)
+	if st.rerunAfter > 0 || st.unknown > 0 || st.unlogged > 0 {
+		p.add("", "re-run after record", "attempts: %d after their outcome was recorded, %d of unknown activities, %d completions without a logged attempt",
+			st.rerunAfter, st.unknown, st.unlogged)
+	}
+	t.Logf("partitions: %d runs (%d top-level) over %d partitions, %d attempts (%d re-runs before record, %d after), %d runs with a problem, %v",
+		len(all), len(top), partitions, st.total, st.rerunBefore, st.rerunAfter, len(p.runs), time.Since(t0).Round(time.Second))
+	for _, s := range p.summary() {
+		t.Log("partitions: problem: " + s)
+	}
+	if len(p.list) > 0 {
+		for _, path := range writeHistories(ctx, c, t.ArtifactDir(), p.runs, 20) {
+			t.Logf("partitions: history of a failing run: %s", path)
 		}
 	}
 	p.report(t, 40)

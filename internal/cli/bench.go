@@ -109,6 +109,8 @@ type benchReport struct {
 	P99Ms           float64 `json:"p99_ms"`
 	Seconds         float64 `json:"seconds"`
 	Server          string  `json:"server"`
+	// Partitions is the installation's number of history and task streams.
+	Partitions int `json:"partitions"`
 	// Sync is the server's fsync mode: "always", "interval" or "unknown"
 	// (an external server whose mode --sync did not state).
 	Sync       string `json:"sync"`
@@ -265,7 +267,7 @@ func runBench(cmd *cobra.Command, o *benchOptions) error {
 			}
 			ctx, cancel := o.app.requestContext(cmd)
 			defer cancel()
-			c, err := client.Dial(ctx, client.Options{Conn: nc, Prefix: o.app.Prefix})
+			c, err := client.Dial(ctx, client.Options{Conn: nc, Prefix: o.app.Prefix, Partitions: o.app.Partitions})
 			if err != nil {
 				nc.Close()
 				return nil, err
@@ -413,6 +415,7 @@ func runBench(cmd *cobra.Command, o *benchOptions) error {
 		GoVersion:        runtime.Version(),
 	}
 	rep.NATSServer, rep.NATSGo = natsVersions()
+	rep.Partitions = c.Store().Partitions()
 	if len(ok) > 0 {
 		rep.CPUMsPerWorkflow = ms(cpu) / float64(len(ok))
 		if o.Stats {
@@ -445,8 +448,12 @@ func runBench(cmd *cobra.Command, o *benchOptions) error {
 }
 
 func writeBenchText(w io.Writer, st styles, r benchReport) error {
-	_, err := fmt.Fprintf(w, "%s %d workflows, %d in flight, %s server\n%s %s\n%s %s workflows/s (%.2fs)\n%s p50 %.2f ms, p99 %.2f ms\n%s %d completed, %d failed\n",
-		st.faint.Render("bench:     "), r.Workflows, r.Concurrency, r.Server,
+	parts := ""
+	if r.Partitions > 1 {
+		parts = fmt.Sprintf(", %d partitions", r.Partitions)
+	}
+	_, err := fmt.Fprintf(w, "%s %d workflows, %d in flight, %s server%s\n%s %s\n%s %s workflows/s (%.2fs)\n%s p50 %.2f ms, p99 %.2f ms\n%s %d completed, %d failed\n",
+		st.faint.Render("bench:     "), r.Workflows, r.Concurrency, r.Server, parts,
 		st.faint.Render("durability:"), r.Durability,
 		st.faint.Render("throughput:"), st.bold.Render(fmt.Sprintf("%.0f", r.WorkflowsPerSec)), r.Seconds,
 		st.faint.Render("latency:   "), r.P50Ms, r.P99Ms,

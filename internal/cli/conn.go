@@ -47,9 +47,9 @@ func (a *App) dial(cmd *cobra.Command, existing bool) (*client.Client, error) {
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), a.Timeout)
 	defer cancel()
-	c, err := client.Dial(ctx, client.Options{Conn: nc, Prefix: a.Prefix, ConnectTimeout: a.Timeout, OpenExisting: true})
+	c, err := client.Dial(ctx, client.Options{Conn: nc, Prefix: a.Prefix, Partitions: a.Partitions, ConnectTimeout: a.Timeout, OpenExisting: true})
 	if !existing && errors.Is(err, engine.ErrNoInstallation) {
-		c, err = client.Dial(ctx, client.Options{Conn: nc, Prefix: a.Prefix, Replicas: a.Replicas, ConnectTimeout: a.Timeout})
+		c, err = client.Dial(ctx, client.Options{Conn: nc, Prefix: a.Prefix, Replicas: a.Replicas, Partitions: a.Partitions, ConnectTimeout: a.Timeout})
 	}
 	a.connected = natsurl.Redact(nc.ConnectedUrl())
 	if err != nil {

@@ -126,7 +126,7 @@ func runDemo(cmd *cobra.Command, o *demoOptions) error {
 	defer nc.Close()
 	ctx, cancel := o.app.requestContext(cmd)
 	defer cancel()
-	c, err := client.Dial(ctx, client.Options{Conn: nc, Prefix: o.app.Prefix})
+	c, err := client.Dial(ctx, client.Options{Conn: nc, Prefix: o.app.Prefix, Partitions: o.app.Partitions})
 	if err != nil {
 		return &ExitError{Code: ExitServer, Err: err}
 	}

@@ -147,7 +147,7 @@ func runDev(cmd *cobra.Command, o *devOptions) error {
 	}
 	defer nc.Close()
 	ctx, cancel := o.app.requestContext(cmd)
-	c, err := client.Dial(ctx, client.Options{Conn: nc, Prefix: o.app.Prefix})
+	c, err := client.Dial(ctx, client.Options{Conn: nc, Prefix: o.app.Prefix, Partitions: o.app.Partitions})
 	cancel()
 	if err != nil {
 		return &ExitError{Code: ExitServer, Err: err}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/durablefuture/durablefuture/internal/natsurl"
+	"github.com/durablefuture/durablefuture/pkg/engine"
 	"github.com/durablefuture/durablefuture/pkg/sdk/client"
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
@@ -38,6 +39,7 @@ type App struct {
 	TLSCA       string
 	Prefix      string
 	Replicas    int
+	Partitions  int
 	Output      string
 	Timeout     time.Duration
 
@@ -133,6 +135,9 @@ stable JSON contracts for scripts.
 			if app.Replicas < 1 || app.Replicas > 5 {
 				return usageError("--replicas %d: use 1 to 5 (3 on a 3-node cluster)", app.Replicas)
 			}
+			if app.Partitions < 0 || app.Partitions > engine.MaxPartitions {
+				return usageError("--partitions %d: use 1 to %d (as many as the cluster has nodes, or a multiple)", app.Partitions, engine.MaxPartitions)
+			}
 			if f := cmd.Flags().Lookup("run"); f != nil && f.Changed {
 				if err := validateRunID(f.Value.String()); err != nil {
 					return err
@@ -159,6 +164,7 @@ stable JSON contracts for scripts.
 	f.StringVar(&app.TLSCA, "tlsca", "", "TLS CA certificate file")
 	f.StringVar(&app.Prefix, "prefix", "df", "prefix of the DurableFuture streams, subjects and buckets")
 	f.IntVar(&app.Replicas, "replicas", 1, "replicas of the streams and buckets when a write command creates them (3 on a cluster); an existing installation is left as it is")
+	f.IntVar(&app.Partitions, "partitions", 0, "history and task streams the runs are spread over, by a hash of their workflow ID, when a write command creates the installation (3 or 5 on a cluster: their leaders spread over its nodes); fixed once created; 0: the installation's (docs/deploy.md)")
 	f.StringVarP(&app.Output, "output", "o", outText, "output format: text, json or jsonl")
 	f.Var(app.IO.ColorFlag(), "color", "colour `WHEN`: auto (on terminals, unless NO_COLOR is set), always (into pipes too) or never")
 	f.DurationVar(&app.Timeout, "timeout", 10*time.Second, "timeout of each request to the server, and how long a lost connection may stay down before the command gives up (waiting for a workflow is bounded by --wait-timeout of execute and result)")

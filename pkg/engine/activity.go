@@ -190,7 +190,7 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 		a.finish(true)
 	}
 	base.Event, base.Before = &ev, lost
-	out := newMsg(w.store.workflowTaskSubject(t.WorkflowTaskQueue), reportMsgID(t.RunID, base.InputID, attempt), base)
+	out := newMsg(w.store.workflowTaskSubject(w.store.partOf(t.WorkflowID), t.WorkflowTaskQueue), reportMsgID(t.RunID, base.InputID, attempt), base)
 	// Report even while shutting down: the attempt is done and should count.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(soft), 10*time.Second)
 	defer cancel()
@@ -328,7 +328,7 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 		task := workflowTask{V: 1, WorkflowID: t.WorkflowID, RunID: t.RunID, InputID: inputID, Event: &ev}
 		ev.InputID = inputID
 		events = append(events, ev)
-		lost = append(lost, newMsg(w.store.workflowTaskSubject(t.WorkflowTaskQueue), reportMsgID(t.RunID, inputID, n), task))
+		lost = append(lost, newMsg(w.store.workflowTaskSubject(w.store.partOf(t.WorkflowID), t.WorkflowTaskQueue), reportMsgID(t.RunID, inputID, n), task))
 	}
 	if len(lost) > 0 {
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

@@ -206,7 +206,7 @@ func (w *Worker) startChild(ctx context.Context, r *run, seq int64, cs *childSta
 // message id.
 func (s *Store) sendInput(ctx context.Context, workflowID, runID, queue, inputID string, ev history.Event) error {
 	task := workflowTask{V: 1, WorkflowID: workflowID, RunID: runID, InputID: inputID, Event: &ev}
-	_, err := s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(queue), runID+":"+inputID, task))
+	_, err := s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(s.partOf(workflowID), queue), runID+":"+inputID, task))
 	return err
 }
 

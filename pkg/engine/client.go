@@ -86,9 +86,10 @@ func (s *Store) scheduleRunTimeout(ctx context.Context, info *RunInfo, at time.T
 	task := workflowTask{V: 1, WorkflowID: info.WorkflowID, RunID: info.RunID, InputID: "timeout",
 		Event: &history.Event{Type: history.WorkflowTimedOut, Failure: ToFailure(NewTimeoutError(TimeoutWorkflowExecution,
 			fmt.Sprintf("workflow exceeded its execution timeout of %s", limit), nil))}}
-	m := newMsg(fmt.Sprintf("%s.task.sched.%s.timeout", s.Config.Prefix, info.RunID), "", task)
+	p := s.partOf(info.WorkflowID)
+	m := newMsg(fmt.Sprintf("%s.sched.%s.timeout", s.taskPrefix(p), info.RunID), "", task)
 	m.Header.Set(jetstream.ScheduleHeader, "@at "+at.UTC().Format(time.RFC3339Nano))
-	m.Header.Set(jetstream.ScheduleTargetHeader, s.workflowTaskSubject(info.TaskQueue))
+	m.Header.Set(jetstream.ScheduleTargetHeader, s.workflowTaskSubject(p, info.TaskQueue))
 	_, err := s.JS.PublishMsg(ctx, m)
 	return err
 }
@@ -128,7 +129,7 @@ func (s *Store) SignalWorkflow(ctx context.Context, workflowID, runID, name stri
 		return fmt.Errorf("signal %s: %w", name, err)
 	}
 	task := workflowTask{V: 1, WorkflowID: ri.WorkflowID, RunID: ri.RunID, InputID: signalsInputID}
-	if _, err := s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(ri.TaskQueue), fmt.Sprintf("%s:signals:%d", ri.RunID, ack.Sequence), task)); err != nil {
+	if _, err := s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(s.partOf(ri.WorkflowID), ri.TaskQueue), fmt.Sprintf("%s:signals:%d", ri.RunID, ack.Sequence), task)); err != nil {
 		return fmt.Errorf("signal %s: stored, but waking the run failed (the next task of the run applies it): %w", name, err)
 	}
 	return nil
@@ -156,7 +157,7 @@ func (s *Store) CancelWorkflow(ctx context.Context, workflowID, runID, reason st
 	}
 	task := workflowTask{V: 1, WorkflowID: ri.WorkflowID, RunID: ri.RunID, InputID: "cancel",
 		Event: &history.Event{Type: history.WorkflowCancelRequested, Reason: reason}}
-	_, err = s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(ri.TaskQueue), ri.RunID+":cancel", task))
+	_, err = s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(s.partOf(ri.WorkflowID), ri.TaskQueue), ri.RunID+":cancel", task))
 	return err
 }
 
@@ -204,7 +205,7 @@ func (s *Store) TerminateWorkflow(ctx context.Context, workflowID, runID, reason
 		if err != nil {
 			return err
 		}
-		if err := s.purgeSchedules(ctx, ri.RunID); err != nil {
+		if err := s.purgeSchedules(ctx, ri.WorkflowID, ri.RunID); err != nil {
 			return err
 		}
 		if err := s.closeRun(ctx, ri.WorkflowID, ri.RunID, &ev); err != nil {

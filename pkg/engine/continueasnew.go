@@ -91,8 +91,9 @@ func (s *Store) continueAsNew(ctx context.Context, r *run, ev *history.Event) er
 }
 
 // purgeSchedules drops every scheduled message of a run.
-func (s *Store) purgeSchedules(ctx context.Context, runID string) error {
-	if err := s.tasks.Purge(ctx, jetstream.WithPurgeSubject(fmt.Sprintf("%s.task.sched.%s.>", s.Config.Prefix, runID))); err != nil {
+func (s *Store) purgeSchedules(ctx context.Context, workflowID, runID string) error {
+	p := s.partOf(workflowID)
+	if err := s.tasksOf(p).Purge(ctx, jetstream.WithPurgeSubject(s.schedulesFilter(p, runID))); err != nil {
 		return fmt.Errorf("drop the schedules of run %s: %w", runID, err)
 	}
 	return nil

@@ -643,14 +643,14 @@ func (w *Worker) requirements(ctx context.Context, r *run, streamSeq uint64) err
 		return err
 	}
 	for _, seq := range cancelled {
-		if err := w.store.tasks.Purge(ctx, jetstream.WithPurgeSubject(w.store.timerSubject(r.info.RunID, seq))); err != nil {
+		if err := w.store.tasksOf(w.store.partOf(r.info.WorkflowID)).Purge(ctx, jetstream.WithPurgeSubject(w.store.timerSubject(w.store.partOf(r.info.WorkflowID), r.info.RunID, seq))); err != nil {
 			return fmt.Errorf("cancel timer %d: %w", seq, err)
 		}
 	}
 	if r.closed && (len(r.timers) > 0 || r.hasTimeout) {
 		// A closed run needs none of its schedules: timers, execution timeout.
 		// (Runs that never had one skip the purge: it is a stream request.)
-		if err := w.store.purgeSchedules(ctx, r.info.RunID); err != nil {
+		if err := w.store.purgeSchedules(ctx, r.info.WorkflowID, r.info.RunID); err != nil {
 			return err
 		}
 	}
@@ -752,7 +752,7 @@ func (w *Worker) activityMsg(r *run, seq int64, after int) *nats.Msg {
 	if after > 0 {
 		id += fmt.Sprintf(":after:%d", after)
 	}
-	return newMsg(w.store.activityTaskSubject(ev.ActivityOptions.TaskQueue), id, t)
+	return newMsg(w.store.activityTaskSubject(w.store.partOf(r.info.WorkflowID), ev.ActivityOptions.TaskQueue), id, t)
 }
 
 // lateOutcome is called for an activity outcome dropped as obsolete. A
@@ -812,9 +812,9 @@ func (w *Worker) resumeAll(ctx context.Context, r *run) error {
 func (w *Worker) timerMsg(r *run, seq int64, t *timerState) *nats.Msg {
 	task := workflowTask{V: 1, WorkflowID: r.info.WorkflowID, RunID: r.info.RunID,
 		InputID: fmt.Sprintf("timer:%d", seq), Event: &history.Event{Type: history.TimerFired, Cause: seq}}
-	m := newMsg(w.store.timerSubject(r.info.RunID, seq), "", task)
+	m := newMsg(w.store.timerSubject(w.store.partOf(r.info.WorkflowID), r.info.RunID, seq), "", task)
 	m.Header.Set(jetstream.ScheduleHeader, "@at "+t.started.FireAt.UTC().Format(time.RFC3339Nano))
-	m.Header.Set(jetstream.ScheduleTargetHeader, w.store.workflowTaskSubject(r.info.TaskQueue))
+	m.Header.Set(jetstream.ScheduleTargetHeader, w.store.workflowTaskSubject(w.store.partOf(r.info.WorkflowID), r.info.TaskQueue))
 	return m
 }
 

@@ -12,7 +12,7 @@ func SetTestHookAfterDecision(f func() bool) func() {
 // worker would, with a message id of the caller's choosing.
 func (s *Store) PublishWorkflowInput(queue, workflowID, runID, inputID, msgID string, ev any) error {
 	data := map[string]any{"v": 1, "workflow_id": workflowID, "run_id": runID, "input_id": inputID, "event": ev}
-	_, err := s.JS.PublishMsg(context.Background(), newMsg(s.workflowTaskSubject(queue), msgID, data))
+	_, err := s.JS.PublishMsg(context.Background(), newMsg(s.workflowTaskSubject(s.partOf(workflowID), queue), msgID, data))
 	return err
 }
 

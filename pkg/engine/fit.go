@@ -45,7 +45,7 @@ func (w *Worker) signalsThatFit(sigs []history.Event) []history.Event {
 func (w *Worker) wakeForMoreSignals(ctx context.Context, r *run) error {
 	task := workflowTask{V: 1, WorkflowID: r.info.WorkflowID, RunID: r.info.RunID, InputID: signalsInputID}
 	id := fmt.Sprintf("%s:signals:after:%d", r.info.RunID, r.lastSignalSeq)
-	_, err := w.store.JS.PublishMsg(ctx, newMsg(w.store.workflowTaskSubject(r.info.TaskQueue), id, task))
+	_, err := w.store.JS.PublishMsg(ctx, newMsg(w.store.workflowTaskSubject(w.store.partOf(r.info.WorkflowID), r.info.TaskQueue), id, task))
 	return err
 }
 

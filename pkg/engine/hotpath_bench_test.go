@@ -76,7 +76,7 @@ func BenchmarkDecisionCachedRun(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := store.consumer(ctx, "wf", "bench", 10*time.Second, 10000)
+	c, err := store.consumer(ctx, "wf", "bench", 0, 10*time.Second, 10000)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func BenchmarkColdResume10000(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := store.consumer(ctx, "wf", "bench", 10*time.Second, 10000)
+	c, err := store.consumer(ctx, "wf", "bench", 0, 10*time.Second, 10000)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func (s *Store) DeleteRun(ctx context.Context, workflowID string) (*RunInfo, err
 	if err != nil {
 		return nil, err
 	}
-	hist, err := s.JS.Stream(ctx, s.historyStream())
+	hist, err := s.JS.Stream(ctx, s.historyStreamOf(s.partOf(workflowID)))
 	if err != nil {
 		return nil, fmt.Errorf("delete %q: %w", workflowID, unavailable(err))
 	}
@@ -64,7 +64,11 @@ func (s *Store) DeleteRun(ctx context.Context, workflowID string) (*RunInfo, err
 			return nil, fmt.Errorf("delete %q: remove its runs entry: %w", workflowID, unavailable(err))
 		}
 	}
-	if err := hist.Purge(ctx, jetstream.WithPurgeSubject(s.Log.SubjectPrefix+"."+key+".>"), jetstream.WithPurgeSequence(histLast+1)); err != nil {
+	runs, err := s.Log.RunsFilter(workflowID)
+	if err != nil {
+		return nil, invalidf("%v", err)
+	}
+	if err := hist.Purge(ctx, jetstream.WithPurgeSubject(runs), jetstream.WithPurgeSequence(histLast+1)); err != nil {
 		return nil, fmt.Errorf("delete %q: purge its history: %w", workflowID, unavailable(err))
 	}
 	if err := idx.Purge(ctx, jetstream.WithPurgeSubject(s.idxKeyFilter(key))); err != nil {

@@ -219,7 +219,7 @@ func attemptOutcome(f *history.Failure, retry bool) string {
 // backlogSource is a consumer whose backlog the sampler reports.
 type backlogSource struct {
 	kind, queue string
-	c           jetstream.Consumer
+	cs          []jetstream.Consumer // one per partition: summed
 }
 
 // defaultBacklogInterval is how often the backlog is sampled.
@@ -240,17 +240,23 @@ func (w *Worker) sampleBacklog(ctx context.Context, srcs []backlogSource) func()
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
+		sources:
 			for _, s := range srcs {
-				ictx, cancel := context.WithTimeout(ctx, every)
-				ci, err := s.c.Info(ictx)
-				cancel()
-				if err != nil {
-					if ctx.Err() == nil {
-						w.log.Debug("worker: sample backlog", "queue", s.queue, "kind", s.kind, "err", err)
+				b := Backlog{Kind: s.kind, TaskQueue: s.queue}
+				for _, c := range s.cs {
+					ictx, cancel := context.WithTimeout(ctx, every)
+					ci, err := c.Info(ictx)
+					cancel()
+					if err != nil {
+						if ctx.Err() == nil {
+							w.log.Debug("worker: sample backlog", "queue", s.queue, "kind", s.kind, "err", err)
+						}
+						continue sources
 					}
-					continue
+					b.Pending += ci.NumPending
+					b.AckPending += ci.NumAckPending
 				}
-				w.opts.Observer.BacklogSampled(Backlog{Kind: s.kind, TaskQueue: s.queue, Pending: ci.NumPending, AckPending: ci.NumAckPending})
+				w.opts.Observer.BacklogSampled(b)
 			}
 			select {
 			case <-ctx.Done():

@@ -78,8 +78,21 @@ func (s *Store) bindTopology(ctx context.Context) error {
 		return bindErr("stream "+s.historyStream(), err)
 	}
 	s.Log.LeaderCheck = hist.CachedInfo().Config.Replicas > 1
-	if s.tasks, err = s.JS.Stream(ctx, s.taskStream()); err != nil {
-		return bindErr("stream "+s.taskStream(), err)
+	n, _, err := s.installedPartitions(ctx)
+	if err != nil {
+		return err
+	}
+	s.setPartitions(n)
+	for p := 1; p < n; p++ {
+		if _, err := s.JS.Stream(ctx, s.historyStreamOf(p)); err != nil {
+			return bindErr("stream "+s.historyStreamOf(p), err)
+		}
+	}
+	s.taskStreams = make([]jetstream.Stream, n)
+	for p := range n {
+		if s.taskStreams[p], err = s.JS.Stream(ctx, s.taskStreamOf(p)); err != nil {
+			return bindErr("stream "+s.taskStreamOf(p), err)
+		}
 	}
 	if s.runs, err = s.JS.KeyValue(ctx, s.runsBucket()); err != nil {
 		return bindErr("bucket "+s.runsBucket(), err)

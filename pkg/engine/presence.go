@@ -62,8 +62,8 @@ func (s *Store) ensureWorkersBucket(ctx context.Context) (jetstream.KeyValue, er
 		Storage:     s.Config.storageType(),
 		Replicas:    s.Config.Replicas,
 	}
-	if s.tasks != nil {
-		if c := s.tasks.CachedInfo(); c != nil {
+	if len(s.taskStreams) > 0 {
+		if c := s.taskStreams[0].CachedInfo(); c != nil {
 			cfg.Replicas, cfg.Storage = c.Config.Replicas, c.Config.Storage
 		}
 	}
@@ -233,18 +233,48 @@ func (s *Store) DescribeTaskQueue(ctx context.Context, queue string) (*TaskQueue
 		return nil, err
 	}
 	info := &TaskQueueInfo{TaskQueue: queue, Workers: ws}
-	if info.WorkflowTasks, err = s.backlog(ctx, "wf", queue, s.workflowTaskSubject(queue)); err != nil {
+	if info.WorkflowTasks, err = s.backlogAll(ctx, "wf", queue); err != nil {
 		return nil, err
 	}
-	if info.ActivityTasks, err = s.backlog(ctx, "act", queue, s.activityTaskSubject(queue)); err != nil {
+	if info.ActivityTasks, err = s.backlogAll(ctx, "act", queue); err != nil {
 		return nil, err
 	}
 	return info, nil
 }
 
-func (s *Store) backlog(ctx context.Context, kind, queue, subject string) (TaskBacklog, error) {
+// backlogAll sums the backlog of a kind of task of queue over the
+// partitions (the oldest task is the oldest of all).
+func (s *Store) backlogAll(ctx context.Context, kind, queue string) (TaskBacklog, error) {
+	var all TaskBacklog
+	for p := range s.partitions() {
+		subject := s.workflowTaskSubject(p, queue)
+		if kind == "act" {
+			subject = s.activityTaskSubject(p, queue)
+		}
+		b, err := s.backlog(ctx, s.tasksOf(p), kind, queue, subject)
+		if err != nil {
+			return all, err
+		}
+		if p == 0 {
+			all = b
+			continue
+		}
+		all.Exists = all.Exists || b.Exists
+		all.Pending += b.Pending
+		all.Stored += b.Stored
+		all.AckPending += b.AckPending
+		all.Redelivered += b.Redelivered
+		all.Waiting += b.Waiting
+		if b.OldestTaskAt != nil && (all.OldestTaskAt == nil || b.OldestTaskAt.Before(*all.OldestTaskAt)) {
+			all.OldestTaskAt = b.OldestTaskAt
+		}
+	}
+	return all, nil
+}
+
+func (s *Store) backlog(ctx context.Context, tasks jetstream.Stream, kind, queue, subject string) (TaskBacklog, error) {
 	b := TaskBacklog{Consumer: kind + "_" + queue}
-	c, err := s.tasks.Consumer(ctx, b.Consumer)
+	c, err := tasks.Consumer(ctx, b.Consumer)
 	switch {
 	case errors.Is(err, jetstream.ErrConsumerNotFound):
 	case err != nil:
@@ -257,7 +287,7 @@ func (s *Store) backlog(ctx context.Context, kind, queue, subject string) (TaskB
 		b.Exists = true
 		b.Pending, b.AckPending, b.Redelivered, b.Waiting = ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.NumWaiting
 	}
-	si, err := s.tasks.Info(ctx, jetstream.WithSubjectFilter(subject))
+	si, err := tasks.Info(ctx, jetstream.WithSubjectFilter(subject))
 	if err != nil {
 		return b, fmt.Errorf("tasks on %s: %w", subject, err)
 	}
@@ -269,7 +299,7 @@ func (s *Store) backlog(ctx context.Context, kind, queue, subject string) (TaskB
 		return b, nil
 	}
 	// The first message on the subject: the oldest task not yet acked.
-	m, err := s.tasks.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(subject))
+	m, err := tasks.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(subject))
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 	case err != nil:
@@ -285,14 +315,16 @@ func (s *Store) backlog(ctx context.Context, kind, queue, subject string) (TaskB
 // them once) or a live worker, sorted.
 func (s *Store) TaskQueues(ctx context.Context) ([]string, error) {
 	seen := map[string]bool{}
-	names := s.tasks.ConsumerNames(ctx)
-	for n := range names.Name() {
-		if kind, q, ok := strings.Cut(n, "_"); ok && (kind == "wf" || kind == "act") {
-			seen[q] = true
+	for p := range s.partitions() {
+		names := s.tasksOf(p).ConsumerNames(ctx)
+		for n := range names.Name() {
+			if kind, q, ok := strings.Cut(n, "_"); ok && (kind == "wf" || kind == "act") {
+				seen[q] = true
+			}
 		}
-	}
-	if err := names.Err(); err != nil {
-		return nil, fmt.Errorf("consumers of %s: %w", s.taskStream(), err)
+		if err := names.Err(); err != nil {
+			return nil, fmt.Errorf("consumers of %s: %w", s.taskStreamOf(p), err)
+		}
 	}
 	ws, err := s.Workers(ctx, "")
 	if err != nil {
@@ -303,14 +335,16 @@ func (s *Store) TaskQueues(ctx context.Context) ([]string, error) {
 	}
 	// Queues with tasks and no consumer: runs started where no worker
 	// ever was.
-	for _, kind := range []string{"wf", "act"} {
-		filter := s.Config.Prefix + ".task." + kind + ".*"
-		si, err := s.tasks.Info(ctx, jetstream.WithSubjectFilter(filter))
-		if err != nil {
-			return nil, fmt.Errorf("tasks on %s: %w", filter, err)
-		}
-		for subj := range si.State.Subjects {
-			seen[subj[strings.LastIndexByte(subj, '.')+1:]] = true
+	for p := range s.partitions() {
+		for _, kind := range []string{"wf", "act"} {
+			filter := s.taskPrefix(p) + "." + kind + ".*"
+			si, err := s.tasksOf(p).Info(ctx, jetstream.WithSubjectFilter(filter))
+			if err != nil {
+				return nil, fmt.Errorf("tasks on %s: %w", filter, err)
+			}
+			for subj := range si.State.Subjects {
+				seen[subj[strings.LastIndexByte(subj, '.')+1:]] = true
+			}
 		}
 	}
 	out := make([]string, 0, len(seen))

@@ -70,12 +70,17 @@ func (w *Worker) queryLoop(ctx context.Context, queue string) func() error {
 	// serving bounds the history reads of the queries in hand: cancelled if
 	// they outlast the shutdown timeout.
 	serving, abort := context.WithCancel(context.Background())
-	// The history stream's handle, for the direct get of a run's last
-	// record (nil if it cannot be had now: the slower batch read is used).
-	hist, err := w.store.JS.Stream(ctx, w.store.historyStream())
-	if err != nil {
-		w.log.Warn("worker: queries: history stream", "err", err)
-		hist = nil
+	// The history streams' handles (one per partition), for the direct get
+	// of a run's last record (nil if one cannot be had now: the slower
+	// batch read is used).
+	hist := make([]jetstream.Stream, w.store.partitions())
+	for p := range hist {
+		st, err := w.store.JS.Stream(ctx, w.store.historyStreamOf(p))
+		if err != nil {
+			w.log.Warn("worker: queries: history stream", "stream", w.store.historyStreamOf(p), "err", err)
+			continue
+		}
+		hist[p] = st
 	}
 	sub, err := w.store.NC.QueueSubscribe(w.store.querySubject(queue), "df-query-"+queue, func(m *nats.Msg) {
 		sem <- struct{}{} // at most that many at once; the rest wait in the subscription
@@ -131,7 +136,7 @@ func (w *Worker) queryLoop(ctx context.Context, queue string) func() error {
 }
 
 // answerQuery answers one request.
-func (w *Worker) answerQuery(serving context.Context, m *nats.Msg, hist jetstream.Stream) {
+func (w *Worker) answerQuery(serving context.Context, m *nats.Msg, hist []jetstream.Stream) {
 	var req queryRequest
 	if err := json.Unmarshal(m.Data, &req); err != nil || req.RunID == "" || req.Name == "" {
 		respondQuery(m, nil, &history.Failure{Message: fmt.Sprintf("malformed query request: %v", err), Type: "InvalidArgument"})
@@ -169,7 +174,7 @@ func respondQuery(m *nats.Msg, res json.RawMessage, f *history.Failure) {
 // after a decision. A cached run that is behind the history (another
 // worker decided since) is reloaded; a run not cached is loaded by replay
 // and stays cached while it is open.
-func (w *Worker) query(ctx context.Context, hist jetstream.Stream, req queryRequest) (json.RawMessage, error) {
+func (w *Worker) query(ctx context.Context, hists []jetstream.Stream, req queryRequest) (json.RawMessage, error) {
 	subj, err := w.store.Log.Subject(req.WorkflowID, req.RunID)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
@@ -177,7 +182,7 @@ func (w *Worker) query(ctx context.Context, hist jetstream.Stream, req queryRequ
 	e := w.cache.acquire(req.RunID)
 	defer w.cache.release(e)
 	if e.r != nil {
-		last, err := w.lastRecordSeq(ctx, hist, subj, e.r.streamSeq)
+		last, err := w.lastRecordSeq(ctx, hists[w.store.partOf(req.WorkflowID)], subj, e.r.streamSeq)
 		if err != nil {
 			return nil, err
 		}

@@ -129,7 +129,7 @@ func (s *Store) ResetWorkflow(ctx context.Context, req ResetRequest) (*ResetResu
 		}
 	}
 	task := workflowTask{V: 1, WorkflowID: info.WorkflowID, RunID: info.RunID, InputID: resetInputID}
-	if _, err := s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(info.TaskQueue), info.RunID+":"+resetInputID, task)); err != nil {
+	if _, err := s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(s.partOf(info.WorkflowID), info.TaskQueue), info.RunID+":"+resetInputID, task)); err != nil {
 		return nil, err
 	}
 	if req.ReapplySignals {

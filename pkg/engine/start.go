@@ -98,7 +98,7 @@ func (s *Store) startRun(ctx context.Context, info *RunInfo, started history.Eve
 	}
 	if time.Since(stored) > startLateAfter {
 		// So slow that a worker may have given up on the task already.
-		if _, err := s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(started.TaskQueue), started.RunID+":start:late", startTask(started))); err != nil {
+		if _, err := s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(s.partOf(started.WorkflowID), started.TaskQueue), started.RunID+":start:late", startTask(started))); err != nil {
 			return nil, fmt.Errorf("start workflow %q: store the start task again: %w", info.WorkflowID, err)
 		}
 	}
@@ -141,7 +141,8 @@ func isStartTask(task *workflowTask) bool {
 // is gone (consumed, or deleted by a refused start), another one is stored
 // under a new id, so that a task always exists before the ID is reserved.
 func (s *Store) publishStart(ctx context.Context, started history.Event) (uint64, error) {
-	subj := s.workflowTaskSubject(started.TaskQueue)
+	part := s.partOf(started.WorkflowID)
+	subj := s.workflowTaskSubject(part, started.TaskQueue)
 	task := startTask(started)
 	ack, err := s.JS.PublishMsg(ctx, newMsg(subj, started.RunID+":"+startInputID, task))
 	if err != nil {
@@ -150,7 +151,7 @@ func (s *Store) publishStart(ctx context.Context, started history.Event) (uint64
 	if !ack.Duplicate {
 		return ack.Sequence, nil
 	}
-	if _, err := s.tasks.GetMsg(ctx, ack.Sequence); err == nil {
+	if _, err := s.tasksOf(part).GetMsg(ctx, ack.Sequence); err == nil {
 		return ack.Sequence, nil
 	} else if !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, err
@@ -219,7 +220,7 @@ func (s *Store) reserveStart(ctx context.Context, info *RunInfo) error {
 // between), the start happened and is reported as such.
 func (s *Store) withdrawStart(ctx context.Context, info *RunInfo, taskSeq uint64, refused error) (*RunInfo, error) {
 	ctx = context.WithoutCancel(ctx)
-	derr := s.tasks.DeleteMsg(ctx, taskSeq)
+	derr := s.tasksOf(s.partOf(info.WorkflowID)).DeleteMsg(ctx, taskSeq)
 	if isNoMessage(derr) {
 		derr = nil // consumed already: see below whether the run started
 	}
@@ -270,7 +271,7 @@ func (s *Store) storedStart(ctx context.Context, ri *RunInfo) (history.Event, er
 	if ri.StartTask == 0 {
 		return history.Event{}, jetstream.ErrMsgNotFound
 	}
-	m, err := s.tasks.GetMsg(ctx, ri.StartTask)
+	m, err := s.tasksOf(s.partOf(ri.WorkflowID)).GetMsg(ctx, ri.StartTask)
 	if err != nil {
 		return history.Event{}, err
 	}
@@ -345,7 +346,7 @@ func (s *Store) settleStart(ctx context.Context, ri *RunInfo, mode settleMode) (
 				// have got its start task. Wake it (at most once in the
 				// task stream's duplicate window).
 				ev := rec.Events[0]
-				_, _ = s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(ri.TaskQueue), ri.RunID+":start:wake", startTask(ev)))
+				_, _ = s.JS.PublishMsg(ctx, newMsg(s.workflowTaskSubject(s.partOf(ri.WorkflowID), ri.TaskQueue), ri.RunID+":start:wake", startTask(ev)))
 			}
 			return ri, startWritten, nil
 		}
@@ -417,7 +418,7 @@ func (s *Store) closeUnstarted(ctx context.Context, ri *RunInfo, closing history
 	if _, err := s.Log.Append(ctx, subj, history.Tail{}, &rec); err != nil {
 		return nil, err
 	}
-	if err := s.purgeSchedules(ctx, ri.RunID); err != nil {
+	if err := s.purgeSchedules(ctx, ri.WorkflowID, ri.RunID); err != nil {
 		return nil, err
 	}
 	if err := s.closeRun(ctx, ri.WorkflowID, ri.RunID, &closing); err != nil {

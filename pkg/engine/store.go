@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,10 +26,24 @@ type Config struct {
 	Replicas int
 	// Storage is "file" (default) or "memory".
 	Storage string
+	// Partitions is the number of history streams and of task streams the
+	// runs are spread over, each run placed by a hash of its workflow ID
+	// (history.Partition), so that a JetStream cluster spreads the stream
+	// leaders, and the writes, over its nodes. 0: as the installation has
+	// it (1 for a new one). It is fixed when the installation is created:
+	// opening one with another number is an error.
+	Partitions int
 	// replicasUnset: Replicas was 0 (default 1 for new streams; existing
 	// streams keep theirs).
 	replicasUnset bool
 }
+
+// MaxPartitions bounds Config.Partitions.
+const MaxPartitions = 64
+
+// partitionsMeta is the metadata key of the first history stream that
+// records the installation's number of partitions (absent: 1).
+const partitionsMeta = "durablefuture_partitions"
 
 var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
@@ -44,6 +59,9 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.Replicas > 5 {
 		return c, fmt.Errorf("replicas %d: JetStream allows at most 5", c.Replicas)
+	}
+	if c.Partitions < 0 || c.Partitions > MaxPartitions {
+		return c, fmt.Errorf("partitions %d: use 1 to %d", c.Partitions, MaxPartitions)
 	}
 	switch c.Storage {
 	case "", "file":
@@ -81,8 +99,8 @@ type Store struct {
 	Config Config
 	Log    *history.Log
 
-	tasks jetstream.Stream
-	runs  jetstream.KeyValue
+	taskStreams []jetstream.Stream // one per partition
+	runs        jetstream.KeyValue
 	// heartbeats holds the latest heartbeat details of running activities.
 	heartbeats jetstream.KeyValue
 
@@ -94,10 +112,51 @@ type Store struct {
 	indexState // the visibility index (index.go)
 }
 
-// Stream and bucket names.
-func (s *Store) historyStream() string { return strings.ToUpper(s.Config.Prefix) + "_HISTORY" }
-func (s *Store) taskStream() string    { return strings.ToUpper(s.Config.Prefix) + "_TASKS" }
-func (s *Store) runsBucket() string    { return s.Config.Prefix + "_runs" }
+// Stream and bucket names. Partition 0's streams keep the names of an
+// installation without partitions; partition k > 0 adds "_<k>".
+func (s *Store) historyStream() string { return s.historyStreamOf(0) }
+func (s *Store) taskStream() string    { return s.taskStreamOf(0) }
+func (s *Store) historyStreamOf(p int) string {
+	return partitionName(strings.ToUpper(s.Config.Prefix)+"_HISTORY", p)
+}
+func (s *Store) taskStreamOf(p int) string {
+	return partitionName(strings.ToUpper(s.Config.Prefix)+"_TASKS", p)
+}
+
+func partitionName(base string, p int) string {
+	if p == 0 {
+		return base
+	}
+	return base + "_" + strconv.Itoa(p)
+}
+
+// partitions is the installation's number of partitions (after opening).
+func (s *Store) partitions() int { return max(1, s.Config.Partitions) }
+
+// partOf is the partition of the runs of a workflow ID.
+func (s *Store) partOf(workflowID string) int {
+	return history.Partition(workflowID, s.partitions())
+}
+
+// tasksOf is the task stream of partition p.
+func (s *Store) tasksOf(p int) jetstream.Stream { return s.taskStreams[p] }
+
+// taskPrefix is the root of the task subjects of partition p.
+func (s *Store) taskPrefix(p int) string {
+	if s.partitions() > 1 {
+		return s.Config.Prefix + ".task." + strconv.Itoa(p)
+	}
+	return s.Config.Prefix + ".task"
+}
+
+// histSubjects is the subject filter of the history stream of partition p.
+func (s *Store) histSubjects(p int) string {
+	if s.partitions() > 1 {
+		return s.Config.Prefix + ".hist." + strconv.Itoa(p) + ".>"
+	}
+	return s.Config.Prefix + ".hist.>"
+}
+func (s *Store) runsBucket() string { return s.Config.Prefix + "_runs" }
 func (s *Store) heartbeatsBucket() string {
 	return s.Config.Prefix + "_heartbeats"
 }
@@ -114,17 +173,25 @@ func (s *Store) activityCancelRunSubject(runID string) string {
 	return s.Config.Prefix + ".actcancel." + runID
 }
 
-func (s *Store) workflowTaskSubject(queue string) string {
-	return s.Config.Prefix + ".task.wf." + queue
+// workflowTaskSubject is where the workflow tasks of queue are, in
+// partition p (that of the run's workflow ID).
+func (s *Store) workflowTaskSubject(p int, queue string) string {
+	return s.taskPrefix(p) + ".wf." + queue
 }
-func (s *Store) activityTaskSubject(queue string) string {
-	return s.Config.Prefix + ".task.act." + queue
+func (s *Store) activityTaskSubject(p int, queue string) string {
+	return s.taskPrefix(p) + ".act." + queue
 }
 
 // timerSubject holds the scheduled message of one timer of a run; it is in
-// the task stream because a schedule must live in the stream of its target.
-func (s *Store) timerSubject(runID string, seq int64) string {
-	return fmt.Sprintf("%s.task.sched.%s.%d", s.Config.Prefix, runID, seq)
+// the task stream (of the run's partition p) because a schedule must live
+// in the stream of its target.
+func (s *Store) timerSubject(p int, runID string, seq int64) string {
+	return fmt.Sprintf("%s.sched.%s.%d", s.taskPrefix(p), runID, seq)
+}
+
+// schedulesFilter covers every scheduled message of a run.
+func (s *Store) schedulesFilter(p int, runID string) string {
+	return fmt.Sprintf("%s.sched.%s.>", s.taskPrefix(p), runID)
 }
 
 // Open connects a Store to nc, creating the streams and the runs bucket
@@ -142,31 +209,57 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 
 func (s *Store) ensureTopology(ctx context.Context) error {
 	cfg := s.Config
-	hist, err := s.ensureStream(ctx, jetstream.StreamConfig{
-		Name:        s.historyStream(),
-		Description: "DurableFuture run histories: one subject per run, one message per decision",
-		Subjects:    []string{cfg.Prefix + ".hist.>"},
-		Storage:     cfg.storageType(),
-		Replicas:    cfg.Replicas,
-		AllowDirect: true,
-		Discard:     jetstream.DiscardNew,
-	})
+	n, fresh, err := s.installedPartitions(ctx)
 	if err != nil {
-		return topologyError("history stream "+s.historyStream(), err)
+		return err
 	}
-	s.Log.LeaderCheck = hist.CachedInfo().Config.Replicas > 1
-	s.tasks, err = s.ensureStream(ctx, jetstream.StreamConfig{
-		Name:              s.taskStream(),
-		Description:       "DurableFuture workflow and activity tasks, per task queue",
-		Subjects:          []string{cfg.Prefix + ".task.>"},
-		Storage:           cfg.storageType(),
-		Replicas:          cfg.Replicas,
-		Retention:         jetstream.WorkQueuePolicy,
-		Duplicates:        5 * time.Minute,
-		AllowMsgSchedules: true,
-	})
-	if err != nil {
-		return topologyError("task stream "+s.taskStream(), err)
+	s.setPartitions(n)
+	cfg = s.Config
+	for p := range n {
+		want := jetstream.StreamConfig{
+			Name:        s.historyStreamOf(p),
+			Description: "DurableFuture run histories: one subject per run, one message per decision",
+			Subjects:    []string{s.histSubjects(p)},
+			Storage:     cfg.storageType(),
+			Replicas:    cfg.Replicas,
+			AllowDirect: true,
+			Discard:     jetstream.DiscardNew,
+		}
+		if n > 1 {
+			want.Description = fmt.Sprintf("DurableFuture run histories, partition %d of %d: one subject per run, one message per decision", p, n)
+			if p == 0 {
+				want.Metadata = map[string]string{partitionsMeta: strconv.Itoa(n)}
+			}
+		}
+		hist, err := s.ensureStream(ctx, want)
+		if err != nil {
+			return topologyError("history stream "+want.Name, err)
+		}
+		if p == 0 {
+			s.Log.LeaderCheck = hist.CachedInfo().Config.Replicas > 1
+		}
+	}
+	s.taskStreams = make([]jetstream.Stream, n)
+	for p := range n {
+		want := jetstream.StreamConfig{
+			Name:              s.taskStreamOf(p),
+			Description:       "DurableFuture workflow and activity tasks, per task queue",
+			Subjects:          []string{s.taskPrefix(p) + ".>"},
+			Storage:           cfg.storageType(),
+			Replicas:          cfg.Replicas,
+			Retention:         jetstream.WorkQueuePolicy,
+			Duplicates:        5 * time.Minute,
+			AllowMsgSchedules: true,
+		}
+		if n > 1 {
+			want.Description = fmt.Sprintf("DurableFuture workflow and activity tasks, partition %d of %d, per task queue", p, n)
+		}
+		if s.taskStreams[p], err = s.ensureStream(ctx, want); err != nil {
+			return topologyError("task stream "+want.Name, err)
+		}
+	}
+	if n > 1 && fresh && cfg.Replicas > 1 {
+		s.spreadLeaders(ctx)
 	}
 	kvCfg := jetstream.KeyValueConfig{
 		Bucket:      s.runsBucket(),
@@ -236,19 +329,20 @@ func topologyError(what string, err error) error {
 }
 
 // consumer returns (creating it idempotently) the durable pull consumer of
-// one kind of task on one queue.
-func (s *Store) consumer(ctx context.Context, kind, queue string, ackWait time.Duration, maxAckPending int) (jetstream.Consumer, error) {
+// one kind of task on one queue, in the task stream of partition p.
+func (s *Store) consumer(ctx context.Context, kind, queue string, p int, ackWait time.Duration, maxAckPending int) (jetstream.Consumer, error) {
 	name := kind + "_" + queue
+	key := name + "/" + strconv.Itoa(p)
 	s.consMu.Lock()
 	defer s.consMu.Unlock()
-	if c, ok := s.consumers[name]; ok {
+	if c, ok := s.consumers[key]; ok {
 		return c, nil
 	}
-	subj := s.workflowTaskSubject(queue)
+	subj := s.workflowTaskSubject(p, queue)
 	if kind == "act" {
-		subj = s.activityTaskSubject(queue)
+		subj = s.activityTaskSubject(p, queue)
 	}
-	c, err := s.tasks.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	c, err := s.tasksOf(p).CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       name,
 		Description:   fmt.Sprintf("DurableFuture %s tasks of queue %s", kind, queue),
 		FilterSubject: subj,
@@ -258,8 +352,8 @@ func (s *Store) consumer(ctx context.Context, kind, queue string, ackWait time.D
 		MaxAckPending: maxAckPending,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create consumer %s: %w", name, err)
+		return nil, fmt.Errorf("create consumer %s on %s: %w", name, s.taskStreamOf(p), err)
 	}
-	s.consumers[name] = c
+	s.consumers[key] = c
 	return c, nil
 }

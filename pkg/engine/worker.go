@@ -192,33 +192,43 @@ func (w *Worker) Run(ctx context.Context) error {
 	var loops []func() error
 	var backlog []backlogSource // sampled for the Observer (observe.go)
 	for _, q := range w.opts.TaskQueues {
+		// One consumer of each kind per partition (partition.go); the
+		// limits on concurrent tasks apply to each.
 		if serveWF {
-			c, err := w.store.consumer(ctx, "wf", q, w.opts.WorkflowTaskTimeout, 10000)
-			if err != nil {
-				return stoppedOr(ctx, err)
-			}
-			backlog = append(backlog, backlogSource{"workflow", q, c})
-			loops = append(loops, func() error {
-				return w.pull(ctx, c, w.opts.MaxConcurrentWorkflowTasks, func(m jetstream.Msg) {
-					w.processWorkflowTask(hard, m)
+			src := backlogSource{kind: "workflow", queue: q}
+			for p := range w.store.partitions() {
+				c, err := w.store.consumer(ctx, "wf", q, p, w.opts.WorkflowTaskTimeout, 10000)
+				if err != nil {
+					return stoppedOr(ctx, err)
+				}
+				src.cs = append(src.cs, c)
+				loops = append(loops, func() error {
+					return w.pull(ctx, c, w.opts.MaxConcurrentWorkflowTasks, func(m jetstream.Msg) {
+						w.processWorkflowTask(hard, m)
+					})
 				})
-			})
+			}
+			backlog = append(backlog, src)
 			loops = append(loops, w.queryLoop(ctx, q))     // queries of the runs of q (query.go)
 			if err := w.serveReplays(ctx, q); err != nil { // replay checks (replay.go)
 				return stoppedOr(ctx, err)
 			}
 		}
 		if serveAct {
-			c, err := w.store.consumer(ctx, "act", q, w.opts.ActivityTaskTimeout, 10000)
-			if err != nil {
-				return stoppedOr(ctx, err)
+			src := backlogSource{kind: "activity", queue: q}
+			for p := range w.store.partitions() {
+				c, err := w.store.consumer(ctx, "act", q, p, w.opts.ActivityTaskTimeout, 10000)
+				if err != nil {
+					return stoppedOr(ctx, err)
+				}
+				src.cs = append(src.cs, c)
+				loops = append(loops, func() error {
+					return w.fetch(ctx, c, w.opts.MaxConcurrentActivities, func(m jetstream.Msg) {
+						w.processActivityTask(ctx, hard, m)
+					}, w.releaseUnstarted)
+				})
 			}
-			backlog = append(backlog, backlogSource{"activity", q, c})
-			loops = append(loops, func() error {
-				return w.fetch(ctx, c, w.opts.MaxConcurrentActivities, func(m jetstream.Msg) {
-					w.processActivityTask(ctx, hard, m)
-				}, w.releaseUnstarted)
-			})
+			backlog = append(backlog, src)
 		}
 	}
 	if w.opts.Observer != nil {

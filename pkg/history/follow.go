@@ -28,7 +28,7 @@ func (l *Log) Follow(ctx context.Context, subject string, after uint64) iter.Seq
 			cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 			cfg.OptStartSeq = after + 1
 		}
-		cons, err := l.JS.OrderedConsumer(ctx, l.Stream, cfg)
+		cons, err := l.JS.OrderedConsumer(ctx, l.StreamOf(subject), cfg)
 		if err != nil {
 			yield(Record{}, fmt.Errorf("history: follow %s: %w", subject, err))
 			return

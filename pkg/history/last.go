@@ -15,7 +15,7 @@ import (
 // subject holds no message; any other failure (a timeout, a server that
 // does not answer) is an error wrapping ErrIncompleteRead, never an absence.
 func (l *Log) Last(ctx context.Context, subject string) (Record, error) {
-	st, err := l.stream(ctx)
+	st, err := l.stream(ctx, subject)
 	if err != nil {
 		return Record{}, fmt.Errorf("%w: %w", ErrIncompleteRead, err)
 	}

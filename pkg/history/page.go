@@ -30,9 +30,9 @@ func (l *Log) ReadPage(ctx context.Context, subject string, after uint64, limit 
 // CountRecords returns how many records the subject holds, from the stream's
 // subject counts (no message is read).
 func (l *Log) CountRecords(ctx context.Context, subject string) (uint64, error) {
-	st, err := l.JS.Stream(ctx, l.Stream)
+	st, err := l.stream(ctx, subject)
 	if err != nil {
-		return 0, fmt.Errorf("history: stream %s: %w", l.Stream, err)
+		return 0, err
 	}
 	info, err := st.Info(ctx, jetstream.WithSubjectFilter(subject))
 	if err != nil {

@@ -355,7 +355,7 @@ func (l *Log) resolveBlobs(ctx context.Context, subject string, recs []Record) e
 	if len(uses) == 0 {
 		return nil
 	}
-	st, err := l.stream(ctx)
+	st, err := l.stream(ctx, subject)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrIncompleteRead, err)
 	}
@@ -409,26 +409,30 @@ func (l *Log) resolveBlobs(ctx context.Context, subject string, recs []Record) e
 	return nil
 }
 
-// stream returns the history stream's handle (one info request, the first
-// time a blob is read).
-func (l *Log) stream(ctx context.Context) (jetstream.Stream, error) {
+// stream returns the handle of the history stream holding subject (one
+// info request, the first time).
+func (l *Log) stream(ctx context.Context, subject string) (jetstream.Stream, error) {
+	name := l.StreamOf(subject)
 	l.blobs.mu.Lock()
 	defer l.blobs.mu.Unlock()
-	if l.blobs.st != nil {
-		return l.blobs.st, nil
+	if st := l.blobs.st[name]; st != nil {
+		return st, nil
 	}
-	st, err := l.JS.Stream(ctx, l.Stream)
+	st, err := l.JS.Stream(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("history: stream %s: %w", l.Stream, err)
+		return nil, fmt.Errorf("history: stream %s: %w", name, err)
 	}
-	l.blobs.st = st
+	if l.blobs.st == nil {
+		l.blobs.st = map[string]jetstream.Stream{}
+	}
+	l.blobs.st[name] = st
 	return st, nil
 }
 
-// blobReader keeps the history stream's handle for reading blobs.
+// blobReader keeps the history streams' handles for reading blobs.
 type blobReader struct {
 	mu sync.Mutex
-	st jetstream.Stream
+	st map[string]jetstream.Stream
 }
 
 // decodeResolved decodes history messages into records with inline values.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -97,11 +98,18 @@ func isPrintable(s string) bool {
 }
 
 // Log reads and appends run histories in one JetStream stream whose
-// subjects are SubjectPrefix + ".<encoded workflow id>.<run id>".
+// subjects are SubjectPrefix + ".<encoded workflow id>.<run id>", or, with
+// Partitions > 1, in that many streams (Streams), the run of a workflow ID
+// in partition k = Partition(id, Partitions) under
+// SubjectPrefix + ".<k>.<encoded workflow id>.<run id>".
 type Log struct {
 	JS            jetstream.JetStream
 	Stream        string
 	SubjectPrefix string
+	// Partitions is the number of history streams (0 or 1: one, Stream).
+	Partitions int
+	// Streams names the stream of each partition when Partitions > 1.
+	Streams []string
 
 	blobs blobReader // out-of-line payloads (payload.go)
 	// LeaderCheck: the stream is replicated, and a direct get may be
@@ -119,7 +127,60 @@ func (l *Log) Subject(workflowID, runID string) (string, error) {
 	if err := ValidateRunID(runID); err != nil {
 		return "", err
 	}
+	if l.Partitions > 1 {
+		return l.SubjectPrefix + "." + strconv.Itoa(Partition(workflowID, l.Partitions)) + "." + tok + "." + runID, nil
+	}
 	return l.SubjectPrefix + "." + tok + "." + runID, nil
+}
+
+// Partition places a workflow ID in one of n partitions: FNV-1a of the ID,
+// modulo n. It never changes for an ID (runs, continue-as-new and resets of
+// one workflow ID share a partition), across restarts and builds.
+func Partition(workflowID string, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(workflowID))
+	return int(h.Sum32() % uint32(n))
+}
+
+// StreamOf is the stream holding subject (a run's, or one beside it).
+func (l *Log) StreamOf(subject string) string {
+	if l.Partitions <= 1 || len(l.Streams) != l.Partitions {
+		return l.Stream
+	}
+	rest, ok := strings.CutPrefix(subject, l.SubjectPrefix+".")
+	if !ok {
+		return l.Stream
+	}
+	tok, _, _ := strings.Cut(rest, ".")
+	k, err := strconv.Atoi(tok)
+	if err != nil || k < 0 || k >= l.Partitions {
+		return l.Stream
+	}
+	return l.Streams[k]
+}
+
+// AllStreams names every history stream.
+func (l *Log) AllStreams() []string {
+	if l.Partitions > 1 && len(l.Streams) == l.Partitions {
+		return l.Streams
+	}
+	return []string{l.Stream}
+}
+
+// RunsFilter is the subject filter, in stream, of the runs of workflow ID
+// key (encoded) and of what is stored beside them.
+func (l *Log) RunsFilter(workflowID string) (string, error) {
+	tok, err := EncodeID(workflowID)
+	if err != nil {
+		return "", err
+	}
+	if l.Partitions > 1 {
+		return l.SubjectPrefix + "." + strconv.Itoa(Partition(workflowID, l.Partitions)) + "." + tok + ".>", nil
+	}
+	return l.SubjectPrefix + "." + tok + ".>", nil
 }
 
 // SignalSubject is the subject of the signals accepted for one run, beside
@@ -301,12 +362,12 @@ func (l *Log) readRaw(ctx context.Context, subject string, after uint64, limit i
 // leaderLastSeq is the stream sequence of the subject's last message as the
 // stream leader knows it (0: none).
 func (l *Log) leaderLastSeq(ctx context.Context, subject string) (uint64, error) {
-	seq, _, err := LastFromLeader(ctx, l.JS, l.Stream, subject, false)
+	seq, _, err := LastFromLeader(ctx, l.JS, l.StreamOf(subject), subject, false)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("history: ask the leader of %s for %s: %w: %w", l.Stream, subject, ErrIncompleteRead, err)
+		return 0, fmt.Errorf("history: ask the leader of %s for %s: %w: %w", l.StreamOf(subject), subject, ErrIncompleteRead, err)
 	}
 	return seq, nil
 }
@@ -366,7 +427,7 @@ func (l *Log) readBatches(ctx context.Context, subject string, after uint64, lim
 		if limit > 0 {
 			want = min(limit-len(out), maxBatch)
 		}
-		it, err := jetstreamext.GetBatch(ctx, l.JS, l.Stream, want,
+		it, err := jetstreamext.GetBatch(ctx, l.JS, l.StreamOf(subject), want,
 			jetstreamext.GetBatchSeq(next), jetstreamext.GetBatchSubject(subject))
 		if err != nil {
 			return nil, fmt.Errorf("history: read %s: %w: %w", subject, ErrIncompleteRead, err)
@@ -398,7 +459,7 @@ func (l *Log) readBatches(ctx context.Context, subject string, after uint64, lim
 			if absent {
 				return out, nil // the stream says: nothing more on this subject
 			}
-			return nil, fmt.Errorf("history: read %s after seq %d: no answer from stream %s: %w", subject, next-1, l.Stream, ErrIncompleteRead)
+			return nil, fmt.Errorf("history: read %s after seq %d: no answer from stream %s: %w", subject, next-1, l.StreamOf(subject), ErrIncompleteRead)
 		}
 		pending, ok := headerUint(last.Header, numPendingHeader)
 		if !ok {

@@ -26,6 +26,11 @@ type Options struct {
 	Prefix   string
 	Replicas int
 	Storage  string
+	// Partitions spreads the runs over that many history streams and task
+	// streams, for a JetStream cluster to spread their leaders over its
+	// nodes (engine.Config.Partitions). 0: the installation's number (1
+	// for a new one); another number than the installation's is an error.
+	Partitions int
 	// ConnectTimeout bounds dialing and setting up (default 5s).
 	ConnectTimeout time.Duration
 	// OpenExisting binds to the streams and buckets of an existing
@@ -119,7 +124,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	if o.OpenExisting {
 		open = engine.OpenExisting
 	}
-	store, err := open(sctx, nc, engine.Config{Prefix: o.Prefix, Replicas: o.Replicas, Storage: o.Storage})
+	store, err := open(sctx, nc, engine.Config{Prefix: o.Prefix, Replicas: o.Replicas, Storage: o.Storage, Partitions: o.Partitions})
 	if err != nil {
 		connected, where := nc.IsConnected(), natsurl.Redact(nc.ConnectedUrl())
 		if owns {

@@ -91,13 +91,15 @@ func TestScrape(t *testing.T) {
 	}
 
 	// The run's result is read before the worker settles its last task
-	// and before the backlog is sampled again: wait for both.
+	// and before the backlog is sampled again: wait for both (a sample
+	// taken while the retried activity waited still says 1).
 	var m scrape
 	testsrv.WaitFor(t, ctx, "the last workflow task and a backlog sample", func() bool {
 		m = get(t, srv.URL())
 		return m.value("durablefuture_workflow_tasks_total", "workflow_type", "RetryingWorkflow", "task_queue", "metered", "outcome", "completed") >= 3 &&
 			m.value("durablefuture_workflow_tasks_total", "workflow_type", "MeteredWorkflow", "task_queue", "metered", "outcome", "completed") >= 2*n &&
-			m.has("durablefuture_task_backlog", "kind", "activity", "task_queue", "metered")
+			m.has("durablefuture_task_backlog", "kind", "activity", "task_queue", "metered") &&
+			m.value("durablefuture_task_backlog", "kind", "activity", "task_queue", "metered") == 0
 	})
 	checks := []struct {
 		metric string
