@@ -387,7 +387,7 @@ func (r *runningActivities) cancel(key string) {
 // (one activity) or <prefix>.actcancel.<run> (every activity of a run that
 // closed) and cancels the matching running attempts. It returns the
 // unsubscribe.
-func (w *Worker) subscribeActivityCancels() (func(), error) {
+func (w *Worker) subscribeActivityCancels(ctx context.Context) (func(), error) {
 	prefix := w.store.Config.Prefix + ".actcancel."
 	sub, err := w.store.NC.Subscribe(prefix+">", func(m *nats.Msg) {
 		key := strings.TrimPrefix(m.Subject, prefix)
@@ -399,10 +399,26 @@ func (w *Worker) subscribeActivityCancels() (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: subscribe to activity cancellations: %w", err)
 	}
-	// The server has the interest before the first task is pulled.
-	if err := w.store.NC.FlushTimeout(5 * time.Second); err != nil {
-		_ = sub.Unsubscribe()
-		return nil, fmt.Errorf("worker: subscribe to activity cancellations: %w", err)
+	// The server has the interest before the first task is pulled. A
+	// server that does not answer in time (stalled, a node restarting) is
+	// waited for, with a warning, until ctx is done.
+	for attempt := 1; ; attempt++ {
+		err := w.store.NC.FlushTimeout(5 * time.Second)
+		if err == nil {
+			break
+		}
+		// A flush cut by a disconnect says "connection closed" while the
+		// connection reconnects: that is transient too.
+		lost := errors.Is(err, nats.ErrConnectionClosed) && !w.store.NC.IsClosed()
+		if ctx.Err() != nil || !lost && !transientServerError(err) {
+			_ = sub.Unsubscribe()
+			return nil, fmt.Errorf("worker: subscribe to activity cancellations: %w", err)
+		}
+		w.log.Warn("worker: the server did not confirm the subscription to activity cancellations in time; trying again", "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 	return func() { _ = sub.Unsubscribe() }, nil
 }

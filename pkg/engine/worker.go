@@ -183,7 +183,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	hard, cancelHard := context.WithCancel(context.Background())
 	defer cancelHard()
 	if serveAct {
-		unsubscribe, err := w.subscribeActivityCancels()
+		unsubscribe, err := w.subscribeActivityCancels(ctx)
 		if err != nil {
 			return stoppedOr(ctx, err)
 		}
@@ -197,7 +197,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		if serveWF {
 			src := backlogSource{kind: "workflow", queue: q}
 			for p := range w.store.partitions() {
-				c, err := w.store.consumer(ctx, "wf", q, p, w.opts.WorkflowTaskTimeout, 10000)
+				c, err := w.consumer(ctx, "wf", q, p, w.opts.WorkflowTaskTimeout)
 				if err != nil {
 					return stoppedOr(ctx, err)
 				}
@@ -217,7 +217,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		if serveAct {
 			src := backlogSource{kind: "activity", queue: q}
 			for p := range w.store.partitions() {
-				c, err := w.store.consumer(ctx, "act", q, p, w.opts.ActivityTaskTimeout, 10000)
+				c, err := w.consumer(ctx, "act", q, p, w.opts.ActivityTaskTimeout)
 				if err != nil {
 					return stoppedOr(ctx, err)
 				}
@@ -283,6 +283,39 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // stoppedOr is nil when ctx was cancelled (asked to stop while setting
 // up is not a failure), else err.
+// consumer gets the durable consumer of a kind of task of queue q in
+// partition p, as Run starts. A server that does not answer in time (a
+// cluster electing leaders, a node restarting, a loaded machine: creating
+// a replicated consumer takes a round of consensus) is tried again, with
+// a warning, until ctx is done: a worker does not give up for good on a
+// hiccup of the server, as its pulls do not once it runs.
+func (w *Worker) consumer(ctx context.Context, kind, q string, p int, ackWait time.Duration) (jetstream.Consumer, error) {
+	pause := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		c, err := w.store.consumer(ctx, kind, q, p, ackWait, 10000)
+		if err == nil || ctx.Err() != nil || !transientServerError(err) {
+			return c, err
+		}
+		w.log.Warn("worker: the server did not answer the creation of a consumer in time; trying again",
+			"kind", kind, "task_queue", q, "partition", p, "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
+}
+
+// transientServerError: the server did not answer in time, or answered
+// that the JetStream cluster is not ready; another try may succeed.
+func transientServerError(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoHeartbeat) ||
+		errors.As(err, &apiErr) && apiErr.Code == 503
+}
+
 func stoppedOr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return nil
