@@ -29,15 +29,95 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-func dialCluster(t *testing.T, urls []string) *client.Client {
+func dialCluster(t *testing.T, urls []string) *client.Client { return dialClusterWith(t, urls, 0) }
+
+// dialClusterWith dials with partitions n (0: the installation's).
+func dialClusterWith(t *testing.T, urls []string, n int) *client.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, client.Options{URL: strings.Join(urls, ","), Replicas: 3, ConnectTimeout: 20 * time.Second,
+	c, err := client.Dial(ctx, client.Options{URL: strings.Join(urls, ","), Replicas: 3, Partitions: n, ConnectTimeout: 20 * time.Second,
 		NatsOptions: []nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)}})
 	testsrv.Must(t, err)
 	t.Cleanup(c.Close)
 	return c
+}
+
+// clusterWorkers runs two workers of the chaos workflows, each on its own
+// connection (dial) to the whole cluster. Their attempts and their logs
+// (debug and up) go to files kept with go test -artifacts.
+func clusterWorkers(t *testing.T, dial func() *client.Client) (attemptsPath, logPath string) {
+	attemptsPath = filepath.Join(t.ArtifactDir(), "attempts.log")
+	al, err := chaos.OpenAttemptsLog(attemptsPath)
+	testsrv.Must(t, err)
+	t.Cleanup(func() { al.Close() })
+	logPath = filepath.Join(t.ArtifactDir(), "workers.log")
+	logf, err := os.Create(logPath)
+	testsrv.Must(t, err)
+	t.Cleanup(func() { logf.Close() })
+	for i := range 2 {
+		wc := dial()
+		log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug})).With("worker", i+1)
+		testsrv.RunWorker(t, wc, worker.Options{WorkflowTaskTimeout: 3 * time.Second, ActivityTaskTimeout: 5 * time.Second, Logger: log},
+			func(w *worker.Worker) { testsrv.Must(t, chaos.Register(w, al)) })
+	}
+	return attemptsPath, logPath
+}
+
+// histSource is a history stream and the subject prefix of its runs.
+type histSource struct{ stream, prefix string }
+
+// checkCluster checks every planned run against the records of the
+// history streams and the attempts the workers logged.
+func checkCluster(t *testing.T, ctx context.Context, c *client.Client, all []*run, sources []histSource, attemptsPath string) (*problems, attemptStats) {
+	p := &problems{}
+	records := map[string][]storedRecord{}
+	for _, src := range sources {
+		recs, undecodable, err := readAllRecords(ctx, c.Store().JS, src.stream, src.prefix)
+		testsrv.Must(t, err)
+		if undecodable > 0 {
+			p.add("", "undecodable record", "%d history records of %s do not decode", undecodable, src.stream)
+		}
+		for run, rs := range recs {
+			records[run] = rs
+		}
+	}
+	checkRuns(ctx, c, all, records, p)
+	lines, _, err := readAttempts([]string{attemptsPath})
+	testsrv.Must(t, err)
+	st := analyzeAttempts(lines, records)
+	if st.rerunAfter > 0 || st.unknown > 0 || st.unlogged > 0 {
+		p.add("", "re-run after record", "attempts: %d after their outcome was recorded, %d of unknown activities, %d completions without a logged attempt",
+			st.rerunAfter, st.unknown, st.unlogged)
+		for _, ex := range st.examples {
+			if !strings.HasPrefix(ex, "raced") {
+				p.add("", "re-run after record", "%s", ex)
+			}
+		}
+	}
+	return p, st
+}
+
+// reportCluster logs the problems found (label: the test's log prefix),
+// with what a failure needs to be read afterwards, and fails the test on
+// any.
+func reportCluster(t *testing.T, ctx context.Context, label string, c *client.Client, cl *testsrv.ProcessCluster, p *problems, logPath string) {
+	for _, s := range p.summary() {
+		t.Log(label + ": problem: " + s)
+	}
+	if len(p.list) > 0 {
+		// Kept with go test -artifacts -outputdir DIR.
+		for _, path := range writeHistories(ctx, c, t.ArtifactDir(), p.runs, 20) {
+			t.Logf("%s: history of a failing run: %s", label, path)
+		}
+		for _, s := range logSummary([]string{logPath}) {
+			t.Logf("%s: worker log: %s", label, s)
+		}
+		for _, n := range cl.Nodes {
+			t.Logf("%s: %s log: %s", label, n.Name(), n.LogFile())
+		}
+	}
+	p.report(t, 40)
 }
 
 // streamLeader returns the server name of stream's leader ("" while none).
@@ -127,22 +207,7 @@ func TestClusterLeaderKilled(t *testing.T) {
 		}
 	}
 
-	// Two workers, each on its own connection to the whole cluster.
-	attemptsPath := filepath.Join(t.ArtifactDir(), "attempts.log")
-	al, err := chaos.OpenAttemptsLog(attemptsPath)
-	testsrv.Must(t, err)
-	t.Cleanup(func() { al.Close() })
-	// Their logs (debug and up) go to a file, kept with -artifacts.
-	logPath := filepath.Join(t.ArtifactDir(), "workers.log")
-	logf, err := os.Create(logPath)
-	testsrv.Must(t, err)
-	t.Cleanup(func() { logf.Close() })
-	for i := range 2 {
-		wc := dialCluster(t, cl.URLs())
-		log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug})).With("worker", i+1)
-		testsrv.RunWorker(t, wc, worker.Options{WorkflowTaskTimeout: 3 * time.Second, ActivityTaskTimeout: 5 * time.Second, Logger: log},
-			func(w *worker.Worker) { testsrv.Must(t, chaos.Register(w, al)) })
-	}
+	attemptsPath, logPath := clusterWorkers(t, func() *client.Client { return dialCluster(t, cl.URLs()) })
 
 	top, all := plan("cluster", 60, time.Now().UnixNano()%1000)
 	d := &driver{c: c, retryAfter: 100 * time.Millisecond}
@@ -236,43 +301,10 @@ func TestClusterLeaderKilled(t *testing.T) {
 	t.Logf("cluster: %5.1fs all waits returned (%d open)", time.Since(t0).Seconds(), open)
 
 	ctx = testsrv.Context(t, 2*time.Minute) // for the checks
-	p := &problems{}
-	records, undecodable, err := readAllRecords(ctx, store.JS, histStream, store.Config.Prefix+".hist")
-	testsrv.Must(t, err)
-	if undecodable > 0 {
-		p.add("", "undecodable record", "%d history records do not decode", undecodable)
-	}
-	checkRuns(ctx, c, all, records, p)
-	lines, _, err := readAttempts([]string{attemptsPath})
-	testsrv.Must(t, err)
-	st := analyzeAttempts(lines, records)
-	if st.rerunAfter > 0 || st.unknown > 0 || st.unlogged > 0 {
-		p.add("", "re-run after record", "attempts: %d after their outcome was recorded, %d of unknown activities, %d completions without a logged attempt",
-			st.rerunAfter, st.unknown, st.unlogged)
-		for _, ex := range st.examples {
-			if !strings.HasPrefix(ex, "raced") {
-				p.add("", "re-run after record", "%s", ex)
-			}
-		}
-	}
+	p, st := checkCluster(t, ctx, c, all, []histSource{{histStream, store.Config.Prefix + ".hist"}}, attemptsPath)
 	t.Logf("cluster: %d runs (%d top-level), leaders killed %v, %d attempts (%d re-runs before record, %d racing it, %d after), %d runs with a problem, %v",
 		len(all), len(top), killed, st.total, st.rerunBefore, st.raced, st.rerunAfter, len(p.runs), time.Since(t0).Round(time.Second))
-	for _, s := range p.summary() {
-		t.Log("cluster: problem: " + s)
-	}
-	if len(p.list) > 0 {
-		// Kept with go test -artifacts -outputdir DIR.
-		for _, path := range writeHistories(ctx, c, t.ArtifactDir(), p.runs, 20) {
-			t.Logf("cluster: history of a failing run: %s", path)
-		}
-		for _, s := range logSummary([]string{logPath}) {
-			t.Log("cluster: worker log: " + s)
-		}
-		for _, n := range cl.Nodes {
-			t.Logf("cluster: %s log: %s", n.Name(), n.LogFile())
-		}
-	}
-	p.report(t, 40)
+	reportCluster(t, ctx, "cluster", c, cl, p, logPath)
 }
 
 // A 3-node cluster with the runs spread over 3 partitions at R3 (issue 12):
@@ -286,16 +318,7 @@ func TestPartitionedClusterLeaderKilled(t *testing.T) {
 	}
 	const partitions = 3
 	cl := testsrv.StartClusterProcesses(t, 3)
-	dial := func(n int) *client.Client {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := client.Dial(ctx, client.Options{URL: strings.Join(cl.URLs(), ","), Replicas: 3, Partitions: n, ConnectTimeout: 20 * time.Second,
-			NatsOptions: []nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)}})
-		testsrv.Must(t, err)
-		t.Cleanup(c.Close)
-		return c
-	}
-	c := dial(partitions)
+	c := dialClusterWith(t, cl.URLs(), partitions)
 	store := c.Store()
 	ctx := testsrv.Context(t, 3*time.Minute)
 	prefix := strings.ToUpper(store.Config.Prefix)
@@ -319,23 +342,13 @@ func TestPartitionedClusterLeaderKilled(t *testing.T) {
 		return len(distinct) == partitions && !distinct[""]
 	})
 
-	attemptsPath := filepath.Join(t.ArtifactDir(), "attempts.log")
-	al, err := chaos.OpenAttemptsLog(attemptsPath)
-	testsrv.Must(t, err)
-	t.Cleanup(func() { al.Close() })
-	logPath := filepath.Join(t.ArtifactDir(), "workers.log")
-	logf, err := os.Create(logPath)
-	testsrv.Must(t, err)
-	t.Cleanup(func() { logf.Close() })
-	for i := range 2 {
-		wc := dial(0) // the installation's number of partitions
+	attemptsPath, logPath := clusterWorkers(t, func() *client.Client {
+		wc := dialClusterWith(t, cl.URLs(), 0) // the installation's number of partitions
 		if n := wc.Store().Partitions(); n != partitions {
 			t.Fatalf("a worker sees %d partitions, want %d", n, partitions)
 		}
-		log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug})).With("worker", i+1)
-		testsrv.RunWorker(t, wc, worker.Options{WorkflowTaskTimeout: 3 * time.Second, ActivityTaskTimeout: 5 * time.Second, Logger: log},
-			func(w *worker.Worker) { testsrv.Must(t, chaos.Register(w, al)) })
-	}
+		return wc
+	})
 
 	top, all := plan("parts", 30, time.Now().UnixNano()%1000)
 	d := &driver{c: c, retryAfter: 100 * time.Millisecond}
@@ -385,35 +398,12 @@ func TestPartitionedClusterLeaderKilled(t *testing.T) {
 	drivers.Wait()
 
 	ctx = testsrv.Context(t, 2*time.Minute) // for the checks
-	p := &problems{}
-	records := map[string][]storedRecord{}
+	var sources []histSource
 	for part := range partitions {
-		recs, undecodable, err := readAllRecords(ctx, store.JS, histStream(part), fmt.Sprintf("%s.hist.%d", store.Config.Prefix, part))
-		testsrv.Must(t, err)
-		if undecodable > 0 {
-			p.add("", "undecodable record", "%d history records of partition %d do not decode", undecodable, part)
-		}
-		for run, rs := range recs {
-			records[run] = rs
-		}
+		sources = append(sources, histSource{histStream(part), fmt.Sprintf("%s.hist.%d", store.Config.Prefix, part)})
 	}
-	checkRuns(ctx, c, all, records, p)
-	lines, _, err := readAttempts([]string{attemptsPath})
-	testsrv.Must(t, err)
-	st := analyzeAttempts(lines, records)
-	if st.rerunAfter > 0 || st.unknown > 0 || st.unlogged > 0 {
-		p.add("", "re-run after record", "attempts: %d after their outcome was recorded, %d of unknown activities, %d completions without a logged attempt",
-			st.rerunAfter, st.unknown, st.unlogged)
-	}
+	p, st := checkCluster(t, ctx, c, all, sources, attemptsPath)
 	t.Logf("partitions: %d runs (%d top-level) over %d partitions, %d attempts (%d re-runs before record, %d after), %d runs with a problem, %v",
 		len(all), len(top), partitions, st.total, st.rerunBefore, st.rerunAfter, len(p.runs), time.Since(t0).Round(time.Second))
-	for _, s := range p.summary() {
-		t.Log("partitions: problem: " + s)
-	}
-	if len(p.list) > 0 {
-		for _, path := range writeHistories(ctx, c, t.ArtifactDir(), p.runs, 20) {
-			t.Logf("partitions: history of a failing run: %s", path)
-		}
-	}
-	p.report(t, 40)
+	reportCluster(t, ctx, "partitions", c, cl, p, logPath)
 }

@@ -47,11 +47,11 @@ func benchRegistry(tb testing.TB) *Registry {
 // looks at it.
 type benchTaskMsg struct{ jetstream.Msg }
 
-// BenchmarkDecisionCachedRun is one workflow task on a run the worker holds
-// in memory: apply an activity's completion, run the code until it
-// schedules the next activity, append the decision record (one JetStream
-// write, embedded server) and publish the activity task.
-func BenchmarkDecisionCachedRun(b *testing.B) {
+// benchLoopRun starts benchLoop(-1) on an embedded server and makes its
+// first decision (which schedules event 2); complete then applies the
+// completion of the open activity, as one workflow task, and checks that
+// the decision was made.
+func benchLoopRun(b *testing.B) (w *Worker, complete func(), events func() int64) {
 	srv, err := devserver.Start(devserver.Options{StoreDir: b.TempDir(), InProcessOnly: true})
 	if err != nil {
 		b.Fatal(err)
@@ -67,7 +67,7 @@ func BenchmarkDecisionCachedRun(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w, err := NewWorker(store, benchRegistry(b), WorkerOptions{TaskQueues: []string{"bench"}, Logger: slog.New(slog.DiscardHandler)})
+	w, err = NewWorker(store, benchRegistry(b), WorkerOptions{TaskQueues: []string{"bench"}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,14 +87,26 @@ func BenchmarkDecisionCachedRun(b *testing.B) {
 	w.processWorkflowTask(ctx, msg) // the first decision schedules event 2
 	name := FunctionName(benchStep)
 	seq := int64(2)
-	b.ReportAllocs()
-	for b.Loop() {
+	complete = func() {
 		ev := history.Event{Type: history.ActivityCompleted, Cause: seq, Name: name, Attempt: 1, Result: json.RawMessage(`1`)}
 		task := workflowTask{V: 1, WorkflowID: "loop", RunID: ri.RunID, InputID: fmt.Sprintf("act:%d:done", seq), Event: &ev}
 		if o := w.handleWorkflowTask(ctx, benchTaskMsg{}, task, w.log, nil, nil); o.kind != taskDone {
 			b.Fatalf("decision after event %d: %v", seq, o)
 		}
 		seq += 2 // the completion, then the next ActivityScheduled
+	}
+	return w, complete, func() int64 { return seq }
+}
+
+// BenchmarkDecisionCachedRun is one workflow task on a run the worker holds
+// in memory: apply an activity's completion, run the code until it
+// schedules the next activity, append the decision record (one JetStream
+// write, embedded server) and publish the activity task.
+func BenchmarkDecisionCachedRun(b *testing.B) {
+	_, complete, _ := benchLoopRun(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		complete()
 	}
 }
 
@@ -104,50 +116,8 @@ func BenchmarkDecisionCachedRun(b *testing.B) {
 // apply the activity's completion, append the decision and publish the
 // next activity task. The target is <= 80 ms.
 func BenchmarkColdResume10000(b *testing.B) {
-	srv, err := devserver.Start(devserver.Options{StoreDir: b.TempDir(), InProcessOnly: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(srv.Stop)
-	nc, err := srv.Connect()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(nc.Close)
-	ctx := context.Background()
-	store, err := Open(ctx, nc, Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	w, err := NewWorker(store, benchRegistry(b), WorkerOptions{TaskQueues: []string{"bench"}, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	input, _ := json.Marshal([]int{-1})
-	ri, err := store.StartWorkflow(ctx, StartRequest{WorkflowID: "loop", TaskQueue: "bench", Type: FunctionName(benchLoop), Input: input})
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, err := store.consumer(ctx, "wf", "bench", 0, 10*time.Second, 10000)
-	if err != nil {
-		b.Fatal(err)
-	}
-	msg, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
-	if err != nil {
-		b.Fatal(err)
-	}
-	w.processWorkflowTask(ctx, msg) // the first decision schedules event 2
-	name := FunctionName(benchStep)
-	seq := int64(2)
-	complete := func() {
-		ev := history.Event{Type: history.ActivityCompleted, Cause: seq, Name: name, Attempt: 1, Result: json.RawMessage(`1`)}
-		task := workflowTask{V: 1, WorkflowID: "loop", RunID: ri.RunID, InputID: fmt.Sprintf("act:%d:done", seq), Event: &ev}
-		if o := w.handleWorkflowTask(ctx, benchTaskMsg{}, task, w.log, nil, nil); o.kind != taskDone {
-			b.Fatalf("decision after event %d: %v", seq, o)
-		}
-		seq += 2 // the completion, then the next ActivityScheduled
-	}
-	for seq < 10_000 { // the history, built through the cached path
+	w, complete, events := benchLoopRun(b)
+	for events() < 10_000 { // the history, built through the cached path
 		complete()
 	}
 	b.ReportAllocs()
@@ -155,7 +125,7 @@ func BenchmarkColdResume10000(b *testing.B) {
 		w.cache.clear() // as a worker that has never seen the run
 		complete()
 	}
-	b.ReportMetric(float64(seq), "events")
+	b.ReportMetric(float64(events()), "events")
 }
 
 // benchHistory is the history of benchLoop(n) run to completion: 2n+2

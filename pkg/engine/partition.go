@@ -113,8 +113,8 @@ func (s *Store) StreamLeaders(ctx context.Context) (history, tasks []string, err
 // history stream of partition k led by the k-th of its peers (by name), its
 // task stream by the next one, so that no node leads every stream (a
 // leader takes every write of its stream). JetStream elects leaders at
-// random otherwise. Best effort: a failure is logged by nobody and changes
-// nothing but the placement; leaders move again after failures.
+// random otherwise. Best effort: a refused or unanswered request is ignored
+// (it only costs the placement); leaders move again after failures.
 func (s *Store) spreadLeaders(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

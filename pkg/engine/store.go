@@ -208,13 +208,12 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 }
 
 func (s *Store) ensureTopology(ctx context.Context) error {
-	cfg := s.Config
 	n, fresh, err := s.installedPartitions(ctx)
 	if err != nil {
 		return err
 	}
 	s.setPartitions(n)
-	cfg = s.Config
+	cfg := s.Config
 	for p := range n {
 		want := jetstream.StreamConfig{
 			Name:        s.historyStreamOf(p),
