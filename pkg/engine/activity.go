@@ -90,13 +90,16 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 		_ = msg.Term()
 		return
 	}
-	attempt := t.attempt(msg)
 	if t.AttemptsBefore > 0 && numDelivered(msg) == 1 {
 		// Published again after a late outcome (lateOutcome): attempt
 		// AttemptsBefore+1 is the delivery that took the late one for lost,
 		// which may still be running. It is taken for lost in turn only
 		// after its own timeout: this first delivery only waits for it.
 		_ = msg.NakWithDelay(attemptLimit(t.Options))
+		return
+	}
+	attempt, ok := w.claimAttempt(soft, msg, t)
+	if !ok {
 		return
 	}
 	var lost []history.Event // attempts found lost, reported again with the outcome
@@ -107,7 +110,6 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 		// An old first delivery too: a task re-published after a server
 		// restart comes back as a new message. Ask the history before
 		// running anything.
-		var ok bool
 		if lost, ok = w.beforeRedelivery(soft, msg, t, attempt, false); !ok {
 			return
 		}
@@ -347,7 +349,7 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 		// then, a lost attempt's own report (published before its worker
 		// died, or from a worker cut off but alive) may still be recorded
 		// first, and its outcome would then be this attempt's to respect.
-		if !w.awaitLostRecorded(ctx, msg, t, subj, after, events[len(events)-1].Attempt) {
+		if !w.awaitLostRecorded(ctx, msg, t, attempt, subj, after, events[len(events)-1].Attempt) {
 			return nil, false
 		}
 	}
@@ -365,7 +367,7 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 // comes after the loss it is dropped as obsolete; this attempt is then the
 // only one left to run (the 3-node cluster test lost a run that way). Only
 // a worker shutting down gives the task back, as released.
-func (w *Worker) awaitLostRecorded(ctx context.Context, msg jetstream.Msg, t activityTask, subj string, after uint64, lost int) bool {
+func (w *Worker) awaitLostRecorded(ctx context.Context, msg jetstream.Msg, t activityTask, attempt int, subj string, after uint64, lost int) bool {
 	w.log.Debug("activity: waiting for the history to record the lost attempts", "activity", t.Name, "run_id", t.RunID, "lost", lost)
 	start, renewed, warned := time.Now(), time.Now(), false
 	pause := 5 * time.Millisecond
@@ -389,7 +391,7 @@ func (w *Worker) awaitLostRecorded(ctx context.Context, msg jetstream.Msg, t act
 					}
 				}
 			}
-			if last >= t.attempt(msg) {
+			if last >= attempt {
 				// A later delivery took this attempt for lost: it owns the
 				// task now; this one does nothing.
 				w.log.Debug("activity: attempt superseded by a later delivery: not run", "activity", t.Name, "run_id", t.RunID)
@@ -400,7 +402,7 @@ func (w *Worker) awaitLostRecorded(ctx context.Context, msg jetstream.Msg, t act
 			}
 		}
 		if ctx.Err() != nil {
-			w.releaseActivityTask(msg, t, t.attempt(msg))
+			w.releaseActivityTask(msg, t, attempt)
 			return false
 		}
 		if !warned && time.Since(start) > lostFenceWarn {

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/durablefuture/durablefuture/pkg/sdk/client"
 	"github.com/durablefuture/durablefuture/pkg/sdk/worker"
 	"github.com/durablefuture/durablefuture/pkg/sdk/workflow"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -429,5 +431,73 @@ func TestLateOutcomeLeavesATaskToRun(t *testing.T) {
 	}
 	if got := orphanRuns.Load(); got != 2 || n != 2 {
 		t.Fatalf("the activity ran %d times (result %d); want 2: attempt 1 (late) and attempt 3", got, n)
+	}
+}
+
+var copiedRuns atomic.Int32
+
+func Copied(ctx context.Context) (int32, error) { return copiedRuns.Add(1), nil }
+
+func CopiedWorkflow(ctx workflow.Context) (int32, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Second})
+	var n int32
+	err := workflow.ExecuteActivity(ctx, Copied).Get(ctx, &n)
+	return n, err
+}
+
+// A server killed within 100 ms of a delivery forgets it (a consumer
+// writes its state at most every 100 ms): after the restart the task is
+// delivered again with a count already given out, as a first delivery
+// when the whole delivery was forgotten. Here the activity's task is
+// published again as a new message once the run completed, with a fresh
+// scheduled time, so it reaches a worker as a fresh first delivery: the
+// worker's hot path, which does not read the history. The attempt number
+// it carries is claimed already; the delivery takes the next one, reads
+// the history, finds the outcome and acks without running the activity.
+func TestForgottenDeliveryNotRerunAfterOutcome(t *testing.T) {
+	copiedRuns.Store(0)
+	s := testsrv.Start(t)
+	c := testsrv.Client(t, s)
+	ctx := testsrv.Context(t, 30*time.Second)
+	tasks := make(chan *nats.Msg, 4)
+	sub, err := c.Store().NC.ChanSubscribe("df.task.act.>", tasks)
+	testsrv.Must(t, err)
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	testsrv.Must(t, c.Store().NC.Flush())
+	testsrv.RunWorker(t, c, worker.Options{ActivityTaskTimeout: time.Second}, func(w *worker.Worker) {
+		testsrv.Must(t, w.RegisterWorkflow(CopiedWorkflow))
+		testsrv.Must(t, w.RegisterActivity(Copied))
+	})
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "copied"}, CopiedWorkflow)
+	testsrv.Must(t, err)
+	var n int32
+	testsrv.Must(t, run.Get(ctx, &n))
+	var task *nats.Msg
+	select {
+	case task = <-tasks:
+	case <-ctx.Done():
+		t.Fatal("the activity task was not seen on its subject")
+	}
+	var body map[string]any
+	testsrv.Must(t, json.Unmarshal(task.Data, &body))
+	body["scheduled_at"] = time.Now().UTC()
+	data, err := json.Marshal(body)
+	testsrv.Must(t, err)
+	if _, err := c.Store().JS.Publish(ctx, task.Subject, data); err != nil {
+		t.Fatalf("publish the task again: %v", err)
+	}
+	testsrv.WaitFor(t, ctx, "the copied task settled", func() bool {
+		info := consumerInfo(ctx, c, "act_default")
+		return info != nil && info.Delivered.Stream >= 2 && info.NumAckPending == 0 && info.NumPending == 0
+	})
+	if got := copiedRuns.Load(); got != 1 || n != 1 {
+		t.Fatalf("the activity ran %d times (result %d); its outcome was recorded after the first", got, n)
+	}
+	evs, err := c.History(ctx, "copied", "")
+	testsrv.Must(t, err)
+	for _, ev := range evs {
+		if ev.Type == history.ActivityAttemptFailed {
+			t.Fatalf("attempt %d recorded as failed: %s", ev.Attempt, ev.Failure.Message)
+		}
 	}
 }

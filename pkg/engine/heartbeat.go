@@ -54,7 +54,23 @@ func (s *Store) ensureHeartbeatsBucket(ctx context.Context) (jetstream.KeyValue,
 			kv, err = s.JS.KeyValue(ctx, cfg.Bucket)
 		}
 	}
-	return kv, err
+	if err != nil {
+		return nil, err
+	}
+	// Attempt claims (claim.go) expire on their own: per-message TTLs,
+	// which a key-value bucket does not enable by itself (LimitMarkerTTL
+	// would, with a delete marker written for every expiry).
+	st, err := s.JS.Stream(ctx, "KV_"+cfg.Bucket)
+	if err != nil {
+		return nil, err
+	}
+	if c := st.CachedInfo().Config; !c.AllowMsgTTL {
+		c.AllowMsgTTL = true
+		if _, err := s.JS.UpdateStream(ctx, c); err != nil {
+			return nil, fmt.Errorf("allow per-message TTLs (needs nats-server 2.11 or later): %w", err)
+		}
+	}
+	return kv, nil
 }
 
 // activityKey names one activity of a run: the heartbeats key and the last
