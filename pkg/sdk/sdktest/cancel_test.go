@@ -20,11 +20,13 @@ import (
 func Book(ctx context.Context, what string) (string, error)   { return "booked " + what, nil }
 func Unbook(ctx context.Context, what string) (string, error) { return "released " + what, nil }
 
-// hangTold counts the Hang attempts whose context ended.
-var hangTold atomic.Int32
+// hangStarted and hangTold count the Hang attempts that began, and those
+// whose context ended.
+var hangStarted, hangTold atomic.Int32
 
 // Hang runs until its context ends.
 func Hang(ctx context.Context) error {
+	hangStarted.Add(1)
 	<-ctx.Done()
 	hangTold.Add(1)
 	return ctx.Err()
@@ -82,7 +84,8 @@ func TestCancelRunsCompensation(t *testing.T) {
 		}
 		testsrv.WaitFor(t, ctx, "the wait to begin", func() bool {
 			evs, err := c.History(ctx, id, "")
-			return err == nil && len(evs) >= 6 && evs[len(evs)-1].Type == waitType
+			return err == nil && len(evs) >= 6 && evs[len(evs)-1].Type == waitType &&
+				(waitOn != "activity" || hangStarted.Load() > 0) // a running attempt is what must be told
 		})
 		testsrv.Must(t, c.CancelWorkflow(ctx, id, "", "customer changed plans"))
 		err = run.Get(ctx, nil)
