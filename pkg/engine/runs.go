@@ -98,7 +98,7 @@ func (s *Store) createRun(ctx context.Context, info *RunInfo) error {
 		if !cur.Status.IsClosed() {
 			return fmt.Errorf("%w: workflow %q has run %s (%s) open; wait for it, cancel or terminate it, or use another ID", ErrWorkflowAlreadyRunning, info.WorkflowID, cur.RunID, cur.Type)
 		}
-		if _, err := s.runs.Update(ctx, key, data, e.Revision()); err == nil {
+		if _, err := s.updateRunEntry(ctx, key, e.Value(), data, e.Revision()); err == nil {
 			return nil
 		} else if !isWrongLastSeq(err) {
 			return fmt.Errorf("runs index: %w", err)
@@ -136,7 +136,7 @@ func (s *Store) updateRun(ctx context.Context, workflowID, runID string, change 
 			return s.repairIndex(ctx, key, e)
 		}
 		data, _ := json.Marshal(cur)
-		if _, err := s.runs.Update(ctx, key, data, e.Revision()); err == nil {
+		if _, err := s.updateRunEntry(ctx, key, e.Value(), data, e.Revision()); err == nil {
 			return nil
 		} else if !isWrongLastSeq(err) {
 			return fmt.Errorf("runs index: %w", err)
