@@ -460,7 +460,11 @@ func (s *Store) reserveFor(ctx context.Context, info *RunInfo) (reservation, *Ru
 	}
 	data, _ := json.Marshal(info)
 	for range 16 {
-		e, err := s.getRunEntry(ctx, key) // repairs the index entry (index.go)
+		// No index repair here (getRunEntry): the client wrote the entry's
+		// index before the entry, so the entry of a start is indexed; this
+		// read is on the path of every start a worker takes first, and
+		// the close repairs what interference may have left.
+		e, err := s.runs.Get(ctx, key)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			if _, err := s.runs.Create(ctx, key, data); err == nil {
 				return reservedForRun, info, nil
