@@ -27,3 +27,11 @@ func SetTestHookActivityCrash(f func(name string, attempt int, reported bool) bo
 	testHookActivityCrash = f
 	return func() { testHookActivityCrash = nil }
 }
+
+// OpenRunsWatched is how many runs started by s the runs watch follows
+// to their close (WaitClosed waits for them without a read).
+func (s *Store) OpenRunsWatched() int {
+	s.watch.mu.Lock()
+	defer s.watch.mu.Unlock()
+	return len(s.watch.mine)
+}

@@ -23,6 +23,35 @@ type runWatch struct {
 	err     error
 	stop    func()
 	waiters map[string]map[chan RunInfo]struct{}
+	// mine holds the runs this Store started after the watch was running,
+	// until they close: every change of their entries reaches the watch,
+	// so a wait for one needs no read of the entry (WaitClosed). The
+	// value is the run ID; a key leaves at its run's close (or when
+	// another run takes the ID), so the map holds open runs only.
+	mine map[string]string
+	live bool // the watch delivers changes (its goroutine runs)
+}
+
+// noteStarted records that this Store is about to write the runs entry of
+// a new run (before the write): if the watch is running, the entry's
+// changes from then on all reach it.
+func (s *Store) noteStarted(key, runID string) {
+	rw := &s.watch
+	rw.mu.Lock()
+	if rw.live {
+		rw.mine[key] = runID
+	}
+	rw.mu.Unlock()
+}
+
+// forgetStarted drops a run noteStarted recorded whose start failed.
+func (s *Store) forgetStarted(key, runID string) {
+	rw := &s.watch
+	rw.mu.Lock()
+	if rw.mine[key] == runID {
+		delete(rw.mine, key)
+	}
+	rw.mu.Unlock()
 }
 
 func (s *Store) ensureRunWatch(ctx context.Context) error {
@@ -40,7 +69,16 @@ func (s *Store) ensureRunWatch(ctx context.Context) error {
 	rw.started = true
 	rw.stop = func() { _ = w.Stop() }
 	rw.waiters = map[string]map[chan RunInfo]struct{}{}
+	rw.mine = map[string]string{}
+	rw.live = true
 	go func() {
+		defer func() {
+			// The watch ended (Close): waits read the entry again.
+			rw.mu.Lock()
+			rw.live = false
+			clear(rw.mine)
+			rw.mu.Unlock()
+		}()
 		for e := range w.Updates() {
 			if e == nil {
 				continue
@@ -52,6 +90,9 @@ func (s *Store) ensureRunWatch(ctx context.Context) error {
 			rw.mu.Lock()
 			for ch := range rw.waiters[e.Key()] {
 				offerLatest(ch, ri)
+			}
+			if id, ok := rw.mine[e.Key()]; ok && (id != ri.RunID || ri.Status.IsClosed()) {
+				delete(rw.mine, e.Key())
 			}
 			rw.mu.Unlock()
 		}
@@ -75,14 +116,19 @@ func offerLatest(ch chan RunInfo, ri RunInfo) {
 	}
 }
 
-func (s *Store) addWaiter(key string) (chan RunInfo, func()) {
+// addWaiter registers a waiter for the changes of key's entry. open
+// reports that runID is a run this Store started whose entry has not
+// changed to closed (nor to another run) since: the watch will deliver its
+// close, so the waiter need not read the entry.
+func (s *Store) addWaiter(key, runID string) (ch chan RunInfo, remove func(), open bool) {
 	rw := &s.watch
-	ch := make(chan RunInfo, 1)
+	ch = make(chan RunInfo, 1)
 	rw.mu.Lock()
 	if rw.waiters[key] == nil {
 		rw.waiters[key] = map[chan RunInfo]struct{}{}
 	}
 	rw.waiters[key][ch] = struct{}{}
+	open = runID != "" && rw.mine[key] == runID
 	rw.mu.Unlock()
 	return ch, func() {
 		rw.mu.Lock()
@@ -91,7 +137,7 @@ func (s *Store) addWaiter(key string) (chan RunInfo, func()) {
 			delete(rw.waiters, key)
 		}
 		rw.mu.Unlock()
-	}
+	}, open
 }
 
 // Close stops the store's background watch. The connection stays open.
@@ -121,6 +167,9 @@ func (s *Store) getRunFromLeader(ctx context.Context, key string) (*RunInfo, err
 	return &ri, nil
 }
 
+// errWaitOnly: WaitClosed has nothing to read first.
+var errWaitOnly = errors.New("wait for the watch")
+
 // WaitClosed blocks until the run is closed and returns its final state;
 // runID "" waits for the latest run of the ID. It never polls.
 func (s *Store) WaitClosed(ctx context.Context, workflowID, runID string) (*RunInfo, error) {
@@ -131,7 +180,7 @@ func (s *Store) WaitClosed(ctx context.Context, workflowID, runID string) (*RunI
 	if err := s.ensureRunWatch(ctx); err != nil {
 		return nil, err
 	}
-	updates, remove := s.addWaiter(key)
+	updates, remove, open := s.addWaiter(key, runID)
 	defer remove()
 	// check says whether ri settles the wait.
 	var check func(ri *RunInfo) (*RunInfo, bool, error)
@@ -154,8 +203,17 @@ func (s *Store) WaitClosed(ctx context.Context, workflowID, runID string) (*RunI
 		}
 		return d, d.Status.IsClosed(), nil
 	}
-	ri, err := s.getRunFromLeader(ctx, key)
+	var ri *RunInfo
+	if open {
+		// Started here with the watch running: its close has not been
+		// seen and will be delivered (one read of the entry less for
+		// every `execute`).
+		err = errWaitOnly
+	} else {
+		ri, err = s.getRunFromLeader(ctx, key)
+	}
 	switch {
+	case errors.Is(err, errWaitOnly):
 	case errors.Is(err, ErrWorkflowNotFound) && runID != "":
 		// Not in the index (an older store?): the history decides.
 		d, derr := s.Describe(ctx, workflowID, runID)

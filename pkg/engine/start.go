@@ -75,7 +75,7 @@ func crashAt(step string) bool { return testHookStart != nil && testHookStart(st
 // startRun writes a new run's start: the start task, the reservation of
 // the workflow ID in the runs index, the execution timeout and the
 // WorkflowStarted record, in this order.
-func (s *Store) startRun(ctx context.Context, info *RunInfo, started history.Event) (*RunInfo, error) {
+func (s *Store) startRun(ctx context.Context, info *RunInfo, started history.Event) (_ *RunInfo, err error) {
 	stored := time.Now()
 	taskSeq, err := s.publishStart(ctx, started)
 	if err != nil {
@@ -85,7 +85,15 @@ func (s *Store) startRun(ctx context.Context, info *RunInfo, started history.Eve
 		return nil, errTestCrash
 	}
 	info.StartTask = taskSeq
-	if err := s.reserveStart(ctx, info); err != nil {
+	if key, err := s.runKey(info.WorkflowID); err == nil {
+		s.noteStarted(key, info.RunID)
+		defer func() {
+			if err != nil {
+				s.forgetStarted(key, info.RunID)
+			}
+		}()
+	}
+	if err = s.reserveStart(ctx, info); err != nil {
 		if errors.Is(err, ErrWorkflowAlreadyRunning) {
 			return s.withdrawStart(ctx, info, taskSeq, err)
 		}
