@@ -1,7 +1,9 @@
 package engine_test
 
 import (
+	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,4 +74,25 @@ func TestWaitForRunsStartedHere(t *testing.T) {
 		t.Fatalf("slow run result %q", v)
 	}
 	testsrv.WaitFor(t, ctx, "the watch to forget the closed runs", func() bool { return c.Store().OpenRunsWatched() == 0 })
+
+	// A run that closes before its start returns (a worker took the start
+	// task at once and ran it to the end while the client's publish was
+	// being acknowledged): the wait must not count on a close it missed.
+	var raced atomic.Bool
+	defer engine.SetTestHookStart(func(step string) bool {
+		if step == "task" && raced.CompareAndSwap(false, true) {
+			testsrv.WaitFor(t, ctx, "the run to close before its start returns", func() bool {
+				d, err := c.Describe(ctx, "watched-raced", "")
+				return err == nil && d.Status == engine.StatusCompleted
+			})
+		}
+		return false
+	})()
+	rr, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "watched-raced"}, WatchedWorkflow, false)
+	testsrv.Must(t, err)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := rr.Get(wctx, &v); err != nil || v != "quick" {
+		t.Fatalf("a run that closed before its start returned: Get %q, %v", v, err)
+	}
 }

@@ -76,6 +76,17 @@ func crashAt(step string) bool { return testHookStart != nil && testHookStart(st
 // the workflow ID in the runs index, the execution timeout and the
 // WorkflowStarted record, in this order.
 func (s *Store) startRun(ctx context.Context, info *RunInfo, started history.Event) (_ *RunInfo, err error) {
+	// Before the start task: a worker may run the whole run before the
+	// publish returns, and the watch must not see its close before it
+	// knows the run is this Store's (WaitClosed would wait for nothing).
+	if key, kerr := s.runKey(info.WorkflowID); kerr == nil {
+		s.noteStarted(key, info.RunID)
+		defer func() {
+			if err != nil {
+				s.forgetStarted(key, info.RunID)
+			}
+		}()
+	}
 	stored := time.Now()
 	taskSeq, err := s.publishStart(ctx, started)
 	if err != nil {
@@ -85,14 +96,6 @@ func (s *Store) startRun(ctx context.Context, info *RunInfo, started history.Eve
 		return nil, errTestCrash
 	}
 	info.StartTask = taskSeq
-	if key, err := s.runKey(info.WorkflowID); err == nil {
-		s.noteStarted(key, info.RunID)
-		defer func() {
-			if err != nil {
-				s.forgetStarted(key, info.RunID)
-			}
-		}()
-	}
 	if err = s.reserveStart(ctx, info); err != nil {
 		if errors.Is(err, ErrWorkflowAlreadyRunning) {
 			return s.withdrawStart(ctx, info, taskSeq, err)
