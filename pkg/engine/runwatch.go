@@ -38,11 +38,16 @@ type runWatch struct {
 func (s *Store) noteStarted(key, runID string) {
 	rw := &s.watch
 	rw.mu.Lock()
-	if rw.live {
+	if rw.live && len(rw.mine) < maxWatchedStarts {
 		rw.mine[key] = runID
 	}
 	rw.mu.Unlock()
 }
+
+// maxWatchedStarts bounds the open runs a Store remembers as its own (a
+// client that starts long-running workflows by the million keeps no map of
+// them all): past it, a wait reads the entry as for any other run.
+const maxWatchedStarts = 10000
 
 // forgetStarted drops a run noteStarted recorded whose start failed.
 func (s *Store) forgetStarted(key, runID string) {
