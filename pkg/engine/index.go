@@ -564,7 +564,19 @@ const numPendingHeader = "Nats-Num-Pending"
 // it), so a live writer's newer entry is never replaced by the older one
 // read here; running it twice, or concurrently, converges.
 func (s *Store) backfillIndex(ctx context.Context) error {
-	if msg, _, err := s.firstIndexMsg(ctx, s.idxBackfilledSubject(), 1); err != nil || msg != nil {
+	msg, _, err := s.firstIndexMsg(ctx, s.idxBackfilledSubject(), 1)
+	// A replicated index stream just created answers direct gets only once
+	// its replicas are current: until then there are no responders (seen
+	// when dialing a fresh 3-node cluster). Ask again for a while.
+	for pause := 50 * time.Millisecond; errors.Is(err, nats.ErrNoResponders) && pause < 10*time.Second; pause *= 2 {
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+		msg, _, err = s.firstIndexMsg(ctx, s.idxBackfilledSubject(), 1)
+	}
+	if err != nil || msg != nil {
 		return err
 	}
 	w, err := s.runs.WatchAll(ctx, jetstream.IgnoreDeletes())
