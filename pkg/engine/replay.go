@@ -130,15 +130,25 @@ type ReplayResult struct {
 func (s *Store) replaySubject(queue string) string { return s.Config.Prefix + ".replay." + queue }
 
 // serveReplays answers the replay checks of one task queue until ctx ends.
-func (w *Worker) serveReplays(ctx context.Context, queue string) error {
+// The loop it returns unsubscribes when ctx ends, before Run returns: an
+// unsubscribe left to a context callback could come after, and a worker
+// stopped for new code answered a check with its old code (a flaky
+// TestReplayCatchesIncompatibleChange).
+func (w *Worker) serveReplays(ctx context.Context, queue string) (func() error, error) {
 	sub, err := w.store.NC.QueueSubscribe(w.store.replaySubject(queue), "df-replay-"+queue, func(m *nats.Msg) {
 		go w.answerReplay(ctx, m)
 	})
 	if err != nil {
-		return fmt.Errorf("worker: subscribe to the replay checks of task queue %s: %w", queue, err)
+		return nil, fmt.Errorf("worker: subscribe to the replay checks of task queue %s: %w", queue, err)
 	}
-	context.AfterFunc(ctx, func() { _ = sub.Unsubscribe() })
-	return nil
+	// Also when Run fails to set up after this and never starts the loop.
+	stop := context.AfterFunc(ctx, func() { _ = sub.Unsubscribe() })
+	return func() error {
+		<-ctx.Done()
+		stop()
+		_ = sub.Unsubscribe() // done here, whether or not the callback ran
+		return nil
+	}, nil
 }
 
 func (w *Worker) answerReplay(ctx context.Context, m *nats.Msg) {

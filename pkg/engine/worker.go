@@ -209,10 +209,12 @@ func (w *Worker) Run(ctx context.Context) error {
 				})
 			}
 			backlog = append(backlog, src)
-			loops = append(loops, w.queryLoop(ctx, q))     // queries of the runs of q (query.go)
-			if err := w.serveReplays(ctx, q); err != nil { // replay checks (replay.go)
+			loops = append(loops, w.queryLoop(ctx, q)) // queries of the runs of q (query.go)
+			replays, err := w.serveReplays(ctx, q)     // replay checks (replay.go)
+			if err != nil {
 				return stoppedOr(ctx, err)
 			}
+			loops = append(loops, replays)
 		}
 		if serveAct {
 			src := backlogSource{kind: "activity", queue: q}
