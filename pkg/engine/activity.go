@@ -425,14 +425,19 @@ func (w *Worker) awaitLostRecorded(ctx context.Context, msg jetstream.Msg, t act
 // attemptLimit is how long an attempt may go without a sign of life: its
 // heartbeat timeout if it has one, else its start-to-close timeout.
 func attemptLimit(o *history.ActivityOptions) time.Duration {
-	limit := time.Duration(o.StartToCloseTimeout)
 	if hb := time.Duration(o.HeartbeatTimeout); hb > 0 {
-		limit = hb
+		return hb
 	}
-	if limit <= 0 {
-		limit = DefaultStartToCloseTimeout
+	return startToClose(o)
+}
+
+// startToClose is the longest an attempt may run: its start-to-close
+// timeout, or DefaultStartToCloseTimeout.
+func startToClose(o *history.ActivityOptions) time.Duration {
+	if d := time.Duration(o.StartToCloseTimeout); d > 0 {
+		return d
 	}
-	return limit
+	return DefaultStartToCloseTimeout
 }
 
 // lostFenceWarn is how long a redelivered attempt waits for the history
@@ -502,10 +507,7 @@ func (w *Worker) ackDone(ctx context.Context, msg jetstream.Msg, t activityTask)
 // shutdown. The attempt's context is cancelled with a cause: a
 // TimeoutError, or ErrCanceled when the workflow cancelled the activity.
 func (w *Worker) runActivity(hard context.Context, msg jetstream.Msg, sig *fnSig, t activityTask, a *activityAttempt, startedAt, closeBy time.Time) (result json.RawMessage, failure *history.Failure, stopped bool) {
-	timeout := time.Duration(t.Options.StartToCloseTimeout)
-	if timeout <= 0 {
-		timeout = DefaultStartToCloseTimeout
-	}
+	timeout := startToClose(t.Options)
 	deadline := startedAt.Add(timeout)
 	deadlineErr := activityTimeoutError(TimeoutStartToClose, t.Name, timeout)
 	if !closeBy.IsZero() && closeBy.Before(deadline) {

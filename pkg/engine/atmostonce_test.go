@@ -434,17 +434,6 @@ func TestLateOutcomeLeavesATaskToRun(t *testing.T) {
 	}
 }
 
-var copiedRuns atomic.Int32
-
-func Copied(ctx context.Context) (int32, error) { return copiedRuns.Add(1), nil }
-
-func CopiedWorkflow(ctx workflow.Context) (int32, error) {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Second})
-	var n int32
-	err := workflow.ExecuteActivity(ctx, Copied).Get(ctx, &n)
-	return n, err
-}
-
 // A server killed within 100 ms of a delivery forgets it (a consumer
 // writes its state at most every 100 ms): after the restart the task is
 // delivered again with a count already given out, as a first delivery
@@ -455,7 +444,7 @@ func CopiedWorkflow(ctx workflow.Context) (int32, error) {
 // it carries is claimed already; the delivery takes the next one, reads
 // the history, finds the outcome and acks without running the activity.
 func TestForgottenDeliveryNotRerunAfterOutcome(t *testing.T) {
-	copiedRuns.Store(0)
+	onceRuns.Store(0)
 	s := testsrv.Start(t)
 	c := testsrv.Client(t, s)
 	ctx := testsrv.Context(t, 30*time.Second)
@@ -465,12 +454,12 @@ func TestForgottenDeliveryNotRerunAfterOutcome(t *testing.T) {
 	t.Cleanup(func() { _ = sub.Unsubscribe() })
 	testsrv.Must(t, c.Store().NC.Flush())
 	testsrv.RunWorker(t, c, worker.Options{ActivityTaskTimeout: time.Second}, func(w *worker.Worker) {
-		testsrv.Must(t, w.RegisterWorkflow(CopiedWorkflow))
-		testsrv.Must(t, w.RegisterActivity(Copied))
+		testsrv.Must(t, w.RegisterWorkflow(ChargeWorkflow))
+		testsrv.Must(t, w.RegisterActivity(Charge))
 	})
-	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "copied"}, CopiedWorkflow)
+	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: "copied"}, ChargeWorkflow)
 	testsrv.Must(t, err)
-	var n int32
+	var n int
 	testsrv.Must(t, run.Get(ctx, &n))
 	var task *nats.Msg
 	select {
@@ -490,7 +479,7 @@ func TestForgottenDeliveryNotRerunAfterOutcome(t *testing.T) {
 		info := consumerInfo(ctx, c, "act_default")
 		return info != nil && info.Delivered.Stream >= 2 && info.NumAckPending == 0 && info.NumPending == 0
 	})
-	if got := copiedRuns.Load(); got != 1 || n != 1 {
+	if got := onceRuns.Load(); got != 1 || n != 40 {
 		t.Fatalf("the activity ran %d times (result %d); its outcome was recorded after the first", got, n)
 	}
 	evs, err := c.History(ctx, "copied", "")

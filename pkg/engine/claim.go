@@ -66,11 +66,7 @@ const maxClaimSkips = 64
 // claimTTL is how long an attempt's claim must outlive its start: the
 // longest the attempt may run, and time for its report to be recorded.
 func claimTTL(o *history.ActivityOptions) time.Duration {
-	run := time.Duration(o.StartToCloseTimeout)
-	if run <= 0 {
-		run = DefaultStartToCloseTimeout
-	}
-	return run + claimReportMargin
+	return startToClose(o) + claimReportMargin
 }
 
 // claimReportMargin covers a report sent after the attempt's deadline (a

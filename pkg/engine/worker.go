@@ -283,8 +283,6 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
-// stoppedOr is nil when ctx was cancelled (asked to stop while setting
-// up is not a failure), else err.
 // consumer gets the durable consumer of a kind of task of queue q in
 // partition p, as Run starts. A server that does not answer in time (a
 // cluster electing leaders, a node restarting, a loaded machine: creating
@@ -318,6 +316,8 @@ func transientServerError(err error) bool {
 		errors.As(err, &apiErr) && apiErr.Code == 503
 }
 
+// stoppedOr is nil when ctx was cancelled (asked to stop while setting
+// up is not a failure), else err.
 func stoppedOr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return nil
