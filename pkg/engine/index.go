@@ -253,12 +253,28 @@ func (s *Store) indexed(ctx context.Context, key string, value []byte, purge str
 		return rev, err
 	}
 	seq, err := s.publishPre(ctx, key, value, purge)
+	if errors.Is(err, errIndexOccupied) {
+		// A creation found the key indexed already: by the writer that
+		// created it meanwhile (a worker completing a start races its
+		// client), whose entry stands and whose bucket write makes this
+		// one fail; or by a leftover of a writer that died, which this
+		// creation replaces once made. Publishing regardless showed the
+		// run twice in `list` until the loser cleaned up.
+		rev, err := write()
+		if err != nil {
+			return rev, err
+		}
+		return rev, s.indexWrite(ctx, key, value, rev)
+	}
 	if err != nil {
 		return 0, err
 	}
 	rev, err := write()
 	return s.indexAfter(ctx, key, seq, rev, err)
 }
+
+// errIndexOccupied: a creation's index entry was refused, the key has one.
+var errIndexOccupied = errors.New("the workflow ID has an index entry already")
 
 // IndexError wraps a failed index write; when the bucket write it goes
 // with was made, the index is repaired when the change is retried.
@@ -288,7 +304,11 @@ func (s *Store) publishPre(ctx context.Context, key string, data []byte, purge s
 	if err := json.Unmarshal(data, &ri); err != nil {
 		return 0, &IndexError{Err: fmt.Errorf("entry of %q: %w", key, err)}
 	}
-	seq, err := s.publishIndexEntry(ctx, key, &ri)
+	// A creation (no purge) publishes only if the key has no entry.
+	seq, err := s.publishIndexEntry(ctx, key, &ri, purge == "")
+	if purge == "" && history.IsWrongLastSeq(err) {
+		return 0, errIndexOccupied
+	}
 	if err != nil {
 		return 0, &IndexError{Err: err}
 	}
@@ -409,12 +429,18 @@ func (s *Store) indexFollow(ctx context.Context, key string, seq, rev uint64) er
 
 // publishIndexEntry publishes the index message of ri and returns its
 // stream sequence.
-func (s *Store) publishIndexEntry(ctx context.Context, key string, ri *RunInfo) (uint64, error) {
+// With onlyIfNone the server refuses it (a wrong-last-sequence error) when
+// the key has an entry.
+func (s *Store) publishIndexEntry(ctx context.Context, key string, ri *RunInfo, onlyIfNone bool) (uint64, error) {
 	if err := s.noteType(ctx, ri.Type); err != nil {
 		return 0, err
 	}
 	msg := nats.NewMsg(s.idxSubject(ri, key))
 	msg.Data, _ = json.Marshal(compactEntry(*ri))
+	if onlyIfNone {
+		msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
+		msg.Header.Set(jetstream.ExpectedLastSubjSeqSubjHeader, s.idxKeyFilter(key))
+	}
 	ack, err := s.JS.PublishMsg(ctx, msg)
 	if err != nil {
 		return 0, fmt.Errorf("publish the entry of %q: %w", key, err)

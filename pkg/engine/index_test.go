@@ -149,6 +149,31 @@ func TestIndexRepairsLostWrite(t *testing.T) {
 	}
 }
 
+// A start refused because the ID is taken publishes no index entry: a
+// writer that stopped between that entry and its refused bucket write (or
+// was slow to clean up after it) left the workflow listed twice. (A worker
+// completing a start races its client this way: `dfctl list` right after
+// `dfctl start` showed the run twice.)
+func TestIndexRefusedCreateLeavesNoEntry(t *testing.T) {
+	ctx := testsrv.Context(t, 30*time.Second)
+	c := testsrv.Client(t, testsrv.Start(t))
+	s := c.Store()
+	first, err := c.StartJSON(ctx, client.StartOptions{ID: "idx-dup", TaskQueue: "idxq"}, "IdxWait", nil)
+	testsrv.Must(t, err)
+	waitIndexed(t, ctx, s, "idx-dup", "running", "ok")
+	key, _ := history.EncodeID("idx-dup")
+	// The second start stops right after its index write, if it makes one.
+	defer engine.SetTestHookIndex(func(k, st string) bool { return k == key && st == "pre" })()
+	if _, err := c.StartJSON(ctx, client.StartOptions{ID: "idx-dup", TaskQueue: "idxq"}, "IdxWait", nil); err == nil {
+		t.Fatal("a second start of a running workflow ID was accepted")
+	}
+	page, err := c.PageWorkflows(ctx, engine.ListFilter{IDPrefix: "idx-dup"})
+	testsrv.Must(t, err)
+	if len(page.Runs) != 1 || page.Runs[0].RunID != first.RunID() {
+		t.Fatalf("list after a refused start: %+v, want the first run alone", page.Runs)
+	}
+}
+
 // Counts and pages agree with what was indexed: every run on exactly one
 // page, newest first, whatever the filter.
 func TestIndexCountsAndPages(t *testing.T) {
