@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"iter"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -49,6 +50,12 @@ type dispatcher struct {
 	// (<= 0: never).
 	deadlock time.Duration
 	timer    *time.Timer
+	// driver is the goroutine that steps the coroutines now (goroutineKey;
+	// 0: none), when the deadlock timeout is on: see exec.
+	driver atomic.Uintptr
+	// stepAt is when the running step began (stepClock, > 0), 0 between
+	// steps, and stepGivenUp once exec gave up on the step as deadlocked.
+	stepAt atomic.Int64
 	// querier is the goroutine running a query handler (0: none).
 	querier atomic.Uintptr
 	// failure is the first breach of a rule of workflow code.
@@ -65,10 +72,14 @@ type coroutine struct {
 	done      bool
 	closing   bool
 	blockedOn func() bool
-	resume    chan struct{}
-	// yielded has room for one signal: a coroutine that comes back after
-	// the dispatcher gave up on it must not wait for a receiver.
-	yielded  chan struct{}
+	// next runs the coroutine until it yields (back) or ends; back, on the
+	// coroutine, hands control back to the caller of next. Both are
+	// iter.Pull's: see step.
+	next func() (struct{}, bool)
+	back func(struct{}) bool
+	// exited: the coroutine's function has ended (its goroutine is gone),
+	// set even for an abandoned coroutine.
+	exited   bool
 	panicked *PanicError
 	// key and id identify the goroutine that runs the coroutine
 	// (goroutineKey, and goid when traced: to find it in a stack dump if it
@@ -98,11 +109,9 @@ func (d *dispatcher) spawn(name string, fn func()) {
 		name = fmt.Sprintf("goroutine-%d", d.seq)
 	}
 	d.coroutines = append(d.coroutines, &coroutine{
-		name:    name,
-		fn:      fn,
-		traced:  d.deadlock > 0,
-		resume:  make(chan struct{}),
-		yielded: make(chan struct{}, 1),
+		name:   name,
+		fn:     fn,
+		traced: d.deadlock > 0,
 	})
 }
 
@@ -111,6 +120,20 @@ func (d *dispatcher) spawn(name string, fn func()) {
 // coroutine that did not yield in time, a workflow call from a foreign
 // goroutine) it runs nothing: the run is to be blocked.
 func (d *dispatcher) runUntilBlocked() *PanicError {
+	if d.inPlace() {
+		return d.runSteps()
+	}
+	var p *PanicError
+	d.exec(func() { p = d.runSteps() })
+	return p
+}
+
+// inPlace says whether exec runs its function on the calling goroutine.
+func (d *dispatcher) inPlace() bool {
+	return d.deadlock <= 0 || d.driver.Load() == goroutineKey()
+}
+
+func (d *dispatcher) runSteps() *PanicError {
 	for {
 		progress := false
 		for i := 0; i < len(d.coroutines); i++ {
@@ -124,10 +147,7 @@ func (d *dispatcher) runUntilBlocked() *PanicError {
 			if c.started && c.blockedOn != nil && !c.blockedOn() {
 				continue
 			}
-			if !d.step(c) {
-				d.failure.CompareAndSwap(nil, d.deadlockError(c))
-				return nil
-			}
+			d.step(c)
 			progress = true
 			if c.panicked != nil {
 				return c.panicked
@@ -139,55 +159,117 @@ func (d *dispatcher) runUntilBlocked() *PanicError {
 	}
 }
 
-// step runs c until it yields or returns, and reports whether it did so
-// within the deadlock timeout.
-func (d *dispatcher) step(c *coroutine) bool {
-	d.current.Store(c)
-	if !c.started {
-		c.started = true
-		go c.run()
-	} else {
-		c.resume <- struct{}{}
-	}
-	return d.wait(c)
-}
-
-// wait waits for the current coroutine c to yield or return. Past the
-// deadlock timeout, c is abandoned: its goroutine cannot be stopped from
-// outside, so it is marked to end by itself, without touching the run,
-// when it comes back to the engine (foreign, yield, run); the worker
-// disposes of the run and rebuilds it from the history.
-func (d *dispatcher) wait(c *coroutine) bool {
-	if d.deadlock <= 0 {
-		<-c.yielded
-		d.current.Store(nil)
+// exec runs f, which steps coroutines, and reports whether it finished.
+//
+// With the deadlock timeout on, f runs on a goroutine of its own, the
+// driver, and the calling goroutine watches its steps: a step (a coroutine
+// running until it yields or returns) that lasts longer than the timeout
+// is given up. The coroutine's goroutine cannot be stopped from outside, so
+// it is marked to end by itself, without touching the run, when it comes
+// back to the engine (foreign, yieldOn, run); the driver, which waits for
+// it, then ends too, and exec returns false at once, with the failure
+// recorded: the worker disposes of the run and rebuilds it from the
+// history. A caller that needs what f computed must not read it then.
+//
+// One exec can cover many steps (a whole replay is one): the driver and
+// the coroutines switch without the scheduler (step), and only the start
+// and the end of an exec go through it. Called on the driver, or
+// with the timeout off, exec runs f in place.
+func (d *dispatcher) exec(f func()) bool {
+	if d.inPlace() {
+		f()
 		return true
 	}
+	done := make(chan struct{})
+	var panicked any
+	go func() {
+		k := goroutineKey()
+		d.driver.Store(k)
+		defer func() {
+			// Also run when the driver ends after a deadlock
+			// (runtime.Goexit): then nobody waits for done.
+			panicked = recover()
+			d.driver.CompareAndSwap(k, 0)
+			close(done)
+		}()
+		f()
+	}()
 	if d.timer == nil {
 		d.timer = time.NewTimer(d.deadlock)
 	} else {
 		d.timer.Reset(d.deadlock)
 	}
-	select {
-	case <-c.yielded:
-		d.timer.Stop()
-		d.current.Store(nil)
-		return true
-	case <-d.timer.C:
+	for {
+		select {
+		case <-done:
+			d.timer.Stop()
+			if panicked != nil {
+				panic(panicked) // an engine bug: where f would have raised it
+			}
+			return true
+		case <-d.timer.C:
+		}
+		at := d.stepAt.Load()
+		if at <= 0 { // between steps: engine code, which is not timed
+			d.timer.Reset(d.deadlock)
+			continue
+		}
+		if ran := time.Duration(stepClock() - at); ran < d.deadlock {
+			d.timer.Reset(d.deadlock - ran)
+			continue
+		}
+		if !d.stepAt.CompareAndSwap(at, stepGivenUp) {
+			d.timer.Reset(d.deadlock) // it yielded just now
+			continue
+		}
+		d.abandon(d.current.Load())
+		return false
 	}
-	select {
-	case <-c.yielded: // just in time
-		d.current.Store(nil)
-		return true
-	default:
+}
+
+// stepGivenUp is dispatcher.stepAt once exec gave up on the step.
+const stepGivenUp = -1
+
+// stepClock is a monotonic clock in nanoseconds, > 0.
+func stepClock() int64 { return int64(time.Since(stepEpoch)) + 1 }
+
+var stepEpoch = time.Now()
+
+// step runs c until it yields or returns. When exec gives up on c (a
+// deadlock), step does not return: it lets c end, if c came back blocked,
+// and ends the driver.
+//
+// A coroutine is an iter.Pull: next switches the calling goroutine's thread
+// to the coroutine's goroutine, and the coroutine's yield switches it back,
+// without the scheduler. (Through channels, each hand-off readied a
+// goroutine for the scheduler, which woke another OS thread to run it: 1.2
+// to 1.6 µs a switch, a quarter of a replay's CPU.) A coroutine that ends
+// with runtime.Goexit makes next end its caller the same way: only a
+// goroutine that is to end with it may then call next (close, and a driver
+// given up on; run keeps workflow code's own Goexit from reaching next).
+func (d *dispatcher) step(c *coroutine) {
+	d.current.Store(c)
+	if !c.started {
+		c.started = true
+		c.next, _ = iter.Pull(func(back func(struct{}) bool) {
+			c.back = back
+			c.run()
+		})
 	}
-	d.mu.Lock()
-	d.abandoned = append(d.abandoned, c) // before current changes: see foreign
-	d.mu.Unlock()
-	c.abandoned.Store(true)
+	var at int64
+	if d.deadlock > 0 {
+		at = stepClock()
+		d.stepAt.Store(at)
+	}
+	c.next()
+	if at != 0 && !d.stepAt.CompareAndSwap(at, 0) {
+		// Given up: the run is no longer this goroutine's to touch.
+		if !c.exited {
+			c.next() // it sees it is abandoned and ends, and this goroutine with it
+		}
+		runtime.Goexit()
+	}
 	d.current.Store(nil)
-	close(c.resume) // a yield that raced the timeout returns at once, and ends
-	return false
 }
 
 func (c *coroutine) run() {
@@ -195,8 +277,10 @@ func (c *coroutine) run() {
 	if c.traced {
 		c.id.Store(goid())
 	}
+	returned := false
 	defer func() {
 		p := recover()
+		c.exited = true
 		if c.abandoned.Load() {
 			return // its run is gone, and what it did with it
 		}
@@ -204,9 +288,15 @@ func (c *coroutine) run() {
 			c.panicked = &PanicError{Value: fmt.Sprint(p), Stack: string(debug.Stack())}
 		}
 		c.done = true
-		c.yielded <- struct{}{}
+		if !returned && p == nil && !c.closing {
+			// runtime.Goexit in workflow code. Ending this goroutine
+			// would end the dispatcher's with it (step): it counts as
+			// returned, and waits here for good instead.
+			c.back(struct{}{})
+		}
 	}()
 	c.fn()
+	returned = true
 }
 
 // yield blocks the calling coroutine until cond holds. It must be called from
@@ -218,15 +308,13 @@ func (d *dispatcher) yieldOn(on any, cond func() bool) {
 	c := d.caller()
 	for !cond() {
 		c.blockedOn, c.waitOn = cond, on
-		c.yielded <- struct{}{}
-		<-c.resume
+		c.back(struct{}{})
 		for c.capture {
 			// Woken by capture, not by the dispatcher: say where it waits
 			// and wait again, here. (Recording the callers at every block
 			// instead doubled the cost of a yield: BenchmarkYield.)
 			c.npcs = runtime.Callers(1, c.pcs[:])
-			c.yielded <- struct{}{}
-			<-c.resume
+			c.back(struct{}{})
 		}
 		if c.closing || c.abandoned.Load() {
 			runtime.Goexit()
@@ -302,8 +390,7 @@ func (d *dispatcher) capture() []*coroutine {
 			continue
 		}
 		c.capture = true
-		c.resume <- struct{}{}
-		<-c.yielded
+		c.next()
 		c.capture = false
 	}
 	return d.coroutines
@@ -313,6 +400,10 @@ func (d *dispatcher) capture() []*coroutine {
 // calls (workflow code too: a deadlock there abandons the coroutine), so
 // that no goroutine of the run is left behind. An abandoned coroutine ends
 // by itself when it comes back.
+//
+// A closed coroutine ends with runtime.Goexit, which ends the goroutine
+// that called its next too (step): each is closed from a goroutine of its
+// own.
 func (d *dispatcher) close() {
 	if d.closed {
 		return
@@ -323,8 +414,48 @@ func (d *dispatcher) close() {
 			continue
 		}
 		c.closing = true
-		d.step(c)
+		d.current.Store(c)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c.next()
+		}()
+		if d.deadlock <= 0 {
+			<-done
+		} else if !d.waitClosed(c, done) {
+			continue
+		}
+		d.current.Store(nil)
 	}
+}
+
+// waitClosed waits for coroutine c, being closed, to end or yield, and
+// gives it up past the deadlock timeout.
+func (d *dispatcher) waitClosed(c *coroutine, done <-chan struct{}) bool {
+	if d.timer == nil {
+		d.timer = time.NewTimer(d.deadlock)
+	} else {
+		d.timer.Reset(d.deadlock)
+	}
+	select {
+	case <-done:
+		d.timer.Stop()
+		return true
+	case <-d.timer.C:
+	}
+	d.abandon(c)
+	return false
+}
+
+// abandon gives up on coroutine c, which has not yielded within the
+// deadlock timeout: it ends by itself when it comes back to the engine.
+func (d *dispatcher) abandon(c *coroutine) {
+	d.mu.Lock()
+	d.abandoned = append(d.abandoned, c) // before current changes: see foreign
+	d.mu.Unlock()
+	c.abandoned.Store(true)
+	d.failure.CompareAndSwap(nil, d.deadlockError(c))
+	d.current.Store(nil)
 }
 
 // deadlockError describes coroutine c, which has not yielded within the

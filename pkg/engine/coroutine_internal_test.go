@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"errors"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -193,4 +195,78 @@ func TestQueryHandlerReadsButDoesNotBlock(t *testing.T) {
 	if err := r.stopped(); err != nil {
 		t.Fatalf("a query handler blocked the run: %v", err)
 	}
+}
+
+// runtime.Goexit in workflow code ends that coroutine as a return would,
+// and nothing else: not the goroutine that steps the coroutines (with the
+// deadlock timeout on or off), which an iter.Pull coroutine's Goexit would
+// end too.
+func TestWorkflowGoexitEndsOnlyItsCoroutine(t *testing.T) {
+	for _, deadlock := range []time.Duration{time.Minute, -1} {
+		r := newRun(slog.New(slog.DiscardHandler))
+		r.disp.deadlock = deadlock
+		ctx := Context(r.root)
+		r.started = true
+		r.disp.spawn("main", func() {
+			Go(ctx, func(ctx Context) { runtime.Goexit() })
+			GetSignalChannel(ctx, "go").Receive(ctx, nil)
+		})
+		var wentOn bool
+		stepped := make(chan struct{})
+		go func() {
+			defer close(stepped)
+			r.runCode()
+			r.signalChannel("go").buf = append(r.signalChannel("go").buf, chanValue{})
+			r.runCode()
+			wentOn = true
+		}()
+		<-stepped
+		if !wentOn {
+			t.Fatalf("deadlock %v: the goroutine that stepped the coroutines ended with the one that called runtime.Goexit", deadlock)
+		}
+		if c := r.disp.coroutines; !c[0].done || !c[1].done {
+			t.Fatalf("deadlock %v: main done %v, the Goexit one done %v: want both ended", deadlock, c[0].done, c[1].done)
+		}
+		if err := r.stopped(); err != nil {
+			t.Fatalf("deadlock %v: %v", deadlock, err)
+		}
+		r.dispose()
+	}
+}
+
+// A whole replay runs as one exec: code that stops yielding in the middle
+// of a long history is still reported as a deadlock, naming where it is
+// stuck, and the replay ends at once.
+func TestReplayDeadlockMidHistory(t *testing.T) {
+	release, ended := make(chan struct{}), make(chan struct{})
+	stuck := func(ctx Context, n int) error {
+		ctx = WithActivityOptions(ctx, ActivityOptions{StartToCloseTimeout: time.Minute})
+		for i := 0; i < n; i++ {
+			if i == 3 {
+				defer close(ended)
+				<-release // blocks without yielding
+			}
+			if err := ExecuteActivity(ctx, benchStep, i).Get(ctx, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	reg := NewRegistry()
+	if err := reg.RegisterWorkflow(stuck, FunctionName(benchLoop)); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.RegisterActivity(benchStep, ""); err != nil {
+		t.Fatal(err)
+	}
+	err := ReplayRecordsDeadlock(reg, benchHistory(10), 50*time.Millisecond)
+	var wce *WorkflowCodeError
+	if !errors.As(err, &wce) || wce.Code != CodeDeadlock {
+		t.Fatalf("replay: %v, want a %s", err, CodeDeadlock)
+	}
+	if !strings.Contains(wce.Message, "coroutine_internal_test.go:") {
+		t.Errorf("%q does not say where the code is stuck", wce.Message)
+	}
+	close(release)
+	<-ended // the abandoned code ends by itself
 }

@@ -219,12 +219,22 @@ func (r *run) replay(reg *Registry, recs []history.Record) (*run, error) {
 			}
 		}
 	}
-	for i, rec := range recs {
-		r.replaying = i <= lastDecision
-		if err := r.applyRecord(reg, rec); err != nil {
-			r.dispose()
-			return nil, err
+	// One exec for the whole replay: its coroutine switches then need no
+	// goroutine to be scheduled (dispatcher.exec).
+	var err error
+	if !r.disp.exec(func() {
+		for i, rec := range recs {
+			r.replaying = i <= lastDecision
+			if err = r.applyRecord(reg, rec); err != nil {
+				return
+			}
 		}
+	}) {
+		err = r.stopped() // a deadlock
+	}
+	if err != nil {
+		r.dispose()
+		return nil, err
 	}
 	r.replaying = false
 	return r, nil
@@ -272,8 +282,15 @@ func (r *run) applyRecord(reg *Registry, rec history.Record) error {
 	r.boundIn, r.bound = rec.StreamSeq, r.bound[:0]
 	if n := len(rec.Events); rec.Kind == history.KindDecision && n > 0 {
 		r.decFirst, r.decLast = rec.Events[0].Seq, rec.Events[n-1].Seq
-		defer func() { r.decFirst, r.decLast = 0, 0 }()
 	}
+	// Not deferred: a replay's driver given up on as deadlocked ends with
+	// runtime.Goexit, and must not write to the run then (dispatcher.exec).
+	err := r.applyEvents(reg, rec)
+	r.decFirst, r.decLast = 0, 0
+	return err
+}
+
+func (r *run) applyEvents(reg *Registry, rec history.Record) error {
 	for i := range rec.Events {
 		ev := rec.Events[i]
 		switch {
