@@ -28,13 +28,24 @@ func FunctionName(fn any) string {
 	if v.Kind() != reflect.Func {
 		return fmt.Sprintf("<not a function: %T>", fn)
 	}
-	full := runtime.FuncForPC(v.Pointer()).Name()
+	pc := v.Pointer()
+	if name, ok := funcNames.Load(pc); ok {
+		return name.(string)
+	}
+	full := runtime.FuncForPC(pc).Name()
 	full = strings.TrimSuffix(full, "-fm")
 	if i := strings.LastIndex(full, "."); i >= 0 {
 		full = full[i+1:]
 	}
+	funcNames.Store(pc, full)
 	return full
 }
+
+// funcNames caches FunctionName by code pointer: every ExecuteActivity
+// and ExecuteChildWorkflow given a function asks for its name, on every
+// replay too. (A method value's code pointer is its wrapper's, the same for
+// every receiver: the name does not depend on the receiver either.)
+var funcNames sync.Map // uintptr -> string
 
 // fnSig is a checked workflow or activity function.
 type fnSig struct {

@@ -202,8 +202,16 @@ func (r *run) replay(reg *Registry, recs []history.Record) (*run, error) {
 	}
 	// Markers are known ahead: the code asks for a version or a side
 	// effect's result before the replay reaches the event that recorded it.
+	// The maps that grow with the history are sized for it at once.
+	inputs, scheduled := 0, 0
 	for _, rec := range recs {
 		for _, ev := range rec.Events {
+			if ev.InputID != "" {
+				inputs++
+			}
+			if ev.Type == history.ActivityScheduled {
+				scheduled++
+			}
 			if ev.Type.IsClosing() {
 				r.closedHistory = true
 			}
@@ -218,6 +226,12 @@ func (r *run) replay(reg *Registry, recs []history.Record) (*run, error) {
 				r.sideEffects = append(r.sideEffects, ev.Result)
 			}
 		}
+	}
+	if len(r.applied) == 0 && inputs > 8 {
+		r.applied = make(map[string]uint64, inputs)
+	}
+	if len(r.activities) == 0 && scheduled > 8 {
+		r.activities = make(map[int64]*activityState, scheduled)
 	}
 	// One exec for the whole replay: its coroutine switches then need no
 	// goroutine to be scheduled (dispatcher.exec).
