@@ -431,17 +431,15 @@ func (d *dispatcher) close() {
 
 // waitClosed waits for coroutine c, being closed, to end or yield, and
 // gives it up past the deadlock timeout.
+// (A timer of its own: close may run inside an exec, whose watch uses
+// d.timer.)
 func (d *dispatcher) waitClosed(c *coroutine, done <-chan struct{}) bool {
-	if d.timer == nil {
-		d.timer = time.NewTimer(d.deadlock)
-	} else {
-		d.timer.Reset(d.deadlock)
-	}
+	t := time.NewTimer(d.deadlock)
+	defer t.Stop()
 	select {
 	case <-done:
-		d.timer.Stop()
 		return true
-	case <-d.timer.C:
+	case <-t.C:
 	}
 	d.abandon(c)
 	return false
