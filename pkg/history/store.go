@@ -529,8 +529,11 @@ func Flatten(recs []Record) []Event {
 // DecodeRecord parses one history message, refusing versions it does not know.
 func DecodeRecord(data []byte) (Record, error) {
 	var rec Record
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return rec, fmt.Errorf("decode record: %w", err)
+	if !decodeRecordFast(data, &rec) { // fastdecode.go: exact, or it declines
+		rec = Record{}
+		if err := json.Unmarshal(data, &rec); err != nil {
+			return rec, fmt.Errorf("decode record: %w", err)
+		}
 	}
 	if rec.V < 1 || rec.V > Version {
 		return rec, fmt.Errorf("record version %d is not supported (this build reads up to %d)", rec.V, Version)
