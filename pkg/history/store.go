@@ -422,6 +422,7 @@ func LastFromLeader(ctx context.Context, js jetstream.JetStream, stream, subject
 func (l *Log) readBatches(ctx context.Context, subject string, after uint64, limit int) ([]*jetstream.RawStreamMsg, error) {
 	var out []*jetstream.RawStreamMsg
 	next := after + 1
+	triedConsumer := false
 	for limit == 0 || len(out) < limit {
 		want := maxBatch
 		if limit > 0 {
@@ -467,6 +468,19 @@ func (l *Log) readBatches(ctx context.Context, subject string, after uint64, lim
 		}
 		if pending == 0 {
 			break
+		}
+		if limit == 0 && pending >= consumerReadMin && !triedConsumer {
+			// A long history: the rest through a consumer, and what it
+			// could not prove complete by batched direct gets again.
+			triedConsumer = true
+			rest, complete := l.readConsumer(ctx, subject, next, pending)
+			out = append(out, rest...)
+			if complete {
+				break
+			}
+			if len(rest) > 0 {
+				next = rest[len(rest)-1].Sequence + 1
+			}
 		}
 	}
 	return out, nil

@@ -1,0 +1,117 @@
+package history_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/durablefuture/durablefuture/internal/testsrv"
+	"github.com/durablefuture/durablefuture/pkg/devserver"
+	"github.com/durablefuture/durablefuture/pkg/history"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// appendLong appends n one-event records on subj, with another run's
+// records in between, and returns their stream sequences.
+func appendLong(t *testing.T, log *history.Log, subj, other string, n int) []uint64 {
+	t.Helper()
+	ctx := testsrv.Context(t, 60*time.Second)
+	var seqs []uint64
+	var last, otherLast uint64
+	for i := 1; i <= n; i++ {
+		var err error
+		last, err = log.Append(ctx, subj, history.Tail{Seq: last}, &history.Record{Kind: history.KindDecision,
+			Events: []history.Event{{Seq: int64(i), Time: time.Now(), Type: history.ActivityScheduled, Name: "Step"}}})
+		testsrv.Must(t, err)
+		seqs = append(seqs, last)
+		if i%7 == 0 {
+			otherLast, err = log.Append(ctx, other, history.Tail{Seq: otherLast}, &history.Record{Kind: history.KindInput,
+				Events: []history.Event{{Seq: int64(i), Type: history.WorkflowStarted}}})
+			testsrv.Must(t, err)
+		}
+	}
+	return seqs
+}
+
+// checkRead reads subj after stream sequence after and checks that it got
+// exactly the records at seqs, in order, with the events appended.
+func checkRead(t *testing.T, log *history.Log, subj string, after uint64, seqs []uint64) {
+	t.Helper()
+	recs, err := log.ReadFrom(testsrv.Context(t, 30*time.Second), subj, after)
+	testsrv.Must(t, err)
+	if len(recs) != len(seqs) {
+		t.Fatalf("read %d records after seq %d, want %d", len(recs), after, len(seqs))
+	}
+	for i, rec := range recs {
+		if rec.StreamSeq != seqs[i] || len(rec.Events) != 1 || rec.Events[0].Name != "Step" {
+			t.Fatalf("record %d: seq %d %+v, want seq %d", i, rec.StreamSeq, rec.Events, seqs[i])
+		}
+	}
+}
+
+// A long history (more than one batched direct get can answer, and at
+// least consumerReadMin more) is read through a consumer, completely, in
+// order, without another run's records, and the consumer is deleted.
+func TestLongReadThroughConsumer(t *testing.T) {
+	s := testsrv.Start(t)
+	log := testsrv.Client(t, s).Store().Log
+	subj, _ := log.Subject("long", "run-1")
+	other, _ := log.Subject("other", "run-1")
+	seqs := appendLong(t, log, subj, other, 2600)
+	ctx := testsrv.Context(t, 30*time.Second)
+	stream, err := log.JS.Stream(ctx, log.StreamOf(subj))
+	testsrv.Must(t, err)
+	info, err := stream.Info(ctx)
+	testsrv.Must(t, err)
+	consumers := info.State.Consumers
+
+	before := history.ConsumerReads()
+	checkRead(t, log, subj, 0, seqs)
+	checkRead(t, log, subj, seqs[99], seqs[100:])
+	if got := history.ConsumerReads() - before; got != 2 {
+		t.Fatalf("%d reads went through a consumer, want 2", got)
+	}
+	checkRead(t, log, subj, seqs[2000], seqs[2001:]) // short: direct gets only
+	if got := history.ConsumerReads() - before; got != 2 {
+		t.Fatalf("a read of 599 records went through a consumer")
+	}
+	testsrv.WaitFor(t, ctx, "the read's consumers deleted", func() bool {
+		info, err := stream.Info(ctx)
+		return err == nil && info.State.Consumers == consumers
+	})
+}
+
+// Where no consumer can be made (here the stream allows one, taken), a long
+// read is as complete through batched direct gets alone.
+func TestLongReadWithoutConsumer(t *testing.T) {
+	srv, err := devserver.Start(devserver.Options{StoreDir: t.TempDir(), InProcessOnly: true})
+	testsrv.Must(t, err)
+	t.Cleanup(srv.Stop)
+	nc, err := srv.Connect()
+	testsrv.Must(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	testsrv.Must(t, err)
+	ctx := context.Background()
+	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "ONE_CONSUMER", Subjects: []string{"one.hist.>"},
+		Storage: jetstream.FileStorage, AllowDirect: true, MaxConsumers: 1})
+	testsrv.Must(t, err)
+	_, err = stream.CreateConsumer(ctx, jetstream.ConsumerConfig{Durable: "taken", AckPolicy: jetstream.AckExplicitPolicy})
+	testsrv.Must(t, err)
+	log := &history.Log{JS: js, Stream: "ONE_CONSUMER", SubjectPrefix: "one.hist"}
+	subj, _ := log.Subject("long", "run-1")
+	other, _ := log.Subject("other", "run-1")
+	seqs := appendLong(t, log, subj, other, 2200)
+
+	before := history.ConsumerReads()
+	checkRead(t, log, subj, 0, seqs)
+	if history.ConsumerReads() != before {
+		t.Fatal("a read went through a consumer the stream cannot have")
+	}
+	raw, err := log.ReadRaw(ctx, subj, 0)
+	testsrv.Must(t, err)
+	if len(raw) != len(seqs) || !bytes.Contains(raw[len(raw)-1].Data, []byte(`"Step"`)) {
+		t.Fatalf("raw read: %d messages, want %d", len(raw), len(seqs))
+	}
+}
