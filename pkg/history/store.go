@@ -427,6 +427,10 @@ func (l *Log) readBatches(ctx context.Context, subject string, after uint64, lim
 		want := maxBatch
 		if limit > 0 {
 			want = min(limit-len(out), maxBatch)
+		} else if len(out) == 0 {
+			// A whole history: most are short, and what a long one has
+			// after its first firstBatch records goes through a consumer.
+			want = firstBatch
 		}
 		it, err := jetstreamext.GetBatch(ctx, l.JS, l.StreamOf(subject), want,
 			jetstreamext.GetBatchSeq(next), jetstreamext.GetBatchSubject(subject))
