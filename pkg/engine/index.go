@@ -304,6 +304,30 @@ func (s *Store) publishPre(ctx context.Context, key string, data []byte, purge s
 	if err := json.Unmarshal(data, &ri); err != nil {
 		return 0, &IndexError{Err: fmt.Errorf("entry of %q: %w", key, err)}
 	}
+	if purge != "" && purge != s.idxSubject(&ri, key) && !strings.ContainsAny(purge, "*>") {
+		// The older entry is on another literal subject than the new
+		// one: its purge cannot take the new entry, so both requests go
+		// at once, one round trip less on every change of a run's status
+		// (a run's close among them). A purge that takes a newer entry
+		// of another writer on that subject (one that read the bucket
+		// before this writer's change and lost the compare-and-set to
+		// it, or won it) is seen by that writer's check after its bucket
+		// write, which indexes what the bucket holds.
+		purged := make(chan error, 1)
+		go func() { purged <- s.purgeSubject(ctx, key, purge) }()
+		seq, err := s.publishIndexEntry(ctx, key, &ri, false)
+		perr := <-purged
+		if err != nil {
+			return 0, &IndexError{Err: err}
+		}
+		if perr != nil {
+			return 0, perr
+		}
+		if indexHook(key, "pre") {
+			return 0, &IndexError{Err: errIndexTestCrash}
+		}
+		return seq, nil
+	}
 	// A creation (no purge) publishes only if the key has no entry.
 	seq, err := s.publishIndexEntry(ctx, key, &ri, purge == "")
 	if purge == "" && history.IsWrongLastSeq(err) {
@@ -380,6 +404,19 @@ func (s *Store) purgeOlderOn(ctx context.Context, key, filter string, seq uint64
 	}
 	if err := idx.Purge(ctx, jetstream.WithPurgeSubject(filter), jetstream.WithPurgeSequence(seq)); err != nil {
 		return &IndexError{Err: fmt.Errorf("purge older entries of %q: %w", key, err)}
+	}
+	return nil
+}
+
+// purgeSubject purges every index message on subject, a literal subject
+// of key's that holds none of its current entries.
+func (s *Store) purgeSubject(ctx context.Context, key, subject string) error {
+	idx, err := s.runIndex(ctx)
+	if err != nil || idx == nil {
+		return err
+	}
+	if err := idx.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
+		return &IndexError{Err: fmt.Errorf("purge the older entry of %q: %w", key, err)}
 	}
 	return nil
 }
