@@ -2,6 +2,7 @@ package history
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,8 +30,9 @@ const consumerReadMin = 500
 const firstBatch = 256
 
 // readConsumer reads the messages of subject from stream sequence next on
-// through an ephemeral pull consumer: no acks, one pull that the server
-// answers with what it has, at once. It returns the messages read,
+// through an ephemeral pull consumer: no acks, pulls that the server
+// answers at once with what it has (consumerPull messages at most each).
+// It returns the messages read,
 // contiguous from next, and whether they end the subject: the last one is
 // the stream's last on it (no message pending after it). Anything short of
 // that (the consumer refused by permissions or limits, a message lost on
@@ -46,7 +48,7 @@ func (l *Log) readConsumer(ctx context.Context, subject string, next uint64, wan
 		return nil, false
 	}
 	refusal := consumerRefusal{l.JS.Conn(), stream}
-	if at, ok := refusedConsumers.Load(refusal); ok && time.Since(at.(time.Time)) < consumerRetryAfter {
+	if until, ok := refusedConsumers.Load(refusal); ok && time.Now().Before(until.(time.Time)) {
 		return nil, false
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
@@ -61,11 +63,16 @@ func (l *Log) readConsumer(ctx context.Context, subject string, next uint64, wan
 	})
 	if err != nil {
 		if ctx.Err() == nil {
-			// Refused (permissions, the stream's consumer limit) or not
-			// answered: a user whose permissions leave out consumers on
-			// the stream would otherwise wait for the timeout on every
-			// long read.
-			refusedConsumers.Store(refusal, time.Now())
+			// Refused (the stream's consumer limit) or not answered (a
+			// request the user's permissions do not allow goes
+			// unanswered): a long read would otherwise wait for that on
+			// every run. A refusal holds longer than a silence, which a
+			// stalled server also causes.
+			until := time.Now().Add(time.Minute)
+			if _, ok := errors.AsType[*jetstream.APIError](err); ok {
+				until = time.Now().Add(10 * time.Minute)
+			}
+			refusedConsumers.Store(refusal, until)
 		}
 		return nil, false
 	}
@@ -78,47 +85,62 @@ func (l *Log) readConsumer(ctx context.Context, subject string, next uint64, wan
 			_ = l.JS.DeleteConsumer(dctx, stream, name)
 		}()
 	}()
-	batch, err := c.FetchNoWait(int(min(want, 1<<20)))
-	if err != nil {
-		return nil, false
-	}
 	var out []*jetstream.RawStreamMsg
 	var delivered uint64
-	for msg := range batch.Messages() {
-		meta, err := msg.Metadata()
-		// Consumer sequences count every delivery: one missing means a
-		// message lost on the way (a slow-consumer drop), and nothing
-		// after it can be taken as the next.
-		if err != nil || meta.Sequence.Consumer != delivered+1 || meta.Sequence.Stream < next {
+	for {
+		// In pulls of at most consumerPull: a pull's buffers are sized
+		// for its batch.
+		ask := int(min(want-min(want, uint64(len(out))), uint64(consumerPull)))
+		if ask == 0 {
+			ask = consumerPull // the stream grew: read on
+		}
+		batch, err := c.FetchNoWait(ask)
+		if err != nil {
 			return out, false
 		}
-		delivered = meta.Sequence.Consumer
-		next = meta.Sequence.Stream + 1
-		out = append(out, &jetstream.RawStreamMsg{
-			Subject:  msg.Subject(),
-			Sequence: meta.Sequence.Stream,
-			Header:   msg.Headers(),
-			Data:     msg.Data(),
-			Time:     meta.Timestamp,
-		})
-		if meta.NumPending == 0 {
-			consumerReads.Add(1)
-			return out, true
+		got := 0
+		for msg := range batch.Messages() {
+			meta, err := msg.Metadata()
+			// Consumer sequences count every delivery: one missing means a
+			// message lost on the way (a slow-consumer drop), and nothing
+			// after it can be taken as the next.
+			if err != nil || meta.Sequence.Consumer != delivered+1 || meta.Sequence.Stream < next {
+				return out, false
+			}
+			got++
+			delivered = meta.Sequence.Consumer
+			next = meta.Sequence.Stream + 1
+			out = append(out, &jetstream.RawStreamMsg{
+				Subject:  msg.Subject(),
+				Sequence: meta.Sequence.Stream,
+				Header:   msg.Headers(),
+				Data:     msg.Data(),
+				Time:     meta.Timestamp,
+			})
+			if meta.NumPending == 0 {
+				consumerReads.Add(1)
+				return out, true
+			}
+		}
+		if got < ask {
+			// Cut short (the server went silent for a second, or the
+			// pull was answered in part): the caller reads on.
+			return out, false
 		}
 	}
-	return out, false
 }
 
-// refusedConsumers holds, per connection and stream, when a consumer
-// for a read was last refused: reads go without one for consumerRetryAfter.
+// consumerPull bounds one pull of readConsumer (a variable for tests).
+var consumerPull = 8192
+
+// refusedConsumers holds, per connection and stream, until when reads go
+// without a consumer, after one was refused.
 var refusedConsumers sync.Map // consumerRefusal -> time.Time
 
 type consumerRefusal struct {
 	conn   *nats.Conn
 	stream string
 }
-
-const consumerRetryAfter = 10 * time.Minute
 
 // consumerReads counts the reads readConsumer completed (for tests).
 var consumerReads atomic.Int64

@@ -72,8 +72,13 @@ func TestLongReadThroughConsumer(t *testing.T) {
 	if got := history.ConsumerReads() - before; got != 2 {
 		t.Fatalf("%d reads went through a consumer, want 2", got)
 	}
+	history.SetConsumerPull(t, 300) // the rest in several pulls
+	checkRead(t, log, subj, 0, seqs)
+	if got := history.ConsumerReads() - before; got != 3 {
+		t.Fatalf("%d reads went through a consumer, want 3", got)
+	}
 	checkRead(t, log, subj, seqs[2000], seqs[2001:]) // short: direct gets only
-	if got := history.ConsumerReads() - before; got != 2 {
+	if got := history.ConsumerReads() - before; got != 3 {
 		t.Fatalf("a read of 599 records went through a consumer")
 	}
 	testsrv.WaitFor(t, ctx, "the read's consumers deleted", func() bool {
