@@ -427,6 +427,11 @@ func (w *Worker) handleWorkflowTask(ctx context.Context, msg jetstream.Msg, task
 			return done()
 		}
 		rec := history.Record{Kind: history.KindDecision, Events: append(inputs, cmds...)}
+		if rec.Closes() {
+			// The close then updates the run's entry: its read goes
+			// with the append instead of after it (runs.go).
+			r.closeEntry = w.store.prefetchRunEntry(ctx, r.info.WorkflowID)
+		}
 		_, err := w.store.Log.Append(ctx, subj, tail, &rec)
 		if errors.Is(err, history.ErrConflict) {
 			// Another writer advanced this run (a worker, a terminate): our
@@ -688,7 +693,9 @@ func (w *Worker) requirements(ctx context.Context, r *run, streamSeq uint64) err
 		return w.store.continueAsNew(ctx, r, r.closeEvent)
 	}
 	if r.closed {
-		if err := w.store.closeRun(ctx, r.info.WorkflowID, r.info.RunID, r.closeEvent); err != nil {
+		first := r.closeEntry
+		r.closeEntry = nil
+		if err := w.store.closeRunFrom(ctx, r.info.WorkflowID, r.info.RunID, r.closeEvent, first); err != nil {
 			return err
 		}
 		self := history.RunRef{WorkflowID: r.info.WorkflowID, RunID: r.info.RunID, TaskQueue: r.info.TaskQueue}

@@ -42,6 +42,13 @@ func TestIndexConcurrentWritersConverge(t *testing.T) {
 		if err := s.createRun(ctx, info); err != nil {
 			t.Fatal(err)
 		}
+		// The close works from an entry read before all the others
+		// write (as a worker's close reads it while it appends the closing
+		// record): its compare-and-set fails and it reads again.
+		stale := s.prefetchRunEntry(ctx, id)
+		if _, err := stale.get(); err != nil {
+			t.Fatal(err)
+		}
 		var wg sync.WaitGroup
 		for w := range 8 {
 			wg.Go(func() {
@@ -69,7 +76,7 @@ func TestIndexConcurrentWritersConverge(t *testing.T) {
 		if round%2 == 1 { // the close races with the blocked marks
 			wg.Go(func() {
 				closing := history.Event{Seq: 7, Time: time.Now().UTC(), Type: history.WorkflowCompleted, Result: json.RawMessage(`"done"`)}
-				if err := s.closeRun(ctx, id, info.RunID, &closing); err != nil {
+				if err := s.closeRunFrom(ctx, id, info.RunID, &closing, stale); err != nil {
 					t.Error(err)
 				}
 			})
@@ -98,6 +105,9 @@ func TestIndexConcurrentWritersConverge(t *testing.T) {
 				t.Fatal(err)
 			}
 			subjects, last = append(subjects, msg.Subject), msg.Data
+		}
+		if round%2 == 1 && ri.Status != StatusCompleted {
+			t.Fatalf("round %d: the close from a stale read was lost: %+v", round, ri)
 		}
 		if len(subjects) != 1 || subjects[0] != s.idxSubject(&ri, key) || !bytes.Equal(last, want) {
 			t.Fatalf("round %d: index %v %s, runs entry %s (%s)", round, subjects, last, want, s.idxSubject(&ri, key))

@@ -88,7 +88,10 @@ type run struct {
 	// boundIn (event seqs; the cause for a cancel), so that requirements
 	// of the latest decision look at them alone, not at every activity,
 	// timer and child of the run (a fan-out of 1,000 made that quadratic).
-	boundIn    uint64
+	boundIn uint64
+	// closeEntry: the runs entry, read while the closing record was
+	// appended (prefetchRunEntry), for the close's update.
+	closeEntry *entryFetch
 	bound      []int64
 	started    bool
 	closeCmd   bool // the code produced its closing command

@@ -114,12 +114,30 @@ func isWrongLastSeq(err error) bool {
 // updateRun applies change to the index entry of the run, if it is still the
 // workflow's latest run; it is a no-op otherwise (a later run took the ID).
 func (s *Store) updateRun(ctx context.Context, workflowID, runID string, change func(*RunInfo) bool) error {
+	return s.updateRunFrom(ctx, workflowID, runID, change, nil)
+}
+
+// updateRunFrom is updateRun, trying first the entry first delivers (nil:
+// none), read a moment ago: a compare-and-set from it fails if the entry
+// changed since, and then the entry is read again. Only a change is
+// made from it: an entry it says needs none is read again first.
+func (s *Store) updateRunFrom(ctx context.Context, workflowID, runID string, change func(*RunInfo) bool, first *entryFetch) error {
 	key, err := s.runKey(workflowID)
 	if err != nil {
 		return err
 	}
 	for {
-		e, err := s.runs.Get(ctx, key)
+		var e jetstream.KeyValueEntry
+		prefetched := first != nil
+		if prefetched {
+			e, err = first.get()
+			first = nil
+			if err != nil {
+				continue // read it now
+			}
+		} else {
+			e, err = s.runs.Get(ctx, key)
+		}
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			return nil
 		}
@@ -130,7 +148,11 @@ func (s *Store) updateRun(ctx context.Context, workflowID, runID string, change 
 		if err := json.Unmarshal(e.Value(), &cur); err != nil {
 			return fmt.Errorf("runs index: %w", err)
 		}
-		if cur.RunID != runID || !change(&cur) {
+		changed := cur.RunID == runID && change(&cur)
+		if prefetched && !changed {
+			continue // decided on the entry as it is now
+		}
+		if !changed {
 			// Nothing to change: a retry of a change whose index write
 			// was lost (index.go) repairs it here.
 			return s.repairIndex(ctx, key, e)
@@ -146,7 +168,13 @@ func (s *Store) updateRun(ctx context.Context, workflowID, runID string, change 
 
 // closeRun records a closing event in the index.
 func (s *Store) closeRun(ctx context.Context, workflowID, runID string, ev *history.Event) error {
-	return s.updateRun(ctx, workflowID, runID, func(ri *RunInfo) bool {
+	return s.closeRunFrom(ctx, workflowID, runID, ev, nil)
+}
+
+// closeRunFrom is closeRun, from the entry first read a moment ago (nil:
+// none).
+func (s *Store) closeRunFrom(ctx context.Context, workflowID, runID string, ev *history.Event, first *entryFetch) error {
+	return s.updateRunFrom(ctx, workflowID, runID, func(ri *RunInfo) bool {
 		if ri.Status.IsClosed() {
 			return false
 		}
@@ -156,7 +184,37 @@ func (s *Store) closeRun(ctx context.Context, workflowID, runID string, ev *hist
 		ri.Blocked = ""
 		ri.Status, ri.Result, ri.Failure = closedStatus(ev)
 		return true
-	})
+	}, first)
+}
+
+// entryFetch is a read of a runs entry under way.
+type entryFetch struct {
+	done chan struct{}
+	e    jetstream.KeyValueEntry
+	err  error
+}
+
+// get waits for the read.
+func (f *entryFetch) get() (jetstream.KeyValueEntry, error) {
+	<-f.done
+	return f.e, f.err
+}
+
+// prefetchRunEntry starts reading the runs entry of a workflow ID, for a
+// change that is to follow a write under way (the close of a run follows
+// the append of its closing record: one round trip less before its
+// result is seen). nil: an ID with no key.
+func (s *Store) prefetchRunEntry(ctx context.Context, workflowID string) *entryFetch {
+	key, err := s.runKey(workflowID)
+	if err != nil {
+		return nil
+	}
+	f := &entryFetch{done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		f.e, f.err = s.runs.Get(ctx, key)
+	}()
+	return f
 }
 
 // closedStatus is the status, result and failure a closing event gives.
