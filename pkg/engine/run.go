@@ -89,10 +89,10 @@ type run struct {
 	// of the latest decision look at them alone, not at every activity,
 	// timer and child of the run (a fan-out of 1,000 made that quadratic).
 	boundIn uint64
+	bound   []int64
 	// closeEntry: the runs entry, read while the closing record was
 	// appended (prefetchRunEntry), for the close's update.
 	closeEntry *entryFetch
-	bound      []int64
 	started    bool
 	closeCmd   bool // the code produced its closing command
 	closed     bool // a closing event is recorded
