@@ -460,3 +460,59 @@ func BenchmarkRecordDecodeStd(b *testing.B) {
 		}
 	}
 }
+
+// The corpus sets every JSON field of every type the fast path decodes, so
+// that a field added to one of them later (and not to the fast path, which
+// then declines every record that holds it) fails the accept check above
+// instead of going unnoticed: this test fails first, naming the field to
+// add to fastCorpus.
+func TestFastCorpusSetsEveryField(t *testing.T) {
+	set := map[reflect.Type]map[string]bool{}
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer:
+			if !v.IsNil() {
+				walk(v.Elem())
+			}
+		case reflect.Slice:
+			if v.Type().Elem().Kind() == reflect.Struct || v.Type().Elem().Kind() == reflect.Pointer {
+				for i := range v.Len() {
+					walk(v.Index(i))
+				}
+			}
+		case reflect.Struct:
+			if v.Type() == reflect.TypeFor[time.Time]() {
+				return
+			}
+			if set[v.Type()] == nil {
+				set[v.Type()] = map[string]bool{}
+			}
+			for i := range v.NumField() {
+				f := v.Type().Field(i)
+				if f.Tag.Get("json") == "-" || !f.IsExported() {
+					continue
+				}
+				if !v.Field(i).IsZero() {
+					set[v.Type()][f.Name] = true
+				}
+				walk(v.Field(i))
+			}
+		}
+	}
+	for _, rec := range fastCorpus() {
+		walk(reflect.ValueOf(rec))
+	}
+	for _, typ := range []reflect.Type{reflect.TypeFor[Record](), reflect.TypeFor[Event](), reflect.TypeFor[ActivityOptions](),
+		reflect.TypeFor[RetryPolicy](), reflect.TypeFor[Failure](), reflect.TypeFor[RunRef](), reflect.TypeFor[BlobRef]()} {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			if f.Tag.Get("json") == "-" || !f.IsExported() {
+				continue
+			}
+			if !set[typ][f.Name] {
+				t.Errorf("no record of fastCorpus sets %s.%s: add it there (and to fastdecode.go)", typ.Name(), f.Name)
+			}
+		}
+	}
+}
