@@ -1,7 +1,9 @@
 package history
 
-// ConsumerReads is the number of reads completed through a consumer.
-func ConsumerReads() int64 { return consumerReads.Load() }
+// ConsumerReads is the number of reads completed through a consumer, and
+// ConsumerAttempts the number of consumers asked for.
+func ConsumerReads() int64    { return consumerReads.Load() }
+func ConsumerAttempts() int64 { return consumerAttempts.Load() }
 
 // SetConsumerPull sets the size of readConsumer's pulls until the test
 // ends.

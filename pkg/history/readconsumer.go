@@ -40,7 +40,10 @@ const firstBatch = 256
 // batched direct gets, from after the last message returned.
 func (l *Log) readConsumer(ctx context.Context, subject string, next uint64, want uint64) ([]*jetstream.RawStreamMsg, bool) {
 	stream := l.StreamOf(subject)
-	timeout := l.JS.Conn().Opts.Timeout
+	// A consumer is made in a millisecond or two; a request that the
+	// user's permissions deny is never answered, and the direct gets the
+	// read goes on with need no consumer: it is not worth a long wait.
+	timeout := min(l.JS.Conn().Opts.Timeout, consumerCreateWait)
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl))
 	}
@@ -53,6 +56,7 @@ func (l *Log) readConsumer(ctx context.Context, subject string, next uint64, wan
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	consumerAttempts.Add(1)
 	c, err := l.JS.CreateConsumer(cctx, stream, jetstream.ConsumerConfig{
 		FilterSubject:     subject,
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
@@ -130,6 +134,9 @@ func (l *Log) readConsumer(ctx context.Context, subject string, next uint64, wan
 	}
 }
 
+// consumerCreateWait bounds the wait for the consumer's creation.
+const consumerCreateWait = 500 * time.Millisecond
+
 // consumerPull bounds one pull of readConsumer (a variable for tests).
 var consumerPull = 8192
 
@@ -142,5 +149,6 @@ type consumerRefusal struct {
 	stream string
 }
 
-// consumerReads counts the reads readConsumer completed (for tests).
-var consumerReads atomic.Int64
+// consumerReads counts the reads readConsumer completed, and
+// consumerAttempts the consumers it asked for (for tests).
+var consumerReads, consumerAttempts atomic.Int64

@@ -9,6 +9,8 @@ import (
 	"github.com/durablefuture/durablefuture/internal/testsrv"
 	"github.com/durablefuture/durablefuture/pkg/devserver"
 	"github.com/durablefuture/durablefuture/pkg/history"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -118,5 +120,56 @@ func TestLongReadWithoutConsumer(t *testing.T) {
 	testsrv.Must(t, err)
 	if len(raw) != len(seqs) || !bytes.Contains(raw[len(raw)-1].Data, []byte(`"Step"`)) {
 		t.Fatalf("raw read: %d messages, want %d", len(raw), len(seqs))
+	}
+}
+
+// A reader whose permissions do not allow consumers (a read-only viewer:
+// direct gets only) reads a long history completely, and waits for the
+// unanswered consumer request once, briefly, not on every read.
+func TestLongReadWithoutConsumerPermission(t *testing.T) {
+	viewer := &server.Permissions{Publish: &server.SubjectPermission{
+		Allow: []string{"$JS.API.DIRECT.GET.>", "$JS.API.STREAM.MSG.GET.>", "$JS.API.STREAM.INFO.>", "$JS.API.INFO"},
+	}}
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, JetStream: true, StoreDir: t.TempDir(),
+		Users: []*server.User{{Username: "admin", Password: "a"}, {Username: "viewer", Password: "v", Permissions: viewer}}}
+	srv, err := server.NewServer(opts)
+	testsrv.Must(t, err)
+	go srv.Start()
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	connect := func(user, pass string) jetstream.JetStream {
+		nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo(user, pass), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+		testsrv.Must(t, err)
+		t.Cleanup(nc.Close)
+		js, err := jetstream.New(nc)
+		testsrv.Must(t, err)
+		return js
+	}
+	admin := connect("admin", "a")
+	ctx := testsrv.Context(t, 60*time.Second)
+	_, err = admin.CreateStream(ctx, jetstream.StreamConfig{Name: "VIEWED", Subjects: []string{"viewed.hist.>"},
+		Storage: jetstream.FileStorage, AllowDirect: true})
+	testsrv.Must(t, err)
+	writer := &history.Log{JS: admin, Stream: "VIEWED", SubjectPrefix: "viewed.hist"}
+	subj, _ := writer.Subject("long", "run-1")
+	other, _ := writer.Subject("other", "run-1")
+	seqs := appendLong(t, writer, subj, other, 1200)
+
+	log := &history.Log{JS: connect("viewer", "v"), Stream: "VIEWED", SubjectPrefix: "viewed.hist"}
+	reads, attempts := history.ConsumerReads(), history.ConsumerAttempts()
+	start := time.Now()
+	checkRead(t, log, subj, 0, seqs)
+	first := time.Since(start)
+	checkRead(t, log, subj, 0, seqs)
+	if history.ConsumerReads() != reads {
+		t.Fatal("a read went through a consumer the reader may not make")
+	}
+	if n := history.ConsumerAttempts() - attempts; n != 1 {
+		t.Fatalf("%d consumers asked for in two reads, want 1: the unanswered request is not remembered", n)
+	}
+	if first > 5*time.Second {
+		t.Fatalf("the first read took %v: it waited too long for the consumer request", first)
 	}
 }
