@@ -88,6 +88,17 @@ func (s *Store) ensureRunWatch(ctx context.Context) error {
 			if e == nil {
 				continue
 			}
+			// The watch sees every run's changes, other clients' too:
+			// only those someone here waits for, or started, are decoded.
+			// (A waiter that registers after this look reads the entry
+			// itself, this change included.)
+			rw.mu.Lock()
+			_, waited := rw.waiters[e.Key()]
+			_, started := rw.mine[e.Key()]
+			rw.mu.Unlock()
+			if !waited && !started {
+				continue
+			}
 			var ri RunInfo
 			if json.Unmarshal(e.Value(), &ri) != nil {
 				continue
