@@ -36,6 +36,7 @@ Rules (each finding says what is wrong, why and the fix):
   DF2006  I/O (os, net, http, sql, exec),      do it in an activity; log with
           fmt.Print*, log, slog                workflow.GetLogger
   DF2007  mutable package variable             pass state through arguments
+  DF2008  runtime.LockOSThread                 do thread-bound work in an activity
 
 Silence a finding with a comment on its line or the line above:
   //dfvet:ignore DF2003 <reason>      that rule

@@ -20,9 +20,10 @@ var Analyzer = &analysis.Analyzer{
 Reports, in functions whose first parameter is workflow.Context and the
 functions of the same package they call: go statements (DF2001), Go channels
 and select (DF2002), the wall clock (DF2003), random numbers (DF2004), map
-ranges that schedule work (DF2005), I/O and printing (DF2006) and mutable
-package variables (DF2007). //dfvet:ignore DF2003 <reason> on the line or the
-line above silences a rule there.`,
+ranges that schedule work (DF2005), I/O and printing (DF2006), mutable
+package variables (DF2007) and runtime.LockOSThread (DF2008).
+//dfvet:ignore DF2003 <reason> on the line or the line above silences a rule
+there.`,
 	Run: run,
 }
 
@@ -392,6 +393,9 @@ func (c *pkgCheck) checkUse(id *ast.Ident, pos token.Pos, u *unit) {
 		path == "crypto/rand" && (isFunc || obj.Parent() == obj.Pkg().Scope()):
 		c.report(pos, Random, u, qualifiedName(obj),
 			"returns another value when the code is replayed; record it with workflow.SideEffect(ctx, func(ctx workflow.Context) any { ... })")
+	case path == "runtime" && isFunc && !method && obj.Name() == "LockOSThread":
+		c.report(pos, Thread, u, qualifiedName(obj),
+			"ties the workflow goroutine to its OS thread, and the engine switches workflow goroutines without the scheduler, which the runtime refuses for a locked one: the worker process stops at the next blocking workflow call; do thread-bound work in an activity")
 	case obj.Pkg() == c.pass.Pkg:
 		v, ok := obj.(*types.Var)
 		if !ok || v.Parent() != obj.Pkg().Scope() {

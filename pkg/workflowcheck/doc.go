@@ -23,6 +23,8 @@
 //	                      log and log/slog printing
 //	DF2007 global-state   a package variable assigned         pass state as arguments,
 //	                      anywhere outside init               keep it in the workflow
+//	DF2008 thread         runtime.LockOSThread                do thread-bound work in
+//	                                                          an activity
 //
 // Each diagnostic's message starts with its code, names the workflow (and
 // the helper it was found in), says why a replay breaks and what to use

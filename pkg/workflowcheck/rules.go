@@ -22,10 +22,11 @@ var (
 	MapRange    = Rule{"DF2005", "map-range", "a range over a map whose body schedules work", "sort the keys first"}
 	IO          = Rule{"DF2006", "io", "I/O (os, net, net/http, io/ioutil, database/sql, os/exec) and printing (fmt.Print*, log, log/slog)", "do it in an activity; log with workflow.GetLogger"}
 	GlobalState = Rule{"DF2007", "global-state", "package variables assigned outside init", "pass state through arguments or keep it in the workflow"}
+	Thread      = Rule{"DF2008", "thread", "runtime.LockOSThread", "do thread-bound work in an activity"}
 )
 
 // Rules lists every rule.
-var Rules = []Rule{GoStatement, Channel, Time, Random, MapRange, IO, GlobalState}
+var Rules = []Rule{GoStatement, Channel, Time, Random, MapRange, IO, GlobalState, Thread}
 
 func ruleByCode(code string) (Rule, bool) {
 	for _, r := range Rules {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 	"time"
 
@@ -75,6 +76,14 @@ func RandomWorkflow(ctx workflow.Context) (int, error) {
 	_, err := crand.Read(b) // want `DF2004 rand.Read`
 	_ = crand.Reader        // want `DF2004 rand.Reader`
 	return n, err
+}
+
+// DF2008
+
+func ThreadWorkflow(ctx workflow.Context) error {
+	runtime.LockOSThread() // want `DF2008 runtime.LockOSThread in workflow ThreadWorkflow: .*do thread-bound work in an activity`
+	defer runtime.UnlockOSThread()
+	return workflow.Sleep(ctx, time.Second)
 }
 
 // DF2005
