@@ -32,12 +32,12 @@ const firstBatch = 256
 // readConsumer reads the messages of subject from stream sequence next on
 // through an ephemeral pull consumer: no acks, pulls that the server
 // answers at once with what it has (consumerPull messages at most each).
-// It returns the messages read,
-// contiguous from next, and whether they end the subject: the last one is
-// the stream's last on it (no message pending after it). Anything short of
-// that (the consumer refused by permissions or limits, a message lost on
-// the way, a stream that grew meanwhile) leaves the rest to the caller's
-// batched direct gets, from after the last message returned.
+// It returns the messages read, contiguous from next, and whether they end
+// the subject: the last one is the stream's last on it (no message pending
+// after it). Anything short of that (the consumer refused by permissions or
+// limits, a message lost on the way, a server gone silent) leaves the rest
+// to the caller's batched direct gets, from after the last message
+// returned.
 func (l *Log) readConsumer(ctx context.Context, subject string, next uint64, want uint64) ([]*jetstream.RawStreamMsg, bool) {
 	stream := l.StreamOf(subject)
 	// A consumer is made in a millisecond or two; a request that the
