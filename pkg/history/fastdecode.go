@@ -46,37 +46,20 @@ const (
 // whether it did. On false rec holds a partial result and must be reset.
 func decodeRecordFast(data []byte, rec *Record) bool {
 	s := &scanner{data: data}
-	if !s.open('{') {
-		return false
-	}
-	var seen fieldSet
-	for i := 0; ; i++ {
-		key, end, ok := s.key(i)
-		if !ok {
-			return false
-		}
-		if end {
-			break
-		}
+	if !s.object(func(key []byte) (uint, bool) {
 		switch string(key) {
 		case "v":
-			ok = seen.add(0) && s.intField(&rec.V)
+			return 0, s.intField(&rec.V)
 		case "kind":
-			var b []byte
-			if ok = seen.add(1); ok {
-				b, ok = s.str()
-			}
-			if ok {
-				rec.Kind = recordKind(b)
-			}
+			b, ok := s.str()
+			rec.Kind = recordKind(b)
+			return 1, ok
 		case "events":
-			ok = seen.add(2) && decodeEvents(s, &rec.Events)
-		default:
-			return false
+			return 2, decodeEvents(s, &rec.Events)
 		}
-		if !ok {
-			return false
-		}
+		return 0, false
+	}) {
+		return false
 	}
 	s.ws()
 	return s.pos == len(s.data) // encoding/json refuses trailing data
@@ -112,170 +95,115 @@ func decodeEvents(s *scanner, out *[]Event) bool {
 
 // decodeEvent reads one event object.
 func decodeEvent(s *scanner, ev *Event) bool {
-	if !s.open('{') {
-		return false
-	}
-	var seen fieldSet
-	for i := 0; ; i++ {
-		key, end, ok := s.key(i)
-		if !ok {
-			return false
-		}
-		if end {
-			return true
-		}
+	return s.object(func(key []byte) (uint, bool) {
 		switch string(key) {
 		case "seq":
-			ok = seen.add(0) && s.int64Field(&ev.Seq)
+			return 0, s.int64Field(&ev.Seq)
 		case "time":
-			ok = seen.add(1) && s.timeField(&ev.Time)
+			return 1, s.timeField(&ev.Time)
 		case "type":
-			var b []byte
-			if ok = seen.add(2); ok {
-				b, ok = s.str()
-			}
-			if ok {
-				ev.Type = eventType(b)
-			}
+			b, ok := s.str()
+			ev.Type = eventType(b)
+			return 2, ok
 		case "input_id":
-			ok = seen.add(3) && s.strField(&ev.InputID)
+			return 3, s.strField(&ev.InputID)
 		case "cause":
-			ok = seen.add(4) && s.int64Field(&ev.Cause)
+			return 4, s.int64Field(&ev.Cause)
 		case "name":
-			ok = seen.add(5) && s.strField(&ev.Name)
+			return 5, s.strField(&ev.Name)
 		case "workflow_id":
-			ok = seen.add(6) && s.strField(&ev.WorkflowID)
+			return 6, s.strField(&ev.WorkflowID)
 		case "run_id":
-			ok = seen.add(7) && s.strField(&ev.RunID)
+			return 7, s.strField(&ev.RunID)
 		case "task_queue":
-			ok = seen.add(8) && s.strField(&ev.TaskQueue)
+			return 8, s.strField(&ev.TaskQueue)
 		case "input":
-			ok = seen.add(9) && s.rawField((*[]byte)(&ev.Input))
+			return 9, s.rawField((*[]byte)(&ev.Input))
 		case "input_digest":
-			ok = seen.add(10) && s.strField(&ev.InputDigest)
+			return 10, s.strField(&ev.InputDigest)
 		case "result":
-			ok = seen.add(11) && s.rawField((*[]byte)(&ev.Result))
+			return 11, s.rawField((*[]byte)(&ev.Result))
 		case "input_ref":
-			ok = seen.add(12) && decodeBlobRefPtr(s, &ev.InputRef)
+			return 12, decodeBlobRefPtr(s, &ev.InputRef)
 		case "result_ref":
-			ok = seen.add(13) && decodeBlobRefPtr(s, &ev.ResultRef)
+			return 13, decodeBlobRefPtr(s, &ev.ResultRef)
 		case "failure":
-			ok = seen.add(14) && decodeFailurePtr(s, &ev.Failure, 0)
+			return 14, decodeFailurePtr(s, &ev.Failure, 0)
 		case "attempt":
-			ok = seen.add(15) && s.intField(&ev.Attempt)
+			return 15, s.intField(&ev.Attempt)
 		case "activity_options":
-			ok = seen.add(16)
-			if ok {
-				ev.ActivityOptions = new(ActivityOptions)
-				ok = decodeActivityOptions(s, ev.ActivityOptions)
-			}
+			ev.ActivityOptions = new(ActivityOptions)
+			return 16, decodeActivityOptions(s, ev.ActivityOptions)
 		case "started_at":
-			ok = seen.add(17) && s.timePtrField(&ev.StartedAt)
+			return 17, s.timePtrField(&ev.StartedAt)
 		case "next_attempt_at":
-			ok = seen.add(18) && s.timePtrField(&ev.NextAttemptAt)
+			return 18, s.timePtrField(&ev.NextAttemptAt)
 		case "identity":
-			ok = seen.add(19) && s.strField(&ev.Identity)
+			return 19, s.strField(&ev.Identity)
 		case "child":
-			ok = seen.add(20) && decodeRunRefPtr(s, &ev.Child)
+			return 20, decodeRunRefPtr(s, &ev.Child)
 		case "parent":
-			ok = seen.add(21) && decodeRunRefPtr(s, &ev.Parent)
+			return 21, decodeRunRefPtr(s, &ev.Parent)
 		case "next":
-			ok = seen.add(22) && decodeRunRefPtr(s, &ev.Next)
+			return 22, decodeRunRefPtr(s, &ev.Next)
 		case "continued_from":
-			ok = seen.add(23) && s.strField(&ev.ContinuedFrom)
+			return 23, s.strField(&ev.ContinuedFrom)
 		case "reset_from":
-			ok = seen.add(24) && decodeRunRefPtr(s, &ev.ResetFrom)
+			return 24, decodeRunRefPtr(s, &ev.ResetFrom)
 		case "parent_close_policy":
-			ok = seen.add(25) && s.strField(&ev.ParentClosePolicy)
+			return 25, s.strField(&ev.ParentClosePolicy)
 		case "reason":
-			ok = seen.add(26) && s.strField(&ev.Reason)
+			return 26, s.strField(&ev.Reason)
 		case "fire_at":
-			ok = seen.add(27) && s.timePtrField(&ev.FireAt)
+			return 27, s.timePtrField(&ev.FireAt)
 		case "duration":
-			ok = seen.add(28) && s.durationField(&ev.Duration)
+			return 28, s.durationField(&ev.Duration)
 		case "signal_seq":
-			ok = seen.add(29) && s.uint64Field(&ev.SignalSeq)
+			return 29, s.uint64Field(&ev.SignalSeq)
 		case "workflow_timeout":
-			ok = seen.add(30) && s.durationField(&ev.WorkflowTimeout)
-		default:
-			return false
+			return 30, s.durationField(&ev.WorkflowTimeout)
 		}
-		if !ok {
-			return false
-		}
-	}
+		return 0, false
+	})
 }
 
 // decodeActivityOptions reads an ActivityOptions object.
 func decodeActivityOptions(s *scanner, o *ActivityOptions) bool {
-	if !s.open('{') {
-		return false
-	}
-	var seen fieldSet
-	for i := 0; ; i++ {
-		key, end, ok := s.key(i)
-		if !ok {
-			return false
-		}
-		if end {
-			return true
-		}
+	return s.object(func(key []byte) (uint, bool) {
 		switch string(key) {
 		case "task_queue":
-			ok = seen.add(0) && s.strField(&o.TaskQueue)
+			return 0, s.strField(&o.TaskQueue)
 		case "start_to_close_timeout":
-			ok = seen.add(1) && s.durationField(&o.StartToCloseTimeout)
+			return 1, s.durationField(&o.StartToCloseTimeout)
 		case "retry_policy":
-			ok = seen.add(2)
-			if ok {
-				o.RetryPolicy = new(RetryPolicy)
-				ok = decodeRetryPolicy(s, o.RetryPolicy)
-			}
+			o.RetryPolicy = new(RetryPolicy)
+			return 2, decodeRetryPolicy(s, o.RetryPolicy)
 		case "schedule_to_close_timeout":
-			ok = seen.add(3) && s.durationField(&o.ScheduleToCloseTimeout)
+			return 3, s.durationField(&o.ScheduleToCloseTimeout)
 		case "heartbeat_timeout":
-			ok = seen.add(4) && s.durationField(&o.HeartbeatTimeout)
-		default:
-			return false
+			return 4, s.durationField(&o.HeartbeatTimeout)
 		}
-		if !ok {
-			return false
-		}
-	}
+		return 0, false
+	})
 }
 
 // decodeRetryPolicy reads a RetryPolicy object.
 func decodeRetryPolicy(s *scanner, p *RetryPolicy) bool {
-	if !s.open('{') {
-		return false
-	}
-	var seen fieldSet
-	for i := 0; ; i++ {
-		key, end, ok := s.key(i)
-		if !ok {
-			return false
-		}
-		if end {
-			return true
-		}
+	return s.object(func(key []byte) (uint, bool) {
 		switch string(key) {
 		case "initial_interval":
-			ok = seen.add(0) && s.durationField(&p.InitialInterval)
+			return 0, s.durationField(&p.InitialInterval)
 		case "backoff_coefficient":
-			ok = seen.add(1) && s.float64Field(&p.BackoffCoefficient)
+			return 1, s.float64Field(&p.BackoffCoefficient)
 		case "maximum_interval":
-			ok = seen.add(2) && s.durationField(&p.MaximumInterval)
+			return 2, s.durationField(&p.MaximumInterval)
 		case "maximum_attempts":
-			ok = seen.add(3) && s.intField(&p.MaximumAttempts)
+			return 3, s.intField(&p.MaximumAttempts)
 		case "non_retryable_error_types":
-			ok = seen.add(4) && s.strings(&p.NonRetryableErrorTypes)
-		default:
-			return false
+			return 4, s.strings(&p.NonRetryableErrorTypes)
 		}
-		if !ok {
-			return false
-		}
-	}
+		return 0, false
+	})
 }
 
 // decodeFailurePtr reads a Failure object into a new *Failure; depth
@@ -286,104 +214,59 @@ func decodeFailurePtr(s *scanner, out **Failure, depth int) bool {
 	}
 	f := new(Failure)
 	*out = f
-	if !s.open('{') {
-		return false
-	}
-	var seen fieldSet
-	for i := 0; ; i++ {
-		key, end, ok := s.key(i)
-		if !ok {
-			return false
-		}
-		if end {
-			return true
-		}
+	return s.object(func(key []byte) (uint, bool) {
 		switch string(key) {
 		case "message":
-			ok = seen.add(0) && s.strField(&f.Message)
+			return 0, s.strField(&f.Message)
 		case "type":
-			ok = seen.add(1) && s.strField(&f.Type)
+			return 1, s.strField(&f.Type)
 		case "stack":
-			ok = seen.add(2) && s.strField(&f.Stack)
+			return 2, s.strField(&f.Stack)
 		case "non_retryable":
-			ok = seen.add(3) && s.boolField(&f.NonRetryable)
+			return 3, s.boolField(&f.NonRetryable)
 		case "details":
-			ok = seen.add(4) && s.bytesField(&f.Details)
+			return 4, s.bytesField(&f.Details)
 		case "details_ref":
-			ok = seen.add(5) && decodeBlobRefPtr(s, &f.DetailsRef)
+			return 5, decodeBlobRefPtr(s, &f.DetailsRef)
 		case "cause":
-			ok = seen.add(6) && decodeFailurePtr(s, &f.Cause, depth+1)
-		default:
-			return false
+			return 6, decodeFailurePtr(s, &f.Cause, depth+1)
 		}
-		if !ok {
-			return false
-		}
-	}
+		return 0, false
+	})
 }
 
 // decodeRunRefPtr reads a RunRef object into a new *RunRef.
 func decodeRunRefPtr(s *scanner, out **RunRef) bool {
 	r := new(RunRef)
 	*out = r
-	if !s.open('{') {
-		return false
-	}
-	var seen fieldSet
-	for i := 0; ; i++ {
-		key, end, ok := s.key(i)
-		if !ok {
-			return false
-		}
-		if end {
-			return true
-		}
+	return s.object(func(key []byte) (uint, bool) {
 		switch string(key) {
 		case "workflow_id":
-			ok = seen.add(0) && s.strField(&r.WorkflowID)
+			return 0, s.strField(&r.WorkflowID)
 		case "run_id":
-			ok = seen.add(1) && s.strField(&r.RunID)
+			return 1, s.strField(&r.RunID)
 		case "task_queue":
-			ok = seen.add(2) && s.strField(&r.TaskQueue)
+			return 2, s.strField(&r.TaskQueue)
 		case "seq":
-			ok = seen.add(3) && s.int64Field(&r.Seq)
-		default:
-			return false
+			return 3, s.int64Field(&r.Seq)
 		}
-		if !ok {
-			return false
-		}
-	}
+		return 0, false
+	})
 }
 
 // decodeBlobRefPtr reads a BlobRef object into a new *BlobRef.
 func decodeBlobRefPtr(s *scanner, out **BlobRef) bool {
 	r := new(BlobRef)
 	*out = r
-	if !s.open('{') {
-		return false
-	}
-	var seen fieldSet
-	for i := 0; ; i++ {
-		key, end, ok := s.key(i)
-		if !ok {
-			return false
-		}
-		if end {
-			return true
-		}
+	return s.object(func(key []byte) (uint, bool) {
 		switch string(key) {
 		case "size":
-			ok = seen.add(0) && s.intField(&r.Size)
+			return 0, s.intField(&r.Size)
 		case "sha256":
-			ok = seen.add(1) && s.strField(&r.SHA256)
-		default:
-			return false
+			return 1, s.strField(&r.SHA256)
 		}
-		if !ok {
-			return false
-		}
-	}
+		return 0, false
+	})
 }
 
 // fieldSet holds the fields already read in one object, by index.
@@ -398,18 +281,22 @@ func (f *fieldSet) add(i uint) bool {
 	return true
 }
 
+// knownEventTypes lists every EventType constant (the tests build a record
+// of each).
+var knownEventTypes = []EventType{
+	WorkflowStarted, ActivityScheduled, ActivityAttemptFailed, ActivityCompleted, ActivityFailed,
+	WorkflowCompleted, WorkflowFailed, WorkflowTaskFailed, TimerStarted, TimerFired, TimerCanceled,
+	SignalReceived, WorkflowCancelRequested, WorkflowCanceled, WorkflowTerminated,
+	ActivityCancelRequested, MarkerRecorded, ChildWorkflowScheduled, ChildWorkflowStarted,
+	ChildWorkflowStartFailed, ChildWorkflowCompleted, ChildWorkflowFailed,
+	ChildWorkflowCancelRequested, WorkflowContinuedAsNew, WorkflowTimedOut,
+}
+
 // eventTypes and recordKind hand out the constant strings for the values
 // every record repeats, so that decoding them allocates nothing.
 var eventTypes = func() map[string]EventType {
-	m := make(map[string]EventType)
-	for _, t := range []EventType{
-		WorkflowStarted, ActivityScheduled, ActivityAttemptFailed, ActivityCompleted, ActivityFailed,
-		WorkflowCompleted, WorkflowFailed, WorkflowTaskFailed, TimerStarted, TimerFired, TimerCanceled,
-		SignalReceived, WorkflowCancelRequested, WorkflowCanceled, WorkflowTerminated,
-		ActivityCancelRequested, MarkerRecorded, ChildWorkflowScheduled, ChildWorkflowStarted,
-		ChildWorkflowStartFailed, ChildWorkflowCompleted, ChildWorkflowFailed,
-		ChildWorkflowCancelRequested, WorkflowContinuedAsNew, WorkflowTimedOut,
-	} {
+	m := make(map[string]EventType, len(knownEventTypes))
+	for _, t := range knownEventTypes {
 		m[string(t)] = t
 	}
 	return m
@@ -460,6 +347,30 @@ func (s *scanner) open(c byte) bool {
 		return true
 	}
 	return false
+}
+
+// object reads an object, handing each member's key to member, which reads
+// the value and returns the field's index in its struct and whether it
+// read it: false for a key it does not know (one that is not exactly a
+// json tag of the struct) or a value it does not read exactly as
+// encoding/json would. A field given twice is refused.
+func (s *scanner) object(member func(key []byte) (field uint, ok bool)) bool {
+	if !s.open('{') {
+		return false
+	}
+	var seen fieldSet
+	for i := 0; ; i++ {
+		key, end, ok := s.key(i)
+		if !ok {
+			return false
+		}
+		if end {
+			return true
+		}
+		if f, ok := member(key); !ok || !seen.add(f) {
+			return false
+		}
+	}
 }
 
 // key reads the i-th member's key of the object being read and the colon

@@ -30,16 +30,6 @@ func stdDecodeRecord(data []byte) (Record, error) {
 	return rec, nil
 }
 
-// allEventTypes lists every EventType constant.
-var allEventTypes = []EventType{
-	WorkflowStarted, ActivityScheduled, ActivityAttemptFailed, ActivityCompleted, ActivityFailed,
-	WorkflowCompleted, WorkflowFailed, WorkflowTaskFailed, TimerStarted, TimerFired, TimerCanceled,
-	SignalReceived, WorkflowCancelRequested, WorkflowCanceled, WorkflowTerminated,
-	ActivityCancelRequested, MarkerRecorded, ChildWorkflowScheduled, ChildWorkflowStarted,
-	ChildWorkflowStartFailed, ChildWorkflowCompleted, ChildWorkflowFailed,
-	ChildWorkflowCancelRequested, WorkflowContinuedAsNew, WorkflowTimedOut,
-}
-
 // fastCorpus returns records that together set every field of Event and
 // of the types it holds, with the values the engine writes and awkward
 // ones (escapes, unicode, zones, extremes).
@@ -57,7 +47,7 @@ func fastCorpus() []Record {
 
 	var recs []Record
 	// One record per event type, with the common fields.
-	for i, typ := range allEventTypes {
+	for i, typ := range knownEventTypes {
 		recs = append(recs, Record{V: 1, Kind: KindDecision, Events: []Event{{
 			Seq: int64(i + 1), Time: utc.Add(time.Duration(i) * time.Millisecond), Type: typ,
 			InputID: fmt.Sprintf("in:%d", i), Cause: int64(i), Name: "main.Step",
@@ -335,7 +325,7 @@ func fastInputs(t testing.TB) (marshaled [][]byte, all [][]byte) {
 		}
 		all = append(all, indented.Bytes())
 	}
-	whole := marshaled[len(allEventTypes)] // the record with every field
+	whole := marshaled[len(knownEventTypes)] // the record with every field
 	for i := range whole {
 		all = append(all, whole[:i])
 	}
