@@ -12,3 +12,11 @@ func SetConsumerPull(t interface{ Cleanup(func()) }, n int) {
 	consumerPull = n
 	t.Cleanup(func() { consumerPull = old })
 }
+
+// SetConsumerReadHook calls f at each step of a consumer read ("create",
+// "fetch") until the test ends.
+func SetConsumerReadHook(t interface{ Cleanup(func()) }, f func(step string)) {
+	old := testHookConsumerRead
+	testHookConsumerRead = f
+	t.Cleanup(func() { testHookConsumerRead = old })
+}

@@ -57,6 +57,7 @@ func (l *Log) readConsumer(ctx context.Context, subject string, next uint64, wan
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	consumerAttempts.Add(1)
+	testHookConsumerRead("create")
 	c, err := l.JS.CreateConsumer(cctx, stream, jetstream.ConsumerConfig{
 		FilterSubject:     subject,
 		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
@@ -98,6 +99,7 @@ func (l *Log) readConsumer(ctx context.Context, subject string, next uint64, wan
 		if ask == 0 {
 			ask = consumerPull // the stream grew: read on
 		}
+		testHookConsumerRead("fetch")
 		batch, err := c.FetchNoWait(ask)
 		if err != nil {
 			return out, false
@@ -148,6 +150,10 @@ type consumerRefusal struct {
 	conn   *nats.Conn
 	stream string
 }
+
+// testHookConsumerRead is called before the consumer is asked for
+// ("create") and before each pull ("fetch"): tests stall the server there.
+var testHookConsumerRead = func(step string) {}
 
 // consumerReads counts the reads readConsumer completed, and
 // consumerAttempts the consumers it asked for (for tests).

@@ -3,6 +3,7 @@ package history_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -171,5 +172,70 @@ func TestLongReadWithoutConsumerPermission(t *testing.T) {
 	}
 	if first > 5*time.Second {
 		t.Fatalf("the first read took %v: it waited too long for the consumer request", first)
+	}
+}
+
+// Against a stock nats-server process: a long read whose server is
+// SIGSTOPped just before its consumer is asked for, or just before a pull,
+// fails as incomplete (never a short history); once the server goes on,
+// and after a SIGKILL and restart on the same store, it reads the whole
+// history.
+func TestLongReadServerStalledOrKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a nats-server process")
+	}
+	srv := testsrv.StartServerProcess(t, testsrv.ServerOptions{})
+	t.Cleanup(func() { _ = srv.Thaw() })
+	connect := func() *history.Log { // a connection each: a refused consumer is remembered per connection
+		nc, err := nats.Connect(srv.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+		testsrv.Must(t, err)
+		t.Cleanup(nc.Close)
+		js, err := jetstream.New(nc)
+		testsrv.Must(t, err)
+		return &history.Log{JS: js, Stream: "STALLED", SubjectPrefix: "stalled.hist"}
+	}
+	writer := connect()
+	ctx := testsrv.Context(t, 120*time.Second)
+	_, err := writer.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "STALLED", Subjects: []string{"stalled.hist.>"},
+		Storage: jetstream.FileStorage, AllowDirect: true})
+	testsrv.Must(t, err)
+	subj, _ := writer.Subject("long", "run-1")
+	other, _ := writer.Subject("other", "run-1")
+	seqs := appendLong(t, writer, subj, other, 1200)
+
+	for _, step := range []string{"create", "fetch"} {
+		t.Run(step, func(t *testing.T) {
+			log := connect()
+			frozen := false
+			history.SetConsumerReadHook(t, func(at string) {
+				if at == step && !frozen {
+					frozen = true
+					testsrv.Must(t, srv.Freeze())
+				}
+			})
+			rctx, cancel := context.WithTimeout(ctx, 4*time.Second)
+			defer cancel()
+			recs, err := log.ReadFrom(rctx, subj, 0)
+			if !frozen {
+				t.Fatalf("the read did not reach its consumer's %q step", step)
+			}
+			if !errors.Is(err, history.ErrIncompleteRead) {
+				t.Fatalf("read from a stalled server: %d records, err %v; want ErrIncompleteRead", len(recs), err)
+			}
+			testsrv.Must(t, srv.Thaw())
+			checkRead(t, log, subj, 0, seqs)
+		})
+	}
+
+	testsrv.Must(t, srv.Restart(0))
+	log := connect()
+	reads := history.ConsumerReads()
+	testsrv.WaitFor(t, ctx, "the restarted server to answer", func() bool {
+		_, err := log.ReadFrom(ctx, subj, 0)
+		return err == nil
+	})
+	checkRead(t, log, subj, 0, seqs)
+	if history.ConsumerReads() == reads {
+		t.Fatal("no read after the restart went through a consumer")
 	}
 }
