@@ -216,10 +216,12 @@ func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.M
 	if testHookActivityCrash != nil && testHookActivityCrash(t.Name, attempt, true) {
 		return // a crash after the report, before the ack
 	}
-	// The outcome is reported: the ack must not be lost silently, or the
-	// task comes back and the history check above is all that stops a
-	// second run.
-	if err := msg.DoubleAck(pctx); err != nil {
+	// The outcome is reported. A plain ack (no round trip): one lost with
+	// the connection brings the task back, and then the claim of the next
+	// attempt number and the redelivery checks above (the outcome in the
+	// history or on its way there) keep the activity from running again;
+	// a double ack would only have logged the loss.
+	if err := msg.Ack(); err != nil {
 		w.log.Warn("activity: ack after reporting the outcome", "activity", t.Name, "run_id", t.RunID, "attempt", attempt, "err", err)
 	}
 	a.finish(false)
@@ -266,11 +268,11 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 			switch {
 			case ev.Type.IsClosing():
 				w.log.Debug("activity task of a closed run: not run", "activity", t.Name, "run_id", t.RunID)
-				w.ackDone(ctx, msg, t)
+				w.ackDone(msg, t)
 				return nil, false
 			case ev.Cause == t.ScheduledSeq && (ev.Type == history.ActivityCompleted || ev.Type == history.ActivityFailed):
 				w.log.Debug("activity already has an outcome: not run again", "activity", t.Name, "run_id", t.RunID, "seq", t.ScheduledSeq)
-				w.ackDone(ctx, msg, t)
+				w.ackDone(msg, t)
 				return nil, false
 			case ev.Cause == t.ScheduledSeq && ev.Type == history.ActivityAttemptFailed:
 				lastReported = max(lastReported, ev.Attempt)
@@ -342,7 +344,7 @@ func (w *Worker) beforeRedelivery(ctx context.Context, msg jetstream.Msg, t acti
 		}
 		if final {
 			// The activity failed for good and is not run again.
-			w.ackDone(ctx, msg, t)
+			w.ackDone(msg, t)
 			return nil, false
 		}
 		// Run only once the history says the lost attempts failed: until
@@ -383,7 +385,7 @@ func (w *Worker) awaitLostRecorded(ctx context.Context, msg jetstream.Msg, t act
 					case ev.Type.IsClosing(),
 						ev.Cause == t.ScheduledSeq && (ev.Type == history.ActivityCompleted || ev.Type == history.ActivityFailed):
 						w.log.Debug("activity: a lost attempt's outcome was recorded first: not run again", "activity", t.Name, "run_id", t.RunID)
-						w.ackDone(ctx, msg, t)
+						w.ackDone(msg, t)
 						return false
 					case ev.Cause == t.ScheduledSeq && ev.Type == history.ActivityAttemptFailed:
 						fenced = fenced || ev.Attempt >= lost
@@ -492,10 +494,8 @@ func releasedKey(runID string, seq int64, attempt int) string {
 
 // ackDone acks a task whose activity needs no (further) attempt, and drops
 // the heartbeat details an earlier attempt may have left.
-func (w *Worker) ackDone(ctx context.Context, msg jetstream.Msg, t activityTask) {
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := msg.DoubleAck(actx); err != nil {
+func (w *Worker) ackDone(msg jetstream.Msg, t activityTask) {
+	if err := msg.Ack(); err != nil {
 		w.log.Warn("activity: ack", "activity", t.Name, "err", err)
 	}
 	w.newAttempt(t, 2).finish(false)
