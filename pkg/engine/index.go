@@ -270,7 +270,7 @@ func (s *Store) indexed(ctx context.Context, key string, value []byte, purge str
 		return 0, err
 	}
 	rev, err := write()
-	return s.indexAfter(ctx, key, seq, rev, err)
+	return s.indexAfter(ctx, key, seq, rev, err, purge == "")
 }
 
 // errIndexOccupied: a creation's index entry was refused, the key has one.
@@ -349,7 +349,10 @@ func (s *Store) publishPre(ctx context.Context, key string, data []byte, purge s
 
 // indexAfter completes an index write after the bucket write it goes with
 // (rev, err): a failed bucket write leaves the index as the bucket is.
-func (s *Store) indexAfter(ctx context.Context, key string, seq, rev uint64, err error) (uint64, error) {
+// created says that the entry (at seq) was published only if the key had
+// none: then no older entry can be left, and the check after the bucket
+// write is whether seq is still the key's last entry.
+func (s *Store) indexAfter(ctx context.Context, key string, seq, rev uint64, err error, created bool) (uint64, error) {
 	if err == nil && indexHook(key, "after") {
 		return rev, &IndexError{Err: errIndexTestCrash}
 	}
@@ -368,6 +371,15 @@ func (s *Store) indexAfter(ctx context.Context, key string, seq, rev uint64, err
 	// this entry meanwhile (it publishes after this writer did, before the
 	// bucket write): if the entry is not the one left, index what the
 	// bucket holds now. One request when it is.
+	if created {
+		// The server published the entry only if the key had none, and
+		// every later entry has a higher sequence: the entry is the one
+		// left if it is the last (a plain direct get, no end-of-batch
+		// message: one message less on every start).
+		if msg, perr := s.lastIndexMsg(ctx, s.idxKeyFilter(key)); perr == nil && msg != nil && msg.Sequence == seq {
+			return rev, nil
+		}
+	}
 	msg, pending, perr := s.firstIndexMsg(ctx, s.idxKeyFilter(key), 1)
 	if perr == nil && msg != nil && msg.Sequence < seq && pending > 0 {
 		// Older entries left (a Create does not purge first): purge
@@ -577,6 +589,31 @@ func (s *Store) firstIndexMsg(ctx context.Context, filter string, seq uint64) (*
 		return nil, 0, fmt.Errorf("runs index: read %s: the server sent no %s header (the runs index needs nats-server 2.11+)", filter, numPendingHeader)
 	}
 	return directMsg(m), pending, nil
+}
+
+// lastIndexMsg returns the last index message matching filter (nil: none),
+// with one direct get on the connection's shared reply subject.
+func (s *Store) lastIndexMsg(ctx context.Context, filter string) (*jetstream.RawStreamMsg, error) {
+	req, _ := json.Marshal(struct {
+		Last string `json:"last_by_subj"`
+	}{filter})
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.JS.Options().DefaultTimeout)
+		defer cancel()
+	}
+	m, err := s.NC.RequestWithContext(ctx, s.indexDirectGet(), req)
+	if err != nil {
+		return nil, fmt.Errorf("runs index: read %s: %w", filter, unavailable(err))
+	}
+	switch st := m.Header.Get("Status"); st {
+	case "":
+		return directMsg(m), nil
+	case "404":
+		return nil, nil // nothing matches
+	default:
+		return nil, fmt.Errorf("runs index: read %s: status %s %s", filter, st, m.Header.Get("Description"))
+	}
 }
 
 // indexBatch reads up to n messages matching filter from seq (or from the

@@ -114,3 +114,76 @@ func TestIndexConcurrentWritersConverge(t *testing.T) {
 		}
 	}
 }
+
+// A creation checks after its bucket write that its index entry is the
+// key's last one. An entry published between its index publish and its
+// bucket write (a repair working from an older read of the bucket, on
+// another subject, with or without a purge of the creation's entry) is
+// found, and the index ends equal to the bucket, one entry.
+func TestIndexCreateCheckSeesLaterEntry(t *testing.T) {
+	srv, err := devserver.Start(devserver.Options{Port: -1, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	nc, err := srv.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := Open(ctx, nc, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, purge := range []bool{false, true} {
+		id := fmt.Sprintf("create-check-%v", purge)
+		key, _ := s.runKey(id)
+		stale := RunInfo{WorkflowID: id, RunID: "old-run", Type: "Old", TaskQueue: "q", Status: StatusCompleted, StartTime: time.Now().UTC()}
+		var once sync.Once
+		f := func(k, step string) bool {
+			if k != key || step != "pre" {
+				return false
+			}
+			first := false
+			once.Do(func() { first = true })
+			if !first {
+				return false
+			}
+			seq, err := s.publishIndexEntry(ctx, key, &stale, false)
+			if err != nil {
+				t.Error(err)
+			} else if purge {
+				if err := s.purgeOlder(ctx, key, seq); err != nil {
+					t.Error(err)
+				}
+			}
+			return false
+		}
+		testHookIndex.Store(&f)
+		info := &RunInfo{WorkflowID: id, RunID: "new-run", Type: "New", TaskQueue: "q", Status: StatusRunning, StartTime: time.Now().UTC()}
+		err := s.createRun(ctx, info)
+		testHookIndex.Store(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		it, err := jetstreamext.GetBatch(ctx, s.JS, s.indexStream(), 100, jetstreamext.GetBatchSubject(s.idxKeyFilter(key)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var subjects []string
+		for msg, err := range it {
+			if errors.Is(err, jetstreamext.ErrNoMessages) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			subjects = append(subjects, msg.Subject)
+		}
+		if len(subjects) != 1 || subjects[0] != s.idxSubject(info, key) {
+			t.Fatalf("purge %v: index %v, want only %s", purge, subjects, s.idxSubject(info, key))
+		}
+	}
+}
