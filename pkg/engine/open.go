@@ -60,6 +60,7 @@ func newStore(nc *nats.Conn, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	js = history.FastPublish(js, nc)
 	s := &Store{NC: nc, JS: js, Config: cfg, consumers: map[string]jetstream.Consumer{}}
 	s.Log = &history.Log{JS: js, Stream: s.historyStream(), SubjectPrefix: cfg.Prefix + ".hist"}
 	return s, nil

@@ -238,7 +238,10 @@ func (l *Log) Append(ctx context.Context, subject string, tail Tail, rec *Record
 	if err != nil {
 		return 0, err
 	}
-	ack, err := l.JS.Publish(ctx, subject, data, jetstream.WithExpectLastSequencePerSubject(expectLast))
+	m := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{
+		jetstream.ExpectedLastSubjSeqHeader: []string{strconv.FormatUint(expectLast, 10)},
+	}}
+	ack, err := l.JS.PublishMsg(ctx, m) // no options: FastPublish's path
 	if err != nil {
 		if IsWrongLastSeq(err) {
 			return 0, ErrConflict
