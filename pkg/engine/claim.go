@@ -35,7 +35,7 @@ func (w *Worker) claimAttempt(ctx context.Context, msg jetstream.Msg, t activity
 	ttl := claimTTL(t.Options)
 	for n := first; n < first+maxClaimSkips; n++ {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err := w.store.heartbeats.Create(cctx, claimKey(t.RunID, t.ScheduledSeq, n), nil, jetstream.KeyTTL(ttl))
+		_, err := w.store.kvCreate(cctx, w.store.heartbeats, claimKey(t.RunID, t.ScheduledSeq, n), nil, ttl)
 		cancel()
 		switch {
 		case err == nil:

@@ -204,11 +204,16 @@ type indexedRuns struct {
 // Create writes a new workflow ID: it has no older index entry to purge
 // first (leftovers of a delete that stopped half way are purged after).
 func (k indexedRuns) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
-	return k.s.indexed(ctx, key, value, "", func() (uint64, error) { return k.KeyValue.Create(ctx, key, value, opts...) })
+	return k.s.indexed(ctx, key, value, "", func() (uint64, error) {
+		if len(opts) == 0 {
+			return k.s.kvCreate(ctx, k.KeyValue, key, value, 0)
+		}
+		return k.KeyValue.Create(ctx, key, value, opts...)
+	})
 }
 
 func (k indexedRuns) Update(ctx context.Context, key string, value []byte, revision uint64) (uint64, error) {
-	return k.s.indexed(ctx, key, value, k.s.idxKeyFilter(key), func() (uint64, error) { return k.KeyValue.Update(ctx, key, value, revision) })
+	return k.s.indexed(ctx, key, value, k.s.idxKeyFilter(key), func() (uint64, error) { return k.s.kvUpdate(ctx, k.KeyValue, key, value, revision) })
 }
 
 func (k indexedRuns) Put(ctx context.Context, key string, value []byte) (uint64, error) {
@@ -228,7 +233,7 @@ func (k indexedRuns) updateFrom(ctx context.Context, key string, old, value []by
 	if ri, err := decodeRunInfo(old); err == nil {
 		purge = k.s.idxSubject(&ri, key)
 	}
-	return k.s.indexed(ctx, key, value, purge, func() (uint64, error) { return k.KeyValue.Update(ctx, key, value, revision) })
+	return k.s.indexed(ctx, key, value, purge, func() (uint64, error) { return k.s.kvUpdate(ctx, k.KeyValue, key, value, revision) })
 }
 
 // updateRunEntry writes value over the runs bucket entry old (at revision).

@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/durablefuture/durablefuture/pkg/history"
+)
+
+// The hot writes of the runs and heartbeats buckets (a run's reservation
+// and close, an activity attempt's claim) are published here, through the
+// Store's FastPublish, rather than by nats.go's KeyValue, whose publish
+// with options decodes each acknowledgement by reflection (a twentieth of
+// a worker's CPU in `dfctl bench --parallel 1000`). The message is the one
+// nats.go's Create and Update send; a refused create is handed to nats.go's
+// Create, which tells an existing key from a deleted one. A JetStream with
+// an API prefix or a domain, or a key nats.go would refuse, goes to
+// nats.go.
+
+// kvDirect says whether bucket writes can be published here.
+func (s *Store) kvDirect(key string) bool {
+	o := s.JS.Options()
+	return o.APIPrefix == "" && o.Domain == "" && kvKeyValid(key)
+}
+
+// kvKeyValid is nats.go's rule for a key: [-/_=.a-zA-Z0-9]+, not starting
+// or ending with a dot.
+func kvKeyValid(key string) bool {
+	if key == "" || key[0] == '.' || key[len(key)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '/' || c == '_' || c == '=' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// kvPublish writes value to key of the bucket if the key's last revision
+// is rev (0: the key has no message), with a per-message TTL if ttl > 0.
+func (s *Store) kvPublish(ctx context.Context, bucket, key string, value []byte, rev uint64, ttl time.Duration) (uint64, error) {
+	m := &nats.Msg{Subject: "$KV." + bucket + "." + key, Data: value, Header: nats.Header{
+		jetstream.ExpectedLastSubjSeqHeader: []string{strconv.FormatUint(rev, 10)},
+	}}
+	if ttl > 0 {
+		m.Header.Set(jetstream.MsgTTLHeader, ttl.String())
+	}
+	ack, err := s.JS.PublishMsg(ctx, m)
+	if err != nil {
+		return 0, err
+	}
+	return ack.Sequence, nil
+}
+
+// kvCreate is kv.Create(ctx, key, value) with a TTL of ttl (0: none).
+func (s *Store) kvCreate(ctx context.Context, kv jetstream.KeyValue, key string, value []byte, ttl time.Duration) (uint64, error) {
+	var opts []jetstream.KVCreateOpt
+	if ttl > 0 {
+		opts = append(opts, jetstream.KeyTTL(ttl))
+	}
+	if !s.kvDirect(key) {
+		return kv.Create(ctx, key, value, opts...)
+	}
+	rev, err := s.kvPublish(ctx, kv.Bucket(), key, value, 0, ttl)
+	if err != nil && history.IsWrongLastSeq(err) {
+		// Taken, or deleted (a delete marker is a message): nats.go's
+		// Create reads which, and writes over a deleted key.
+		return kv.Create(ctx, key, value, opts...)
+	}
+	return rev, err
+}
+
+// kvUpdate is kv.Update(ctx, key, value, rev).
+func (s *Store) kvUpdate(ctx context.Context, kv jetstream.KeyValue, key string, value []byte, rev uint64) (uint64, error) {
+	if !s.kvDirect(key) {
+		return kv.Update(ctx, key, value, rev)
+	}
+	n, err := s.kvPublish(ctx, kv.Bucket(), key, value, rev, 0)
+	if err != nil && history.IsWrongLastSeq(err) {
+		err = fmt.Errorf("%w: %w", err, jetstream.ErrKeyRevisionMismatch)
+	}
+	return n, err
+}
