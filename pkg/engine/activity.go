@@ -85,7 +85,7 @@ var testHookActivityReport func(name string, attempt int, published bool)
 // attempt, and deleted once the activity completes or fails for good.
 func (w *Worker) processActivityTask(soft, hard context.Context, msg jetstream.Msg) {
 	var t activityTask
-	if err := json.Unmarshal(msg.Data(), &t); err != nil || t.RunID == "" || t.Options == nil {
+	if err := decodeActivityTask(msg.Data(), &t); err != nil || t.RunID == "" || t.Options == nil {
 		w.log.Error("activity task: malformed message dropped", "subject", msg.Subject(), "err", err)
 		_ = msg.Term()
 		return
@@ -476,7 +476,7 @@ func (w *Worker) releaseActivityTask(msg jetstream.Msg, t activityTask, attempt 
 // releaseUnstarted gives back a task fetched as the worker shut down.
 func (w *Worker) releaseUnstarted(msg jetstream.Msg) {
 	var t activityTask
-	if err := json.Unmarshal(msg.Data(), &t); err != nil || t.RunID == "" {
+	if err := decodeActivityTask(msg.Data(), &t); err != nil || t.RunID == "" {
 		_ = msg.Nak()
 		return
 	}

@@ -93,7 +93,7 @@ const maxDecisionAttempts = 8
 // back to the handler when it lets the run go, and it handles them next.
 func (w *Worker) processWorkflowTask(ctx context.Context, msg jetstream.Msg) {
 	var task workflowTask
-	if err := json.Unmarshal(msg.Data(), &task); err != nil || task.RunID == "" {
+	if err := decodeWorkflowTask(msg.Data(), &task); err != nil || task.RunID == "" {
 		w.settle(msg, drop(fmt.Sprintf("malformed workflow task on %s: %v", msg.Subject(), err)), w.log)
 		return
 	}

@@ -1,0 +1,135 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/durablefuture/durablefuture/pkg/history"
+)
+
+func taskCorpus(t testing.TB) [][]byte {
+	zone := time.FixedZone("x", 3600+1800)
+	at := time.Date(2026, 12, 3, 14, 5, 6, 123456789, time.UTC)
+	local := at.In(zone)
+	retry := &history.RetryPolicy{InitialInterval: history.Duration(time.Second), BackoffCoefficient: 1.5,
+		MaximumInterval: history.Duration(time.Minute), MaximumAttempts: 7, NonRetryableErrorTypes: []string{"Bad", "Worse"}}
+	opts := &history.ActivityOptions{TaskQueue: "q-\u00e9", StartToCloseTimeout: history.Duration(90 * time.Second), RetryPolicy: retry,
+		ScheduleToCloseTimeout: history.Duration(time.Hour), HeartbeatTimeout: history.Duration(5 * time.Second)}
+	started := history.Event{Seq: 1, Time: at, Type: history.WorkflowStarted, InputID: "start", Name: "Wf", WorkflowID: "id \"quoted\"",
+		RunID: "run-1", TaskQueue: "q", Input: json.RawMessage(`{"a":[1,2,{"b":null}],"s":"\u00e9\n"}`),
+		Parent: &history.RunRef{WorkflowID: "p", RunID: "pr", TaskQueue: "pq", Seq: 9}}
+	completed := history.Event{Seq: 5, Time: local, Type: history.ActivityCompleted, InputID: "act:2:done:1", Cause: 2,
+		Result: json.RawMessage(`"done"`), Attempt: 1, StartedAt: &local}
+	failed := history.Event{Seq: 4, Time: at, Type: history.ActivityFailed, InputID: "act:2:attempt:1", Cause: 2, Attempt: 1,
+		Failure: &history.Failure{Message: "boom", Type: "Err", Stack: "a\nb", NonRetryable: true, Details: []byte{0, 1, 2},
+			Cause: &history.Failure{Message: "root"}}, NextAttemptAt: &at, Identity: "worker-1"}
+	wfFull := workflowTask{V: 1, WorkflowID: "wf \\ id", RunID: "run-1", InputID: "act:2:done:1", Event: &completed, RecordSeq: 77,
+		Before: []history.Event{failed, failed}}
+	actFull := activityTask{V: 1, WorkflowID: "wf", RunID: "run-1", WorkflowType: "Wf", WorkflowTaskQueue: "q", ScheduledSeq: 2,
+		Name: "Act", Input: json.RawMessage(`[1,"two",{"3":4}]`), Options: opts, ScheduledAt: local, ScheduledIn: 12, AttemptsBefore: 3}
+	for _, v := range []any{wfFull, actFull} {
+		rv := reflect.ValueOf(v)
+		for i := range rv.NumField() {
+			if rv.Field(i).IsZero() {
+				t.Fatalf("%T.%s is not set by the corpus: a field added to the task must be decoded and tested", v, rv.Type().Field(i).Name)
+			}
+		}
+	}
+	values := []any{
+		wfFull, startTask(started), workflowTask{V: 1, RunID: "r", InputID: "signals"}, workflowTask{Before: []history.Event{}},
+		actFull, activityTask{V: 1, RunID: "r", Options: &history.ActivityOptions{}}, activityTask{},
+	}
+	var out [][]byte
+	for _, v := range values {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// hand-written variants: what other writers (or a later version) may send.
+var taskVariants = []string{
+	`{"v":1,"run_id":"r","event":null}`,
+	`{"v":1,"run_id":"r","RUN_ID":"x"}`,
+	`{"v":1,"run_id":"r","run_id":"s"}`,
+	`{"v":1,"run_id":"r","later_field":true}`,
+	` { "v" : 1 , "run_id" : "r\u0041\n" } `,
+	`{"v":1,"run_id":"r"}x`,
+	`{"v":1.0,"run_id":"r"}`,
+	`{"v":-1,"scheduled_seq":-5,"run_id":"r"}`,
+	`{"input":null,"run_id":"r"}`,
+	`{"input":  {"a" : 1} ,"run_id":"r"}`,
+	`{"options":{"retry_policy":null},"run_id":"r"}`,
+	`{"options":{"start_to_close_timeout":"1s"},"run_id":"r"}`,
+	`{"scheduled_at":"2026-12-03T14:05:06+01:30","run_id":"r"}`,
+	`{"scheduled_at":"not a time","run_id":"r"}`,
+	`{"before":null,"run_id":"r"}`,
+	`{"record_seq":18446744073709551615,"run_id":"r"}`,
+	`{"record_seq":18446744073709551616,"run_id":"r"}`,
+	`[]`, `null`, ``, `{}`,
+}
+
+func sameTaskDecode(t testing.TB, data []byte) {
+	t.Helper()
+	var gw, ww workflowTask
+	gerr, werr := decodeWorkflowTask(data, &gw), json.Unmarshal(data, &ww)
+	if (gerr == nil) != (werr == nil) || (werr == nil && !reflect.DeepEqual(gw, ww)) {
+		t.Fatalf("workflow task %q:\n got %+v %v\nwant %+v %v", data, gw, gerr, ww, werr)
+	}
+	var ga, wa activityTask
+	gerr, werr = decodeActivityTask(data, &ga), json.Unmarshal(data, &wa)
+	if (gerr == nil) != (werr == nil) || (werr == nil && !reflect.DeepEqual(ga, wa)) {
+		t.Fatalf("activity task %q:\n got %+v %v\nwant %+v %v", data, ga, gerr, wa, werr)
+	}
+}
+
+func TestTaskDecodeMatchesEncodingJSON(t *testing.T) {
+	corpus := taskCorpus(t)
+	for _, b := range corpus {
+		sameTaskDecode(t, b)
+		for i := range len(b) {
+			sameTaskDecode(t, b[:i])
+		}
+		// What this version writes takes the fast path, as one kind or
+		// the other (a null, which only these test values hold, is left
+		// to encoding/json).
+		if bytes.Contains(b, []byte("null")) {
+			continue
+		}
+		var w workflowTask
+		var a activityTask
+		if !fastWorkflowTask(b, &w) && !fastActivityTask(b, &a) {
+			t.Errorf("%s: declined by the fast path", b)
+		}
+	}
+	for _, v := range taskVariants {
+		sameTaskDecode(t, []byte(v))
+	}
+	// A task of a later version with a field this one does not know is
+	// still read (by encoding/json).
+	var w workflowTask
+	if err := decodeWorkflowTask([]byte(`{"v":2,"run_id":"r","later":1}`), &w); err != nil || w.RunID != "r" || w.V != 2 {
+		t.Fatalf("later task: %+v %v", w, err)
+	}
+}
+
+func FuzzTaskDecode(f *testing.F) {
+	for _, b := range taskCorpus(f) {
+		f.Add(b)
+	}
+	for _, v := range taskVariants {
+		f.Add([]byte(v))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if bytes.Count(data, []byte("{")) > 200 {
+			return // deep nesting: encoding/json's own limits are not the point
+		}
+		sameTaskDecode(t, data)
+	})
+}
