@@ -70,7 +70,7 @@ func (s *Store) continueAsNew(ctx context.Context, r *run, ev *history.Event) er
 			return fmt.Errorf("runs index: %w", err)
 		}
 		var cur RunInfo
-		if err := json.Unmarshal(e.Value(), &cur); err != nil {
+		if err := unmarshalRunInfo(e.Value(), &cur); err != nil {
 			return fmt.Errorf("runs index: %w", err)
 		}
 		if cur.RunID == next.RunID {

@@ -306,7 +306,7 @@ func (s *Store) publishPre(ctx context.Context, key string, data []byte, purge s
 		return 0, nil // no index yet: the backfill that creates it reads the bucket
 	}
 	var ri RunInfo
-	if err := json.Unmarshal(data, &ri); err != nil {
+	if err := unmarshalRunInfo(data, &ri); err != nil {
 		return 0, &IndexError{Err: fmt.Errorf("entry of %q: %w", key, err)}
 	}
 	if purge != "" && purge != s.idxSubject(&ri, key) && !strings.ContainsAny(purge, "*>") {
@@ -535,7 +535,7 @@ func (s *Store) repairIndex(ctx context.Context, key string, e jetstream.KeyValu
 		return err
 	}
 	var ri RunInfo
-	if err := json.Unmarshal(e.Value(), &ri); err != nil {
+	if err := unmarshalRunInfo(e.Value(), &ri); err != nil {
 		return fmt.Errorf("runs index: entry of %q: %w", key, err)
 	}
 	msg, pending, err := s.firstIndexMsg(ctx, s.idxKeyFilter(key), 1)
@@ -716,7 +716,7 @@ func (s *Store) backfillIndex(ctx context.Context) error {
 			break
 		}
 		var ri RunInfo
-		if json.Unmarshal(e.Value(), &ri) != nil {
+		if unmarshalRunInfo(e.Value(), &ri) != nil {
 			continue
 		}
 		if err := s.noteType(ctx, ri.Type); err != nil {

@@ -8,7 +8,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -140,7 +139,7 @@ func decodeCursor(c string) (uint64, error) {
 
 func decodeEntry(msg *jetstream.RawStreamMsg) (RunInfo, bool) {
 	var ri RunInfo
-	if json.Unmarshal(msg.Data, &ri) != nil || ri.WorkflowID == "" {
+	if unmarshalRunInfo(msg.Data, &ri) != nil || ri.WorkflowID == "" {
 		return ri, false
 	}
 	return ri, true

@@ -87,7 +87,7 @@ func (s *Store) createRun(ctx context.Context, info *RunInfo) error {
 			return fmt.Errorf("runs index: %w", err)
 		}
 		var cur RunInfo
-		if err := json.Unmarshal(e.Value(), &cur); err != nil {
+		if err := unmarshalRunInfo(e.Value(), &cur); err != nil {
 			return fmt.Errorf("runs index: entry for %q: %w", info.WorkflowID, err)
 		}
 		if cur.RunID == info.RunID {
@@ -145,7 +145,7 @@ func (s *Store) updateRunFrom(ctx context.Context, workflowID, runID string, cha
 			return fmt.Errorf("runs index: %w", err)
 		}
 		var cur RunInfo
-		if err := json.Unmarshal(e.Value(), &cur); err != nil {
+		if err := unmarshalRunInfo(e.Value(), &cur); err != nil {
 			return fmt.Errorf("runs index: %w", err)
 		}
 		changed := cur.RunID == runID && change(&cur)
@@ -259,7 +259,7 @@ func (s *Store) GetRun(ctx context.Context, workflowID string) (*RunInfo, error)
 		return nil, fmt.Errorf("runs index: read %q: %w", workflowID, unavailable(err))
 	}
 	var ri RunInfo
-	if err := json.Unmarshal(e.Value(), &ri); err != nil {
+	if err := unmarshalRunInfo(e.Value(), &ri); err != nil {
 		return nil, fmt.Errorf("runs index: entry for %q: %w", workflowID, err)
 	}
 	return &ri, nil
@@ -313,7 +313,7 @@ func (s *Store) ListRuns(ctx context.Context, f ListFilter) ([]RunInfo, error) {
 			break
 		}
 		var ri RunInfo
-		if json.Unmarshal(e.Value(), &ri) != nil {
+		if unmarshalRunInfo(e.Value(), &ri) != nil {
 			continue
 		}
 		if f.matches(&ri) {
@@ -334,7 +334,7 @@ func (s *Store) ListRuns(ctx context.Context, f ListFilter) ([]RunInfo, error) {
 
 func decodeRunInfo(data []byte) (RunInfo, error) {
 	var ri RunInfo
-	if err := json.Unmarshal(data, &ri); err != nil {
+	if err := unmarshalRunInfo(data, &ri); err != nil {
 		return ri, fmt.Errorf("runs index: %w", err)
 	}
 	return ri, nil

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -100,7 +99,7 @@ func (s *Store) ensureRunWatch(ctx context.Context) error {
 				continue
 			}
 			var ri RunInfo
-			if json.Unmarshal(e.Value(), &ri) != nil {
+			if unmarshalRunInfo(e.Value(), &ri) != nil {
 				continue
 			}
 			rw.mu.Lock()
@@ -177,7 +176,7 @@ func (s *Store) getRunFromLeader(ctx context.Context, key string) (*RunInfo, err
 		return nil, fmt.Errorf("runs index: %w", err)
 	}
 	var ri RunInfo
-	if err := json.Unmarshal(data, &ri); err != nil {
+	if err := unmarshalRunInfo(data, &ri); err != nil {
 		return nil, fmt.Errorf("runs index: %w", err)
 	}
 	return &ri, nil

@@ -488,7 +488,7 @@ func (s *Store) reserveFor(ctx context.Context, info *RunInfo) (reservation, *Ru
 			return 0, nil, fmt.Errorf("runs index: %w", err)
 		}
 		var cur RunInfo
-		if err := json.Unmarshal(e.Value(), &cur); err != nil {
+		if err := unmarshalRunInfo(e.Value(), &cur); err != nil {
 			return 0, nil, fmt.Errorf("runs index: entry for %q: %w", info.WorkflowID, err)
 		}
 		switch {

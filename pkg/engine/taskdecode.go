@@ -86,3 +86,53 @@ func fastActivityTask(data []byte, t *activityTask) bool {
 		return 0, false
 	})
 }
+
+// unmarshalRunInfo decodes a runs entry (or an index entry) into ri, which
+// must be zero, as json.Unmarshal does: every write of the runs bucket
+// decodes one or two, and so do the run watch and `list`.
+func unmarshalRunInfo(data []byte, ri *RunInfo) error {
+	if fastRunInfo(data, ri) {
+		return nil
+	}
+	*ri = RunInfo{}
+	return json.Unmarshal(data, ri)
+}
+
+// fastRunInfo is the scanner's part of unmarshalRunInfo.
+func fastRunInfo(data []byte, ri *RunInfo) bool {
+	return history.DecodeObjectFast(data, func(f history.Fields, key []byte) (uint, bool) {
+		switch string(key) {
+		case "workflow_id":
+			return 0, f.String(&ri.WorkflowID)
+		case "run_id":
+			return 1, f.String(&ri.RunID)
+		case "type":
+			return 2, f.String(&ri.Type)
+		case "task_queue":
+			return 3, f.String(&ri.TaskQueue)
+		case "status":
+			return 4, f.String((*string)(&ri.Status))
+		case "start_time":
+			return 5, f.Time(&ri.StartTime)
+		case "close_time":
+			return 6, f.TimePtr(&ri.CloseTime)
+		case "last_event_seq":
+			return 7, f.Int64(&ri.LastEventSeq)
+		case "result":
+			return 8, f.Raw(&ri.Result)
+		case "failure":
+			return 9, f.Failure(&ri.Failure)
+		case "continued_from":
+			return 10, f.String(&ri.ContinuedFrom)
+		case "next_run_id":
+			return 11, f.String(&ri.Next)
+		case "parent":
+			return 12, f.RunRef(&ri.Parent)
+		case "blocked":
+			return 13, f.String(&ri.Blocked)
+		case "start_task_seq":
+			return 14, f.Uint64(&ri.StartTask)
+		}
+		return 0, false
+	})
+}

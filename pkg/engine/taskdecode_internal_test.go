@@ -30,7 +30,13 @@ func taskCorpus(t testing.TB) [][]byte {
 		Before: []history.Event{failed, failed}}
 	actFull := activityTask{V: 1, WorkflowID: "wf", RunID: "run-1", WorkflowType: "Wf", WorkflowTaskQueue: "q", ScheduledSeq: 2,
 		Name: "Act", Input: json.RawMessage(`[1,"two",{"3":4}]`), Options: opts, ScheduledAt: local, ScheduledIn: 12, AttemptsBefore: 3}
-	for _, v := range []any{wfFull, actFull} {
+	closed := local.Add(time.Minute)
+	riFull := RunInfo{WorkflowID: "wf <&>", RunID: "run-1", Type: "Wf", TaskQueue: "q", Status: StatusFailed, StartTime: at,
+		CloseTime: &closed, LastEventSeq: 12, Result: json.RawMessage(`{"r":[true,false,1.5e3]}`),
+		Failure:       &history.Failure{Message: "m", Type: "T", Cause: &history.Failure{Message: "c", Details: []byte("d")}},
+		ContinuedFrom: "run-0", Next: "run-2", Parent: &history.RunRef{WorkflowID: "p", RunID: "pr", TaskQueue: "pq", Seq: 3},
+		Blocked: "unknown workflow type", StartTask: 99}
+	for _, v := range []any{wfFull, actFull, riFull} {
 		rv := reflect.ValueOf(v)
 		for i := range rv.NumField() {
 			if rv.Field(i).IsZero() {
@@ -41,6 +47,7 @@ func taskCorpus(t testing.TB) [][]byte {
 	values := []any{
 		wfFull, startTask(started), workflowTask{V: 1, RunID: "r", InputID: "signals"}, workflowTask{Before: []history.Event{}},
 		actFull, activityTask{V: 1, RunID: "r", Options: &history.ActivityOptions{}}, activityTask{},
+		riFull, compactEntry(riFull), *runInfoForStart(&started), RunInfo{},
 	}
 	var out [][]byte
 	for _, v := range values {
@@ -72,6 +79,9 @@ var taskVariants = []string{
 	`{"before":null,"run_id":"r"}`,
 	`{"record_seq":18446744073709551615,"run_id":"r"}`,
 	`{"record_seq":18446744073709551616,"run_id":"r"}`,
+	`{"status":"completed","close_time":null,"run_id":"r"}`,
+	`{"status":7,"run_id":"r"}`,
+	`{"failure":{"message":"m","cause":{"message":"c"}},"parent":{"seq":"1"},"run_id":"r"}`,
 	`[]`, `null`, ``, `{}`,
 }
 
@@ -86,6 +96,11 @@ func sameTaskDecode(t testing.TB, data []byte) {
 	gerr, werr = decodeActivityTask(data, &ga), json.Unmarshal(data, &wa)
 	if (gerr == nil) != (werr == nil) || (werr == nil && !reflect.DeepEqual(ga, wa)) {
 		t.Fatalf("activity task %q:\n got %+v %v\nwant %+v %v", data, ga, gerr, wa, werr)
+	}
+	var gr, wr RunInfo
+	gerr, werr = unmarshalRunInfo(data, &gr), json.Unmarshal(data, &wr)
+	if (gerr == nil) != (werr == nil) || (werr == nil && !reflect.DeepEqual(gr, wr)) {
+		t.Fatalf("runs entry %q:\n got %+v %v\nwant %+v %v", data, gr, gerr, wr, werr)
 	}
 }
 
@@ -104,7 +119,8 @@ func TestTaskDecodeMatchesEncodingJSON(t *testing.T) {
 		}
 		var w workflowTask
 		var a activityTask
-		if !fastWorkflowTask(b, &w) && !fastActivityTask(b, &a) {
+		var ri RunInfo
+		if !fastWorkflowTask(b, &w) && !fastActivityTask(b, &a) && !fastRunInfo(b, &ri) {
 			t.Errorf("%s: declined by the fast path", b)
 		}
 	}

@@ -55,3 +55,12 @@ func (f Fields) ActivityOptions(out **ActivityOptions) bool {
 	*out = o
 	return decodeActivityOptions(f.s, o)
 }
+
+// TimePtr reads a time into a new *time.Time.
+func (f Fields) TimePtr(out **time.Time) bool { return f.s.timePtrField(out) }
+
+// Failure reads a Failure object (and its causes) into a new *Failure.
+func (f Fields) Failure(out **Failure) bool { return decodeFailurePtr(f.s, out, 0) }
+
+// RunRef reads a RunRef object into a new *RunRef.
+func (f Fields) RunRef(out **RunRef) bool { return decodeRunRefPtr(f.s, out) }
