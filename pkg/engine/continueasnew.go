@@ -86,7 +86,7 @@ func (s *Store) continueAsNew(ctx context.Context, r *run, ev *history.Event) er
 			return fmt.Errorf("runs index: %w", err)
 		}
 	}
-	_, err = s.appendStart(ctx, started)
+	_, err = s.appendStart(ctx, started, nil)
 	return err
 }
 

@@ -430,7 +430,12 @@ func (w *Worker) handleWorkflowTask(ctx context.Context, msg jetstream.Msg, task
 		if rec.Closes() {
 			// The close then updates the run's entry: its read goes
 			// with the append instead of after it (runs.go).
-			r.closeEntry = w.store.prefetchRunEntry(ctx, r.info.WorkflowID)
+			if r.startEntry != nil {
+				r.closeEntry = r.startEntry.fetched(w.store.runs.Bucket())
+				r.startEntry = nil // once: a retry reads the entry
+			} else {
+				r.closeEntry = w.store.prefetchRunEntry(ctx, r.info.WorkflowID)
+			}
 		}
 		_, err := w.store.Log.Append(ctx, subj, tail, &rec)
 		if errors.Is(err, history.ErrConflict) {

@@ -93,6 +93,9 @@ type run struct {
 	// closeEntry: the runs entry, read while the closing record was
 	// appended (prefetchRunEntry), for the close's update.
 	closeEntry *entryFetch
+	// startEntry: the runs entry its client wrote, named by the start
+	// record (runsEntryOf), for the close's update when nothing changed it.
+	startEntry *startEntry
 	started    bool
 	closeCmd   bool // the code produced its closing command
 	closed     bool // a closing event is recorded

@@ -66,42 +66,49 @@ func (s *Store) runKey(workflowID string) (string, error) {
 // createRun reserves the workflow ID for a new run: refused while a run of
 // the same ID is running.
 func (s *Store) createRun(ctx context.Context, info *RunInfo) error {
+	_, err := s.createRunRev(ctx, info)
+	return err
+}
+
+// createRunRev is createRun; it returns the revision of the entry it wrote
+// (0: the entry was this run's already).
+func (s *Store) createRunRev(ctx context.Context, info *RunInfo) (uint64, error) {
 	key, err := s.runKey(info.WorkflowID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	data, _ := json.Marshal(info)
 	for {
-		_, err := s.runs.Create(ctx, key, data)
+		rev, err := s.runs.Create(ctx, key, data)
 		if err == nil {
-			return nil
+			return rev, nil
 		}
 		if !errors.Is(err, jetstream.ErrKeyExists) {
-			return fmt.Errorf("runs index: %w", err)
+			return 0, fmt.Errorf("runs index: %w", err)
 		}
 		e, err := s.runs.Get(ctx, key)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue // deleted meanwhile
 		}
 		if err != nil {
-			return fmt.Errorf("runs index: %w", err)
+			return 0, fmt.Errorf("runs index: %w", err)
 		}
 		var cur RunInfo
 		if err := unmarshalRunInfo(e.Value(), &cur); err != nil {
-			return fmt.Errorf("runs index: entry for %q: %w", info.WorkflowID, err)
+			return 0, fmt.Errorf("runs index: entry for %q: %w", info.WorkflowID, err)
 		}
 		if cur.RunID == info.RunID {
 			// Reserved by an earlier attempt of this very start, which may
 			// have died before its index write.
-			return s.repairIndex(ctx, key, e)
+			return 0, s.repairIndex(ctx, key, e)
 		}
 		if !cur.Status.IsClosed() {
-			return fmt.Errorf("%w: workflow %q has run %s (%s) open; wait for it, cancel or terminate it, or use another ID", ErrWorkflowAlreadyRunning, info.WorkflowID, cur.RunID, cur.Type)
+			return 0, fmt.Errorf("%w: workflow %q has run %s (%s) open; wait for it, cancel or terminate it, or use another ID", ErrWorkflowAlreadyRunning, info.WorkflowID, cur.RunID, cur.Type)
 		}
-		if _, err := s.updateRunEntry(ctx, key, e.Value(), data, e.Revision()); err == nil {
-			return nil
+		if rev, err := s.updateRunEntry(ctx, key, e.Value(), data, e.Revision()); err == nil {
+			return rev, nil
 		} else if !isWrongLastSeq(err) {
-			return fmt.Errorf("runs index: %w", err)
+			return 0, fmt.Errorf("runs index: %w", err)
 		}
 	}
 }

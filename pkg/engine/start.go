@@ -33,11 +33,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/durablefuture/durablefuture/pkg/history"
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -96,7 +98,8 @@ func (s *Store) startRun(ctx context.Context, info *RunInfo, started history.Eve
 		return nil, errTestCrash
 	}
 	info.StartTask = taskSeq
-	if err = s.reserveStart(ctx, info); err != nil {
+	rev, err := s.reserveStart(ctx, info)
+	if err != nil {
 		if errors.Is(err, ErrWorkflowAlreadyRunning) {
 			return s.withdrawStart(ctx, info, taskSeq, err)
 		}
@@ -118,7 +121,11 @@ func (s *Store) startRun(ctx context.Context, info *RunInfo, started history.Eve
 			return nil, fmt.Errorf("start workflow %q: %w (run %s is reserved and its start task stored: a worker completes the start)", info.WorkflowID, err, info.RunID)
 		}
 	}
-	if _, err := s.appendStart(ctx, started); err != nil {
+	var hint nats.Header
+	if rev != 0 {
+		hint = nats.Header{runsEntryHeader: []string{strconv.FormatUint(rev, 10) + " " + strconv.FormatUint(taskSeq, 10)}}
+	}
+	if _, err := s.appendStart(ctx, started, hint); err != nil {
 		if errors.Is(err, history.ErrRecordTooLarge) {
 			// Nobody can ever write it: release the ID.
 			f := &history.Event{Seq: 1, Time: time.Now().UTC(), Type: history.WorkflowFailed,
@@ -177,13 +184,13 @@ func (s *Store) publishStart(ctx context.Context, started history.Event) (uint64
 // appendStart writes WorkflowStarted as the first record of the run's
 // subject. written is false when the subject had a record already (the
 // start was written before, by a worker or by an earlier attempt).
-func (s *Store) appendStart(ctx context.Context, started history.Event) (written bool, err error) {
+func (s *Store) appendStart(ctx context.Context, started history.Event, hdr nats.Header) (written bool, err error) {
 	subj, err := s.Log.Subject(started.WorkflowID, started.RunID)
 	if err != nil {
 		return false, err
 	}
 	rec := history.Record{Kind: history.KindInput, Events: []history.Event{started}}
-	_, err = s.Log.Append(ctx, subj, history.Tail{}, &rec)
+	_, err = s.Log.AppendWithHeader(ctx, subj, history.Tail{}, &rec, hdr)
 	if errors.Is(err, history.ErrConflict) {
 		return false, nil
 	}
@@ -208,22 +215,92 @@ func runInfoForStart(started *history.Event) *RunInfo {
 // reserveStart reserves the workflow ID for the run. When a running run
 // holds it, that run may be a start that died half way: it is completed or
 // closed first (settleStart), and the ID tried once more if it is free now.
-func (s *Store) reserveStart(ctx context.Context, info *RunInfo) error {
-	err := s.createRun(ctx, info)
+//
+// It returns the revision of the entry it wrote (0: the entry was the
+// run's already, written by an earlier attempt of this start).
+func (s *Store) reserveStart(ctx context.Context, info *RunInfo) (uint64, error) {
+	rev, err := s.createRunRev(ctx, info)
 	if !errors.Is(err, ErrWorkflowAlreadyRunning) {
-		return err
+		return rev, err
 	}
 	holder, gerr := s.GetRun(ctx, info.WorkflowID)
 	if gerr != nil {
-		return err
+		return 0, err
 	}
 	if holder.RunID != info.RunID && !holder.Status.IsClosed() {
 		if holder, _, gerr = s.settleStart(ctx, holder, settleLook); gerr != nil || !holder.Status.IsClosed() {
-			return err
+			return 0, err
 		}
 	}
-	return s.createRun(ctx, info)
+	return s.createRunRev(ctx, info)
 }
+
+// runsEntryHeader, on a start record, names the runs entry its client
+// wrote for the run: "<revision> <start task sequence>". The worker that
+// builds the run from that record knows the entry without reading it (it
+// is runInfoForStart of the record's event with that start task), and
+// closes the run with a compare-and-set from that revision: the read of
+// the entry that goes with a close is saved (one request per run); if
+// anything changed the entry since (a blocked mark, a terminate), the
+// compare-and-set fails and the entry is read. A later version that
+// writes another shape of entry at the start must name it in another form
+// (or header): this one reads only two numbers, and reads the entry for
+// anything else.
+const runsEntryHeader = "Df-Runs-Entry"
+
+// startEntry is a runs entry known without reading it.
+type startEntry struct {
+	key   string
+	value []byte
+	rev   uint64
+}
+
+// runsEntryOf is the runs entry named by the header of the start record
+// holding started (nil: none, or a header this version cannot read).
+func (s *Store) runsEntryOf(hdr nats.Header, started *history.Event) *startEntry {
+	v := hdr.Get(runsEntryHeader)
+	if v == "" {
+		return nil
+	}
+	revStr, taskStr, ok := strings.Cut(v, " ")
+	if !ok {
+		return nil
+	}
+	rev, err1 := strconv.ParseUint(revStr, 10, 64)
+	task, err2 := strconv.ParseUint(taskStr, 10, 64)
+	key, err3 := s.runKey(started.WorkflowID)
+	if err1 != nil || err2 != nil || err3 != nil || rev == 0 {
+		return nil
+	}
+	info := runInfoForStart(started)
+	info.StartTask = task
+	value, err := json.Marshal(info)
+	if err != nil {
+		return nil
+	}
+	return &startEntry{key: key, value: value, rev: rev}
+}
+
+// fetched is the entry as an entryFetch already done.
+func (e *startEntry) fetched(bucket string) *entryFetch {
+	f := &entryFetch{done: make(chan struct{}), e: knownEntry{bucket: bucket, e: e}}
+	close(f.done)
+	return f
+}
+
+// knownEntry is a startEntry as a jetstream.KeyValueEntry.
+type knownEntry struct {
+	bucket string
+	e      *startEntry
+}
+
+func (k knownEntry) Bucket() string                  { return k.bucket }
+func (k knownEntry) Key() string                     { return k.e.key }
+func (k knownEntry) Value() []byte                   { return k.e.value }
+func (k knownEntry) Revision() uint64                { return k.e.rev }
+func (k knownEntry) Created() time.Time              { return time.Time{} }
+func (k knownEntry) Delta() uint64                   { return 0 }
+func (k knownEntry) Operation() jetstream.KeyValueOp { return jetstream.KeyValuePut }
 
 // withdrawStart deletes the start task of a refused start, so that no
 // worker starts the run later (when the run holding the ID closes). If a
@@ -410,7 +487,7 @@ func (s *Store) completeStart(ctx context.Context, started history.Event) error 
 			return err
 		}
 	}
-	_, err := s.appendStart(ctx, started)
+	_, err := s.appendStart(ctx, started, nil)
 	return err
 }
 
@@ -517,7 +594,7 @@ func (s *Store) reserveFor(ctx context.Context, info *RunInfo) (reservation, *Ru
 // worker completes the start (completeStart).
 func (w *Worker) beginRun(ctx context.Context, msg jetstream.Msg, task workflowTask, subj string) (*run, *outcome) {
 	for range 3 {
-		rec, err := w.store.Log.Last(ctx, subj)
+		rec, hdr, err := w.store.Log.LastWithHeader(ctx, subj)
 		if errors.Is(err, history.ErrNotFound) {
 			var o *outcome
 			if rec, o = w.completeStart(ctx, msg, task, subj); o != nil {
@@ -539,6 +616,7 @@ func (w *Worker) beginRun(ctx context.Context, msg jetstream.Msg, task workflowT
 		if err := r.applyRecord(w.reg, rec); err != nil {
 			return nil, nil // loading in full reports it (a blocked run)
 		}
+		r.startEntry = w.store.runsEntryOf(hdr, &rec.Events[0])
 		return r, nil
 	}
 	o := retry(time.Second, "read the start record", errors.New("the run's subject kept changing"))

@@ -1,5 +1,12 @@
 package engine
 
+import (
+	"context"
+
+	"github.com/durablefuture/durablefuture/pkg/history"
+	"github.com/nats-io/nats.go"
+)
+
 // SetTestHookStart makes StartWorkflow stop, as if its client died, right
 // after the step for which f returns true ("task", "reserved",
 // "appended"). It returns the function that removes the hook.
@@ -17,4 +24,19 @@ func SetStartWaitDeliveries(n uint64) func() {
 	old := startWaitDeliveries
 	startWaitDeliveries = n
 	return func() { startWaitDeliveries = old }
+}
+
+// RunsEntryHint is the runs entry a start record's headers name, as the
+// worker that builds the run from it sees it (nil value: none).
+func (s *Store) RunsEntryHint(hdr nats.Header, started *history.Event) (value []byte, rev uint64) {
+	if e := s.runsEntryOf(hdr, started); e != nil {
+		return e.value, e.rev
+	}
+	return nil, 0
+}
+
+// SetBlockedForTest marks a running run blocked (why "") or not, as a
+// worker that cannot run it does.
+func (s *Store) SetBlockedForTest(ctx context.Context, workflowID, runID, why string) error {
+	return s.setBlocked(ctx, workflowID, runID, why)
 }

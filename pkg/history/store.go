@@ -230,6 +230,13 @@ func (r *Record) Closes() bool {
 // the log is not closed. It returns the new message's stream sequence, or
 // ErrConflict, or ErrClosed.
 func (l *Log) Append(ctx context.Context, subject string, tail Tail, rec *Record) (uint64, error) {
+	return l.AppendWithHeader(ctx, subject, tail, rec, nil)
+}
+
+// AppendWithHeader is Append, with the headers hdr (not part of the
+// record: a hint for its first reader, which LastWithHeader returns) on
+// the message.
+func (l *Log) AppendWithHeader(ctx context.Context, subject string, tail Tail, rec *Record, hdr nats.Header) (uint64, error) {
 	if tail.Closed {
 		return 0, fmt.Errorf("append to %s after seq %d: %w", subject, tail.Seq, ErrClosed)
 	}
@@ -238,9 +245,11 @@ func (l *Log) Append(ctx context.Context, subject string, tail Tail, rec *Record
 	if err != nil {
 		return 0, err
 	}
-	m := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{
-		jetstream.ExpectedLastSubjSeqHeader: []string{strconv.FormatUint(expectLast, 10)},
-	}}
+	m := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
+	for k, v := range hdr {
+		m.Header[k] = v
+	}
+	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(expectLast, 10))
 	ack, err := l.JS.PublishMsg(ctx, m) // no options: FastPublish's path
 	if err != nil {
 		if IsWrongLastSeq(err) {
