@@ -97,6 +97,12 @@ func sameTaskDecode(t testing.TB, data []byte) {
 	if (gerr == nil) != (werr == nil) || (werr == nil && !reflect.DeepEqual(ga, wa)) {
 		t.Fatalf("activity task %q:\n got %+v %v\nwant %+v %v", data, ga, gerr, wa, werr)
 	}
+	if werr == nil {
+		sameTaskEncode(t, wa)
+	}
+	if json.Unmarshal(data, &ww) == nil {
+		sameTaskEncode(t, ww)
+	}
 	var gr, wr RunInfo
 	gerr, werr = unmarshalRunInfo(data, &gr), json.Unmarshal(data, &wr)
 	if (gerr == nil) != (werr == nil) || (werr == nil && !reflect.DeepEqual(gr, wr)) {
@@ -148,4 +154,71 @@ func FuzzTaskDecode(f *testing.F) {
 		}
 		sameTaskDecode(t, data)
 	})
+}
+
+// The task encoder writes json.Marshal's bytes, or declines.
+func TestTaskEncodeMatchesJSONMarshal(t *testing.T) {
+	check := func(v any, mustAccept bool) {
+		t.Helper()
+		want, werr := json.Marshal(v)
+		var got []byte
+		var ok bool
+		switch x := v.(type) {
+		case workflowTask:
+			got, ok = x.appendJSON(nil)
+		case activityTask:
+			got, ok = x.appendJSON(nil)
+		default:
+			t.Fatalf("%T", v)
+		}
+		if mustAccept && !ok {
+			t.Errorf("%+v: declined", v)
+		}
+		if ok && (werr != nil || !bytes.Equal(got, want)) {
+			t.Fatalf("%+v:\n fast %s\n json %s %v", v, got, want, werr)
+		}
+		if !bytes.Equal(marshalTask(v), want) {
+			t.Fatalf("marshalTask(%+v) differs from json.Marshal", v)
+		}
+	}
+	for _, b := range taskCorpus(t) {
+		var w workflowTask
+		if json.Unmarshal(b, &w) == nil {
+			check(w, false)
+		}
+		var a activityTask
+		if json.Unmarshal(b, &a) == nil {
+			check(a, false)
+		}
+	}
+	at := time.Date(2026, 12, 3, 1, 2, 3, 400, time.UTC)
+	ev := history.Event{Seq: 3, Time: at, Type: history.ActivityCompleted, InputID: "act:2:done:1", Cause: 2, Result: json.RawMessage(`{"ok":true}`)}
+	opts := &history.ActivityOptions{TaskQueue: "q", StartToCloseTimeout: history.Duration(time.Minute),
+		RetryPolicy: &history.RetryPolicy{MaximumAttempts: 3, BackoffCoefficient: 2}}
+	check(workflowTask{V: 1, WorkflowID: "w", RunID: "r", InputID: "act:2:done:1", Event: &ev, RecordSeq: 9, Before: []history.Event{ev}}, true)
+	check(workflowTask{V: 1, WorkflowID: "w", RunID: "r", InputID: "signals"}, true)
+	check(workflowTask{V: 1, WorkflowID: "w", RunID: "r", InputID: "x", Before: []history.Event{}}, true)
+	check(activityTask{V: 1, WorkflowID: "w", RunID: "r", WorkflowType: "T", WorkflowTaskQueue: "q", ScheduledSeq: 2, Name: "A",
+		Input: json.RawMessage(`["a",1]`), Options: opts, ScheduledAt: at, ScheduledIn: 5, AttemptsBefore: 1}, true)
+	check(activityTask{V: 1, RunID: "r"}, true)
+	check(activityTask{V: 1, RunID: "r", Input: json.RawMessage(`"<b>"`), Options: opts, ScheduledAt: at}, false)
+	check(activityTask{V: 1, RunID: "r", Input: json.RawMessage{}, Options: opts, ScheduledAt: at}, false)
+	check(workflowTask{V: 1, WorkflowID: "id with \"quotes\"", RunID: "r"}, false)
+}
+
+// sameTaskEncode fails unless the fast encoder declines the task or writes
+// json.Marshal's bytes.
+func sameTaskEncode(t testing.TB, v any) {
+	t.Helper()
+	var got []byte
+	var ok bool
+	switch x := v.(type) {
+	case workflowTask:
+		got, ok = x.appendJSON(nil)
+	case activityTask:
+		got, ok = x.appendJSON(nil)
+	}
+	if want, err := json.Marshal(v); ok && (err != nil || !bytes.Equal(got, want)) {
+		t.Fatalf("%+v:\n fast %s\n json %s %v", v, got, want, err)
+	}
 }

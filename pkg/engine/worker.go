@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -518,7 +517,7 @@ func publishAll(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg) e
 }
 
 func newMsg(subject, msgID string, v any) *nats.Msg {
-	data, _ := json.Marshal(v)
+	data := marshalTask(v)
 	m := nats.NewMsg(subject)
 	m.Data = data
 	if msgID != "" {
