@@ -114,8 +114,8 @@ func TestTimerInSelectorAndCancel(t *testing.T) {
 	testsrv.Must(t, err)
 	si, err := info.Info(ctx, jetstream.WithSubjectFilter("df.task.sched.>"))
 	testsrv.Must(t, err)
-	if n := si.State.Msgs; n != 0 {
-		t.Fatalf("%d schedules left after the timer was cancelled", n)
+	if len(si.State.Subjects) != 0 { // State.Msgs counts the whole stream
+		t.Fatalf("schedules left after the timer was cancelled: %v", si.State.Subjects)
 	}
 
 	run, err = c.ExecuteWorkflow(ctx, client.StartOptions{ID: "slow"}, TimeoutWorkflow, time.Minute, 200*time.Millisecond)
@@ -188,7 +188,10 @@ func TestWorkflowExecutionTimeout(t *testing.T) {
 	testsrv.Must(t, err)
 	si, err := st.Info(ctx, jetstream.WithSubjectFilter("df.task.sched.>"))
 	testsrv.Must(t, err)
-	if si.State.Msgs != 0 {
-		t.Fatalf("%d schedules left after the timeout", si.State.Msgs)
+	// With a subject filter the server lists the matching subjects;
+	// State.Msgs stays the whole stream's count (a task whose ack is on
+	// its way counted there: the test failed under load).
+	if len(si.State.Subjects) != 0 {
+		t.Fatalf("schedules left after the timeout: %v", si.State.Subjects)
 	}
 }
