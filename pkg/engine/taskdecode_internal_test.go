@@ -222,3 +222,12 @@ func sameTaskEncode(t testing.TB, v any) {
 		t.Fatalf("%+v:\n fast %s\n json %s %v", v, got, want, err)
 	}
 }
+
+func TestTimeoutErrorDetailsAsJSONMarshal(t *testing.T) {
+	for _, tt := range []TimeoutType{TimeoutStartToClose, TimeoutScheduleToClose, TimeoutHeartbeat, TimeoutWorkflowExecution, "a\"<b>", "é", ""} {
+		want, _ := json.Marshal([]TimeoutType{tt})
+		if got := NewTimeoutError(tt, "m", nil).Details; !bytes.Equal(got, want) {
+			t.Errorf("%q: details %s, want %s", tt, got, want)
+		}
+	}
+}

@@ -36,7 +36,12 @@ const TimeoutErrorType = "TimeoutError"
 // non-retryable for a schedule-to-close timeout. It crosses the wire as
 // history.Failure{Type: "TimeoutError", Details: ["<timeout type>"]}.
 func NewTimeoutError(tt TimeoutType, message string, cause error) *ApplicationError {
-	details, _ := json.Marshal([]TimeoutType{tt})
+	// Every activity attempt makes one (its deadline's cause): no
+	// reflection for the common case.
+	details, ok := history.AppendJSONString([]byte{'['}, string(tt))
+	if details = append(details, ']'); !ok {
+		details, _ = json.Marshal([]TimeoutType{tt})
+	}
 	return &ApplicationError{Message: message, Type: TimeoutErrorType, Details: details,
 		NonRetryable: tt == TimeoutScheduleToClose, Cause: cause}
 }
