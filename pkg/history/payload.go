@@ -159,12 +159,9 @@ func (l *Log) encodeRecord(ctx context.Context, subject string, rec *Record) ([]
 	}
 	if !needs {
 		rec.V = 1
-		data, ok := appendRecordFast(make([]byte, 0, 512), rec)
-		if !ok {
-			var err error
-			if data, err = json.Marshal(rec); err != nil {
-				return nil, fmt.Errorf("history: encode record: %w", err)
-			}
+		data, err := EncodeRecord(rec)
+		if err != nil {
+			return nil, fmt.Errorf("history: encode record: %w", err)
 		}
 		if len(data) <= limit {
 			return data, nil
