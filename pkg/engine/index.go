@@ -275,7 +275,55 @@ func (s *Store) indexed(ctx context.Context, key string, value []byte, purge str
 		return 0, err
 	}
 	rev, err := write()
+	if d, ok := ctx.Value(deferredChecksKey{}).(*deferredChecks); ok && purge == "" && err == nil && seq != 0 {
+		// A creation whose writer has more to do (a start: its start
+		// record) checks its entry while it does it (deferIndexChecks).
+		d.add(func() error {
+			_, err := s.indexAfter(context.WithoutCancel(ctx), key, seq, rev, nil, true)
+			return err
+		})
+		return rev, nil
+	}
 	return s.indexAfter(ctx, key, seq, rev, err, purge == "")
+}
+
+// deferIndexChecks returns a context in which a creation's check after
+// its bucket write (indexAfter) is left to the returned deferredChecks,
+// for its writer to run alongside its next request rather than before it.
+// Only a creation that wrote its entry is deferred; anything else checks
+// as usual.
+func deferIndexChecks(ctx context.Context) (context.Context, *deferredChecks) {
+	d := &deferredChecks{}
+	return context.WithValue(ctx, deferredChecksKey{}, d), d
+}
+
+type deferredChecksKey struct{}
+
+// deferredChecks are index checks left to run later.
+type deferredChecks struct {
+	mu  sync.Mutex
+	fns []func() error
+}
+
+func (d *deferredChecks) add(f func() error) {
+	d.mu.Lock()
+	d.fns = append(d.fns, f)
+	d.mu.Unlock()
+}
+
+// run runs the checks left and returns the first error.
+func (d *deferredChecks) run() error {
+	d.mu.Lock()
+	fns := d.fns
+	d.fns = nil
+	d.mu.Unlock()
+	var first error
+	for _, f := range fns {
+		if err := f(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // errIndexOccupied: a creation's index entry was refused, the key has one.

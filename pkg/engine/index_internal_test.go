@@ -137,8 +137,9 @@ func TestIndexCreateCheckSeesLaterEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, purge := range []bool{false, true} {
-		id := fmt.Sprintf("create-check-%v", purge)
+	for _, c := range []struct{ purge, deferred bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		purge := c.purge
+		id := fmt.Sprintf("create-check-%v-%v", purge, c.deferred)
 		key, _ := s.runKey(id)
 		stale := RunInfo{WorkflowID: id, RunID: "old-run", Type: "Old", TaskQueue: "q", Status: StatusCompleted, StartTime: time.Now().UTC()}
 		var once sync.Once
@@ -163,10 +164,24 @@ func TestIndexCreateCheckSeesLaterEntry(t *testing.T) {
 		}
 		testHookIndex.Store(&f)
 		info := &RunInfo{WorkflowID: id, RunID: "new-run", Type: "New", TaskQueue: "q", Status: StatusRunning, StartTime: time.Now().UTC()}
-		err := s.createRun(ctx, info)
+		cctx, checks := ctx, (*deferredChecks)(nil)
+		if c.deferred {
+			// As a start does it: the check runs after the creation
+			// returns, alongside the start record's append.
+			cctx, checks = deferIndexChecks(ctx)
+		}
+		err := s.createRun(cctx, info)
 		testHookIndex.Store(nil)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if checks != nil {
+			if len(checks.fns) != 1 {
+				t.Fatalf("%d checks deferred, want 1", len(checks.fns))
+			}
+			if err := checks.run(); err != nil {
+				t.Fatal(err)
+			}
 		}
 		it, err := jetstreamext.GetBatch(ctx, s.JS, s.indexStream(), 100, jetstreamext.GetBatchSubject(s.idxKeyFilter(key)))
 		if err != nil {
@@ -183,7 +198,7 @@ func TestIndexCreateCheckSeesLaterEntry(t *testing.T) {
 			subjects = append(subjects, msg.Subject)
 		}
 		if len(subjects) != 1 || subjects[0] != s.idxSubject(info, key) {
-			t.Fatalf("purge %v: index %v, want only %s", purge, subjects, s.idxSubject(info, key))
+			t.Fatalf("%+v: index %v, want only %s", c, subjects, s.idxSubject(info, key))
 		}
 	}
 }

@@ -98,7 +98,20 @@ func (s *Store) startRun(ctx context.Context, info *RunInfo, started history.Eve
 		return nil, errTestCrash
 	}
 	info.StartTask = taskSeq
-	rev, err := s.reserveStart(ctx, info)
+	// The reservation's check of its index entry runs alongside the
+	// writes that follow (the start record among them), not before them:
+	// a worker that took the task finds the start record a round trip
+	// sooner.
+	rctx, checks := deferIndexChecks(ctx)
+	rev, err := s.reserveStart(rctx, info)
+	checked := make(chan error, 1)
+	go func() { checked <- checks.run() }()
+	checkDone := false
+	defer func() {
+		if !checkDone {
+			<-checked
+		}
+	}()
 	if err != nil {
 		if errors.Is(err, ErrWorkflowAlreadyRunning) {
 			return s.withdrawStart(ctx, info, taskSeq, err)
@@ -137,6 +150,10 @@ func (s *Store) startRun(ctx context.Context, info *RunInfo, started history.Eve
 	}
 	if crashAt("appended") {
 		return nil, errTestCrash
+	}
+	checkDone = true
+	if err := <-checked; err != nil {
+		return nil, fmt.Errorf("start workflow %q: runs index: %w (run %s is reserved and its start record written: it runs)", info.WorkflowID, err, info.RunID)
 	}
 	return info, nil
 }
