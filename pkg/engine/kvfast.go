@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -17,8 +18,10 @@ import (
 // Store's FastPublish, rather than by nats.go's KeyValue, whose publish
 // with options decodes each acknowledgement by reflection (a twentieth of
 // a worker's CPU in `dfctl bench --parallel 1000`). The message is the one
-// nats.go's Create and Update send; a refused create is handed to nats.go's
-// Create, which tells an existing key from a deleted one. A JetStream with
+// nats.go's Create and Update send; a refused create reads the key, as
+// nats.go's Create does, and returns its error for a key that is there
+// (anything else, a deleted key, is handed to nats.go's Create, which
+// writes over it). A JetStream with
 // an API prefix or a domain, or a key nats.go would refuse, goes to
 // nats.go.
 
@@ -69,12 +72,19 @@ func (s *Store) kvCreate(ctx context.Context, kv jetstream.KeyValue, key string,
 		return kv.Create(ctx, key, value, opts...)
 	}
 	rev, err := s.kvPublish(ctx, kv.Bucket(), key, value, 0, ttl)
-	if err != nil && history.IsWrongLastSeq(err) {
-		// Taken, or deleted (a delete marker is a message): nats.go's
-		// Create reads which, and writes over a deleted key.
-		return kv.Create(ctx, key, value, opts...)
+	if err == nil || !history.IsWrongLastSeq(err) {
+		return rev, err
 	}
-	return rev, err
+	// Taken, or deleted (a delete marker is a message). A key that reads
+	// is taken: the error nats.go's Create gives (it reads too). For
+	// anything else nats.go's Create, which writes over a deleted key.
+	if _, gerr := kv.Get(ctx, key); gerr == nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return 0, fmt.Errorf("%w: %s", err, "key exists")
+		}
+		return 0, fmt.Errorf("%w: %w", err, jetstream.ErrKeyExists)
+	}
+	return kv.Create(ctx, key, value, opts...)
 }
 
 // kvUpdate is kv.Update(ctx, key, value, rev).

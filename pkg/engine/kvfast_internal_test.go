@@ -41,8 +41,10 @@ func TestKVWritesAsNatsGo(t *testing.T) {
 	if e, err := kv.Get(ctx, "a.b"); err != nil || string(e.Value()) != "1" || e.Revision() != 1 {
 		t.Fatalf("read back: %v %v", e, err)
 	}
-	if _, err := s.kvCreate(ctx, kv, "a.b", []byte("2"), 0); !errors.Is(err, jetstream.ErrKeyExists) {
-		t.Fatalf("create of a taken key: %v, want %v", err, jetstream.ErrKeyExists)
+	_, err = s.kvCreate(ctx, kv, "a.b", []byte("2"), 0)
+	_, werr := kv.Create(ctx, "a.b", []byte("2"))
+	if !errors.Is(err, jetstream.ErrKeyExists) || !isWrongLastSeq(err) || werr == nil || err.Error() != werr.Error() {
+		t.Fatalf("create of a taken key: %v, want %v (nats.go's)", err, werr)
 	}
 	if _, err := s.kvUpdate(ctx, kv, "a.b", []byte("2"), 7); !errors.Is(err, jetstream.ErrKeyRevisionMismatch) || !isWrongLastSeq(err) {
 		t.Fatalf("update from a stale revision: %v", err)
