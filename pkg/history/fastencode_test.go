@@ -138,3 +138,18 @@ func FuzzEncodeRecordFast(f *testing.F) {
 		}
 	})
 }
+
+// Any bytes as a raw value: the fast encoder copies only what json.Marshal
+// accepts and writes unchanged.
+func FuzzEncodeRawValue(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2.5e-3,true,null,"x\u00e9\n"]}`, `"\ud800"`, `"\x"`, `01`, `1.`, `-`, `[1,]`, `{"a" :1}`, `"a<b"`, "\"\u2028\"", `{}`, `[]`, `"\/"`, `1e400`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if len(raw) == 0 {
+			return
+		}
+		ev := Event{Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Type: ActivityCompleted, Result: raw}
+		checkEncode(t, &Record{V: 1, Kind: KindDecision, Events: []Event{ev}})
+	})
+}
