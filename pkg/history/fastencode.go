@@ -175,10 +175,12 @@ func compactRaw(raw []byte) bool {
 		return false
 	}
 	in, esc := false, false
-	for _, c := range raw {
+	for i, c := range raw {
 		switch {
-		case c == '<' || c == '>' || c == '&' || c == 0xE2:
-			return false // 0xE2 starts U+2028 and U+2029 (declined with their neighbours)
+		case c == '<' || c == '>' || c == '&':
+			return false
+		case c == 0xE2 && i+2 < len(raw) && raw[i+1] == 0x80 && raw[i+2]&^1 == 0xA8:
+			return false // U+2028 or U+2029
 		case in:
 			switch {
 			case esc:

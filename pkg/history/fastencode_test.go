@@ -79,6 +79,8 @@ func TestEncodeRecordFastMatchesJSONMarshal(t *testing.T) {
 		{Time: at, Type: ActivityCompleted, Result: json.RawMessage(`{"a": 1}`)},
 		{Time: at, Type: ActivityCompleted, Result: json.RawMessage(`"<html>"`)},
 		{Time: at, Type: ActivityCompleted, Result: json.RawMessage("\"\u2028\"")},
+		{Time: at, Type: ActivityCompleted, Result: json.RawMessage("\"a\u2029\"")},
+		{Time: at, Type: ActivityCompleted, Result: json.RawMessage("\"\u20ac \u2014 \u201cq\u201d\"")},
 		{Time: at, Type: ActivityCompleted, Result: json.RawMessage(`{"a":1`)},
 		{Time: at, Type: ActivityCompleted, Result: json.RawMessage(` 1`)},
 		{Time: at, Type: ActivityCompleted, Result: json.RawMessage(`"tab\there"`)},
@@ -102,6 +104,12 @@ func TestEncodeRecordFastMatchesJSONMarshal(t *testing.T) {
 	}
 	for i := range odd {
 		checkEncode(t, &Record{V: 1, Kind: KindDecision, Events: odd[i : i+1]})
+	}
+	// UTF-8 in a raw value is copied (only U+2028 and U+2029 are escaped
+	// by json.Marshal, and declined).
+	euro := Event{Time: at, Type: ActivityCompleted, Result: json.RawMessage("\"\u20ac \u2014 \u00e9\"")}
+	if !checkEncode(t, &Record{V: 1, Kind: KindDecision, Events: []Event{euro}}) {
+		t.Error("a raw value with UTF-8 declined")
 	}
 	checkEncode(t, &Record{V: 1, Kind: KindDecision})
 	checkEncode(t, &Record{V: 1, Kind: KindDecision, Events: []Event{}})
@@ -142,7 +150,7 @@ func FuzzEncodeRecordFast(f *testing.F) {
 // Any bytes as a raw value: the fast encoder copies only what json.Marshal
 // accepts and writes unchanged.
 func FuzzEncodeRawValue(f *testing.F) {
-	for _, s := range []string{`{"a":[1,2.5e-3,true,null,"x\u00e9\n"]}`, `"\ud800"`, `"\x"`, `01`, `1.`, `-`, `[1,]`, `{"a" :1}`, `"a<b"`, "\"\u2028\"", `{}`, `[]`, `"\/"`, `1e400`} {
+	for _, s := range []string{"\"\u20ac\u2028\u2029\u2027\"", `{"a":[1,2.5e-3,true,null,"x\u00e9\n"]}`, `"\ud800"`, `"\x"`, `01`, `1.`, `-`, `[1,]`, `{"a" :1}`, `"a<b"`, "\"\u2028\"", `{}`, `[]`, `"\/"`, `1e400`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
