@@ -5,17 +5,20 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // A hand-written encoder for records and the engine's tasks, the mirror of
 // fastdecode.go: it writes exactly the bytes json.Marshal writes, or
 // declines (ok false) and the caller uses json.Marshal. It declines what
-// json.Marshal would escape or rewrite (a string with a quote, a backslash,
-// a control character, <, > or &, or a byte beyond ASCII; a raw value that
-// is not compact JSON or holds <, > or &; a float json.Marshal writes with
-// an exponent; a time json.Marshal refuses), so the common case (IDs,
-// names, compact payloads) is a copy. Every record and task is encoded:
+// json.Marshal would escape or rewrite (a string with a quote, a
+// backslash, a control character, <, > or &, invalid UTF-8, U+2028 or
+// U+2029; a raw value that is not compact JSON or holds <, >, & or those
+// two separators; a float json.Marshal writes with an exponent; a time
+// json.Marshal refuses), so the common case (IDs, names, compact
+// payloads) is a copy. Every record and task is encoded:
 // with reflection, a tenth of a worker's CPU (`dfctl bench --activities
 // 20 --cpuprofile`). The tests compare it with json.Marshal byte for byte.
 
@@ -127,12 +130,19 @@ func AppendActivityOptionsJSON(b []byte, o *ActivityOptions) ([]byte, bool) {
 }
 
 // AppendJSONString appends s as json.Marshal writes it, or reports false
-// when json.Marshal would escape any of it.
+// when json.Marshal would escape or replace any of it.
 func AppendJSONString(b []byte, s string) ([]byte, bool) {
+	wide := false
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		switch c := s[i]; {
+		case c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&':
 			return b, false
+		case c >= 0x80:
+			wide = true
 		}
+	}
+	if wide && (!utf8.ValidString(s) || strings.ContainsAny(s, "\u2028\u2029")) {
+		return b, false // replaced (invalid UTF-8) or escaped there
 	}
 	b = append(b, '"')
 	b = append(b, s...)

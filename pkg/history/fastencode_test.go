@@ -111,6 +111,13 @@ func TestEncodeRecordFastMatchesJSONMarshal(t *testing.T) {
 	if !checkEncode(t, &Record{V: 1, Kind: KindDecision, Events: []Event{euro}}) {
 		t.Error("a raw value with UTF-8 declined")
 	}
+	for _, name := range []string{"caf\u00e9 \u20ac", "\xff", "a\u2028b", "a\u2029", "\xe2\x80"} {
+		ev := Event{Time: at, Type: ActivityCompleted, Name: name}
+		accepted := checkEncode(t, &Record{V: 1, Kind: KindDecision, Events: []Event{ev}})
+		if want := name == "caf\u00e9 \u20ac"; accepted != want {
+			t.Errorf("name %q: fast path %v, want %v", name, accepted, want)
+		}
+	}
 	checkEncode(t, &Record{V: 1, Kind: KindDecision})
 	checkEncode(t, &Record{V: 1, Kind: KindDecision, Events: []Event{}})
 	// A deep cause chain is left to json.Marshal.
