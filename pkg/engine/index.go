@@ -610,32 +610,19 @@ func (s *Store) getRunEntry(ctx context.Context, key string) (jetstream.KeyValue
 // firstIndexMsg returns the first index message matching filter at or after
 // seq and how many more match after it (nil: none).
 //
-// It is one request on the connection's shared reply subject: a batched
-// direct get of one message (for its Nats-Num-Pending header), whose
-// end-of-batch status is dropped by the reply multiplexer. Every write of
-// the runs bucket makes one; jetstreamext.GetBatch, which subscribes an
-// inbox per call, made them 15% of a worker's CPU.
+// It is a batched direct get of one message (for its Nats-Num-Pending
+// header), whose end-of-batch status is dropped by the reply multiplexer
+// (indexGet). Every write of the runs bucket makes one; jetstreamext.GetBatch,
+// which subscribes an inbox per call, made them 15% of a worker's CPU.
 func (s *Store) firstIndexMsg(ctx context.Context, filter string, seq uint64) (*jetstream.RawStreamMsg, uint64, error) {
 	req, _ := json.Marshal(struct {
 		Seq   uint64 `json:"seq"`
 		Next  string `json:"next_by_subj"`
 		Batch int    `json:"batch"`
 	}{max(seq, 1), filter, 1})
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.JS.Options().DefaultTimeout)
-		defer cancel()
-	}
-	m, err := s.NC.RequestWithContext(ctx, s.indexDirectGet(), req)
-	if err != nil {
-		return nil, 0, fmt.Errorf("runs index: read %s: %w", filter, unavailable(err))
-	}
-	switch st := m.Header.Get("Status"); st {
-	case "":
-	case "404":
-		return nil, 0, nil // nothing matches
-	default:
-		return nil, 0, fmt.Errorf("runs index: read %s: status %s %s", filter, st, m.Header.Get("Description"))
+	m, err := s.indexGet(ctx, filter, req)
+	if m == nil || err != nil {
+		return nil, 0, err
 	}
 	pending, err := strconv.ParseUint(m.Header.Get(numPendingHeader), 10, 64)
 	if err != nil {
@@ -644,12 +631,22 @@ func (s *Store) firstIndexMsg(ctx context.Context, filter string, seq uint64) (*
 	return directMsg(m), pending, nil
 }
 
-// lastIndexMsg returns the last index message matching filter (nil: none),
-// with one direct get on the connection's shared reply subject.
+// lastIndexMsg returns the last index message matching filter (nil: none).
 func (s *Store) lastIndexMsg(ctx context.Context, filter string) (*jetstream.RawStreamMsg, error) {
 	req, _ := json.Marshal(struct {
 		Last string `json:"last_by_subj"`
 	}{filter})
+	m, err := s.indexGet(ctx, filter, req)
+	if m == nil || err != nil {
+		return nil, err
+	}
+	return directMsg(m), nil
+}
+
+// indexGet sends the direct get req (of the index messages matching
+// filter) as one request on the connection's shared reply subject and
+// returns the message it answers (nil: none matches).
+func (s *Store) indexGet(ctx context.Context, filter string, req []byte) (*nats.Msg, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.JS.Options().DefaultTimeout)
@@ -661,7 +658,7 @@ func (s *Store) lastIndexMsg(ctx context.Context, filter string) (*jetstream.Raw
 	}
 	switch st := m.Header.Get("Status"); st {
 	case "":
-		return directMsg(m), nil
+		return m, nil
 	case "404":
 		return nil, nil // nothing matches
 	default:
