@@ -52,22 +52,9 @@ type benchTaskMsg struct{ jetstream.Msg }
 // completion of the open activity, as one workflow task, and checks that
 // the decision was made.
 func benchLoopRun(b *testing.B) (w *Worker, complete func(), events func() int64) {
-	srv, err := devserver.Start(devserver.Options{StoreDir: b.TempDir(), InProcessOnly: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(srv.Stop)
-	nc, err := srv.Connect()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(nc.Close)
+	store := openTestStore(b, devserver.Options{InProcessOnly: true})
 	ctx := context.Background()
-	store, err := Open(ctx, nc, Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	w, err = NewWorker(store, benchRegistry(b), WorkerOptions{TaskQueues: []string{"bench"}, Logger: slog.New(slog.DiscardHandler)})
+	w, err := NewWorker(store, benchRegistry(b), WorkerOptions{TaskQueues: []string{"bench"}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

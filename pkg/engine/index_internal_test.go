@@ -19,22 +19,9 @@ import (
 // workers, the close, repairs working from older reads) leave exactly one
 // index entry, equal to the runs entry.
 func TestIndexConcurrentWritersConverge(t *testing.T) {
-	srv, err := devserver.Start(devserver.Options{Port: -1, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	s := openTestStore(t, devserver.Options{Port: -1})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := Open(ctx, nc, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for round := range 5 {
 		id := fmt.Sprintf("conc-%d", round)
 		info := &RunInfo{WorkflowID: id, RunID: fmt.Sprintf("run-%d", round), Type: "Conc", TaskQueue: "q",
@@ -121,22 +108,9 @@ func TestIndexConcurrentWritersConverge(t *testing.T) {
 // another subject, with or without a purge of the creation's entry) is
 // found, and the index ends equal to the bucket, one entry.
 func TestIndexCreateCheckSeesLaterEntry(t *testing.T) {
-	srv, err := devserver.Start(devserver.Options{Port: -1, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	s := openTestStore(t, devserver.Options{Port: -1})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := Open(ctx, nc, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, c := range []struct{ purge, deferred bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
 		purge := c.purge
 		id := fmt.Sprintf("create-check-%v-%v", purge, c.deferred)

@@ -14,22 +14,9 @@ import (
 // Update: a taken key, a deleted one, a stale revision, a TTL, a key
 // nats.go refuses.
 func TestKVWritesAsNatsGo(t *testing.T) {
-	srv, err := devserver.Start(devserver.Options{Port: -1, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	s := openTestStore(t, devserver.Options{Port: -1})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := Open(ctx, nc, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	kv, err := s.JS.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "kvfast", Storage: jetstream.MemoryStorage})
 	if err != nil {
 		t.Fatal(err)
