@@ -13,94 +13,105 @@ import (
 // marshalTask is json.Marshal(v), through the fast encoder for the task
 // types.
 func marshalTask(v any) []byte {
-	var (
-		b  []byte
-		ok bool
-	)
-	switch t := v.(type) {
-	case workflowTask:
-		b, ok = t.appendJSON(make([]byte, 0, 384))
-	case activityTask:
-		b, ok = t.appendJSON(make([]byte, 0, 384))
-	}
+	b, ok := appendTaskJSON(make([]byte, 0, 384), v)
 	if !ok {
 		b, _ = json.Marshal(v)
 	}
 	return b
 }
 
+// appendTaskJSON appends json.Marshal(v) for a task, or reports false
+// (for any other type too).
+func appendTaskJSON(b []byte, v any) ([]byte, bool) {
+	switch t := v.(type) {
+	case workflowTask:
+		return t.appendJSON(b)
+	case activityTask:
+		return t.appendJSON(b)
+	}
+	return b, false
+}
+
 // appendJSON appends json.Marshal(t), or reports false.
 func (t *workflowTask) appendJSON(b []byte) ([]byte, bool) {
-	ok := true
-	str := func(key, s string) {
-		b = append(b, key...)
-		if ok {
-			b, ok = history.AppendJSONString(b, s)
-		}
-	}
-	b = append(b, `{"v":`...)
-	b = strconv.AppendInt(b, int64(t.V), 10)
-	str(`,"workflow_id":`, t.WorkflowID)
-	str(`,"run_id":`, t.RunID)
-	str(`,"input_id":`, t.InputID)
-	if t.Event != nil && ok {
-		b = append(b, `,"event":`...)
-		b, ok = history.AppendEventJSON(b, t.Event)
+	w := taskWriter{b: b, ok: true}
+	w.raw(`{"v":`)
+	w.b = strconv.AppendInt(w.b, int64(t.V), 10)
+	w.str(`,"workflow_id":`, t.WorkflowID)
+	w.str(`,"run_id":`, t.RunID)
+	w.str(`,"input_id":`, t.InputID)
+	if t.Event != nil {
+		w.raw(`,"event":`)
+		w.then(func(b []byte) ([]byte, bool) { return history.AppendEventJSON(b, t.Event) })
 	}
 	if t.RecordSeq != 0 {
-		b = append(b, `,"record_seq":`...)
-		b = strconv.AppendUint(b, t.RecordSeq, 10)
+		w.raw(`,"record_seq":`)
+		w.b = strconv.AppendUint(w.b, t.RecordSeq, 10)
 	}
-	if len(t.Before) > 0 && ok {
-		b = append(b, `,"before":`...)
-		b, ok = history.AppendEventsJSON(b, t.Before)
+	if len(t.Before) > 0 {
+		w.raw(`,"before":`)
+		w.then(func(b []byte) ([]byte, bool) { return history.AppendEventsJSON(b, t.Before) })
 	}
-	return append(b, '}'), ok
+	w.raw("}")
+	return w.b, w.ok
 }
 
 // appendJSON appends json.Marshal(t), or reports false.
 func (t *activityTask) appendJSON(b []byte) ([]byte, bool) {
-	ok := true
-	str := func(key, s string) {
-		b = append(b, key...)
-		if ok {
-			b, ok = history.AppendJSONString(b, s)
-		}
+	w := taskWriter{b: b, ok: true}
+	w.raw(`{"v":`)
+	w.b = strconv.AppendInt(w.b, int64(t.V), 10)
+	w.str(`,"workflow_id":`, t.WorkflowID)
+	w.str(`,"run_id":`, t.RunID)
+	w.str(`,"workflow_type":`, t.WorkflowType)
+	w.str(`,"workflow_task_queue":`, t.WorkflowTaskQueue)
+	w.raw(`,"scheduled_seq":`)
+	w.b = strconv.AppendInt(w.b, t.ScheduledSeq, 10)
+	w.str(`,"name":`, t.Name)
+	w.raw(`,"input":`)
+	if t.Input == nil {
+		w.raw("null")
+	} else {
+		w.then(func(b []byte) ([]byte, bool) { return history.AppendJSONRaw(b, t.Input) })
 	}
-	b = append(b, `{"v":`...)
-	b = strconv.AppendInt(b, int64(t.V), 10)
-	str(`,"workflow_id":`, t.WorkflowID)
-	str(`,"run_id":`, t.RunID)
-	str(`,"workflow_type":`, t.WorkflowType)
-	str(`,"workflow_task_queue":`, t.WorkflowTaskQueue)
-	b = append(b, `,"scheduled_seq":`...)
-	b = strconv.AppendInt(b, t.ScheduledSeq, 10)
-	str(`,"name":`, t.Name)
-	b = append(b, `,"input":`...)
-	switch {
-	case t.Input == nil:
-		b = append(b, "null"...)
-	case ok:
-		b, ok = history.AppendJSONRaw(b, t.Input)
+	w.raw(`,"options":`)
+	if t.Options == nil {
+		w.raw("null")
+	} else {
+		w.then(func(b []byte) ([]byte, bool) { return history.AppendActivityOptionsJSON(b, t.Options) })
 	}
-	b = append(b, `,"options":`...)
-	switch {
-	case t.Options == nil:
-		b = append(b, "null"...)
-	case ok:
-		b, ok = history.AppendActivityOptionsJSON(b, t.Options)
-	}
-	b = append(b, `,"scheduled_at":`...)
-	if ok {
-		b, ok = history.AppendJSONTime(b, t.ScheduledAt)
-	}
+	w.raw(`,"scheduled_at":`)
+	w.then(func(b []byte) ([]byte, bool) { return history.AppendJSONTime(b, t.ScheduledAt) })
 	if t.ScheduledIn != 0 {
-		b = append(b, `,"scheduled_in":`...)
-		b = strconv.AppendUint(b, t.ScheduledIn, 10)
+		w.raw(`,"scheduled_in":`)
+		w.b = strconv.AppendUint(w.b, t.ScheduledIn, 10)
 	}
 	if t.AttemptsBefore != 0 {
-		b = append(b, `,"attempts_before":`...)
-		b = strconv.AppendInt(b, int64(t.AttemptsBefore), 10)
+		w.raw(`,"attempts_before":`)
+		w.b = strconv.AppendInt(w.b, int64(t.AttemptsBefore), 10)
 	}
-	return append(b, '}'), ok
+	w.raw("}")
+	return w.b, w.ok
+}
+
+// taskWriter appends a task's JSON; ok turns false at the first value the
+// history encoder declines, and nothing is appended by it after that.
+type taskWriter struct {
+	b  []byte
+	ok bool
+}
+
+func (w *taskWriter) raw(s string) { w.b = append(w.b, s...) }
+
+// str appends key and the string s.
+func (w *taskWriter) str(key, s string) {
+	w.raw(key)
+	w.then(func(b []byte) ([]byte, bool) { return history.AppendJSONString(b, s) })
+}
+
+// then appends with f, unless a value was declined already.
+func (w *taskWriter) then(f func([]byte) ([]byte, bool)) {
+	if w.ok {
+		w.b, w.ok = f(w.b)
+	}
 }
