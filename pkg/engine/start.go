@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/durablefuture/durablefuture/pkg/history"
@@ -104,14 +105,10 @@ func (s *Store) startRun(ctx context.Context, info *RunInfo, started history.Eve
 	// sooner.
 	rctx, checks := deferIndexChecks(ctx)
 	rev, err := s.reserveStart(rctx, info)
-	checked := make(chan error, 1)
-	go func() { checked <- checks.run() }()
-	checkDone := false
-	defer func() {
-		if !checkDone {
-			<-checked
-		}
-	}()
+	var checking sync.WaitGroup
+	var checkErr error
+	checking.Go(func() { checkErr = checks.run() })
+	defer checking.Wait()
 	if err != nil {
 		if errors.Is(err, ErrWorkflowAlreadyRunning) {
 			return s.withdrawStart(ctx, info, taskSeq, err)
@@ -151,8 +148,8 @@ func (s *Store) startRun(ctx context.Context, info *RunInfo, started history.Eve
 	if crashAt("appended") {
 		return nil, errTestCrash
 	}
-	checkDone = true
-	if err := <-checked; err != nil {
+	checking.Wait()
+	if err := checkErr; err != nil {
 		return nil, fmt.Errorf("start workflow %q: runs index: %w (run %s is reserved and its start record written: it runs)", info.WorkflowID, err, info.RunID)
 	}
 	return info, nil
