@@ -57,18 +57,26 @@ func TestStartRecordNamesRunsEntry(t *testing.T) {
 	}
 
 	// The reads of runs entries made on the connection the worker uses
-	// (a direct get answered on its reply subjects), by key.
+	// (a direct get answered on its reply subjects), by key. The tap's
+	// own read of the key "tap-marker", made once both runs are closed,
+	// comes after every read made before their closes.
 	inbox := s.NC.NewRespInbox()
 	prefix := inbox[:strings.LastIndexByte(inbox, '.')+1]
+	const marker = "tap-marker"
 	var mu sync.Mutex
 	reads := map[string]int{}
+	marked := make(chan struct{})
 	tap, err := srv.Connect()
 	testsrv.Must(t, err)
 	t.Cleanup(tap.Close)
 	_, err = tap.Subscribe("$JS.API.DIRECT.GET.KV_df_runs.>", func(m *nats.Msg) {
-		if strings.HasPrefix(m.Reply, prefix) {
+		key := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
+		switch {
+		case key == marker:
+			close(marked)
+		case strings.HasPrefix(m.Reply, prefix):
 			mu.Lock()
-			reads[m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]]++
+			reads[key]++
 			mu.Unlock()
 		}
 	})
@@ -82,8 +90,16 @@ func TestStartRecordNamesRunsEntry(t *testing.T) {
 		if ri.Status != engine.StatusCompleted || string(ri.Result) != `"echo `+id+`"` || ri.Blocked != "" || ri.StartTask == 0 {
 			t.Fatalf("%s: closed entry %+v", id, ri)
 		}
+	}
+	_, _ = tap.RequestWithContext(ctx, "$JS.API.DIRECT.GET.KV_df_runs.$KV.df_runs."+marker, nil)
+	select {
+	case <-marked:
+	case <-ctx.Done():
+		t.Fatal("the tap never saw its own read")
+	}
+	for _, blocked := range []bool{false, true} {
+		id := ids[blocked]
 		key, _ := history.EncodeID(id)
-		testsrv.Must(t, tap.Flush())
 		mu.Lock()
 		n := reads[key]
 		mu.Unlock()
