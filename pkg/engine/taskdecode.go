@@ -13,13 +13,20 @@ import (
 // this one does not know, goes to encoding/json), so a task decodes to
 // what encoding/json gives either way.
 
-// decodeWorkflowTask decodes a workflow task into t, which must be zero.
-func decodeWorkflowTask(data []byte, t *workflowTask) error {
-	if fastWorkflowTask(data, t) {
+// decodeFastOr decodes data into v, which must be zero, with fast, or with
+// encoding/json (into a zero v again) where fast declines.
+func decodeFastOr[T any](data []byte, v *T, fast func([]byte, *T) bool) error {
+	if fast(data, v) {
 		return nil
 	}
-	*t = workflowTask{}
-	return json.Unmarshal(data, t)
+	var zero T
+	*v = zero
+	return json.Unmarshal(data, v)
+}
+
+// decodeWorkflowTask decodes a workflow task into t, which must be zero.
+func decodeWorkflowTask(data []byte, t *workflowTask) error {
+	return decodeFastOr(data, t, fastWorkflowTask)
 }
 
 // fastWorkflowTask is the scanner's part of decodeWorkflowTask.
@@ -47,11 +54,7 @@ func fastWorkflowTask(data []byte, t *workflowTask) bool {
 
 // decodeActivityTask decodes an activity task into t, which must be zero.
 func decodeActivityTask(data []byte, t *activityTask) error {
-	if fastActivityTask(data, t) {
-		return nil
-	}
-	*t = activityTask{}
-	return json.Unmarshal(data, t)
+	return decodeFastOr(data, t, fastActivityTask)
 }
 
 // fastActivityTask is the scanner's part of decodeActivityTask.
@@ -91,11 +94,7 @@ func fastActivityTask(data []byte, t *activityTask) bool {
 // must be zero, as json.Unmarshal does: every write of the runs bucket
 // decodes one or two, and so do the run watch and `list`.
 func unmarshalRunInfo(data []byte, ri *RunInfo) error {
-	if fastRunInfo(data, ri) {
-		return nil
-	}
-	*ri = RunInfo{}
-	return json.Unmarshal(data, ri)
+	return decodeFastOr(data, ri, fastRunInfo)
 }
 
 // fastRunInfo is the scanner's part of unmarshalRunInfo.
