@@ -467,7 +467,7 @@ func (s *Store) purgeOlderOn(ctx context.Context, key, filter string, seq uint64
 	if err != nil || idx == nil {
 		return err
 	}
-	if err := idx.Purge(ctx, jetstream.WithPurgeSubject(filter), jetstream.WithPurgeSequence(seq)); err != nil {
+	if err := s.streamPurge(ctx, idx, filter, seq); err != nil {
 		return &IndexError{Err: fmt.Errorf("purge older entries of %q: %w", key, err)}
 	}
 	return nil
@@ -480,7 +480,7 @@ func (s *Store) purgeSubject(ctx context.Context, key, subject string) error {
 	if err != nil || idx == nil {
 		return err
 	}
-	if err := idx.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
+	if err := s.streamPurge(ctx, idx, subject, 0); err != nil {
 		return &IndexError{Err: fmt.Errorf("purge the older entry of %q: %w", key, err)}
 	}
 	return nil

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -97,4 +99,78 @@ func (s *Store) kvUpdate(ctx context.Context, kv jetstream.KeyValue, key string,
 		err = fmt.Errorf("%w: %w", err, jetstream.ErrKeyRevisionMismatch)
 	}
 	return n, err
+}
+
+// purgeSuccess is how the server begins its answer to a purge that
+// succeeded; the count of purged messages and "}" follow.
+const purgeSuccess = `{"type":"io.nats.jetstream.api.v1.stream_purge_response","success":true,"purged":`
+
+// streamPurge is st.Purge(ctx, WithPurgeSubject(filter)) and, if seq > 0,
+// WithPurgeSequence(seq): a run's close purges its older index entry, and
+// nats.go's Purge decodes the request and the answer by reflection. An
+// answer other than a success is decoded as nats.go does (same errors).
+func (s *Store) streamPurge(ctx context.Context, st jetstream.Stream, filter string, seq uint64) error {
+	o := s.JS.Options()
+	req, ok := purgeRequest(filter, seq)
+	if !ok || o.APIPrefix != "" || o.Domain != "" {
+		opts := []jetstream.StreamPurgeOpt{jetstream.WithPurgeSubject(filter)}
+		if seq > 0 {
+			opts = append(opts, jetstream.WithPurgeSequence(seq))
+		}
+		return st.Purge(ctx, opts...)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.DefaultTimeout)
+		defer cancel()
+	}
+	resp, err := s.NC.RequestWithContext(ctx, "$JS.API.STREAM.PURGE."+st.CachedInfo().Config.Name, req)
+	if err != nil {
+		return err
+	}
+	if purgeSucceeded(resp.Data) {
+		return nil
+	}
+	var r struct {
+		Error *jetstream.APIError `json:"error,omitempty"`
+	}
+	if err := json.Unmarshal(resp.Data, &r); err != nil {
+		return err
+	}
+	if r.Error != nil {
+		return r.Error
+	}
+	return nil
+}
+
+// purgeRequest is the body nats.go's Purge sends for filter and seq;
+// false when filter is empty or needs escaping (then nats.go writes it).
+func purgeRequest(filter string, seq uint64) ([]byte, bool) {
+	if filter == "" {
+		return nil, false // the whole stream: not a purge this file sends
+	}
+	b := make([]byte, 0, len(filter)+40)
+	if seq > 0 {
+		b = append(b, `{"seq":`...)
+		b = strconv.AppendUint(b, seq, 10)
+		b = append(b, `,"filter":`...)
+	} else {
+		b = append(b, `{"filter":`...)
+	}
+	b, ok := history.AppendJSONString(b, filter)
+	return append(b, '}'), ok
+}
+
+// purgeSucceeded: data is the server's answer to a purge that succeeded.
+func purgeSucceeded(data []byte) bool {
+	n, ok := bytes.CutPrefix(data, []byte(purgeSuccess))
+	if !ok || len(n) < 2 || n[len(n)-1] != '}' {
+		return false
+	}
+	for _, c := range n[:len(n)-1] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
