@@ -79,7 +79,7 @@ func (s *Store) continueAsNew(ctx context.Context, r *run, ev *history.Event) er
 		if cur.RunID != r.info.RunID {
 			return fmt.Errorf("continue as new: the runs index of %q names run %s, not %s", next.WorkflowID, cur.RunID, r.info.RunID)
 		}
-		data, _ := json.Marshal(info)
+		data := marshalRunInfo(&info)
 		if _, err := s.updateRunEntry(ctx, key, e.Value(), data, e.Revision()); err == nil {
 			break
 		} else if !isWrongLastSeq(err) {

@@ -166,6 +166,12 @@ func compactEntry(ri RunInfo) RunInfo {
 	return ri
 }
 
+// marshalIndexEntry is json.Marshal(compactEntry(ri)).
+func marshalIndexEntry(ri RunInfo) []byte {
+	ce := compactEntry(ri)
+	return marshalRunInfo(&ce)
+}
+
 // runIndex is the index stream, bound lazily: an installation made by an
 // older version has none until a worker or writing command opens it.
 func (s *Store) runIndex(ctx context.Context) (jetstream.Stream, error) {
@@ -538,7 +544,7 @@ func (s *Store) publishIndexEntry(ctx context.Context, key string, ri *RunInfo, 
 		return 0, err
 	}
 	msg := nats.NewMsg(s.idxSubject(ri, key))
-	msg.Data, _ = json.Marshal(compactEntry(*ri))
+	msg.Data = marshalIndexEntry(*ri)
 	if onlyIfNone {
 		msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
 		msg.Header.Set(jetstream.ExpectedLastSubjSeqSubjHeader, s.idxKeyFilter(key))
@@ -591,7 +597,7 @@ func (s *Store) repairIndex(ctx context.Context, key string, e jetstream.KeyValu
 		return &IndexError{Err: err}
 	}
 	if msg != nil && pending == 0 && msg.Subject == s.idxSubject(&ri, key) {
-		if want, _ := json.Marshal(compactEntry(ri)); bytes.Equal(msg.Data, want) {
+		if want := marshalIndexEntry(ri); bytes.Equal(msg.Data, want) {
 			return nil
 		}
 	}
@@ -768,7 +774,7 @@ func (s *Store) backfillIndex(ctx context.Context) error {
 			return err
 		}
 		msg := nats.NewMsg(s.idxSubject(&ri, e.Key()))
-		msg.Data, _ = json.Marshal(compactEntry(ri))
+		msg.Data = marshalIndexEntry(ri)
 		msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
 		msg.Header.Set(jetstream.ExpectedLastSubjSeqSubjHeader, s.idxKeyFilter(e.Key()))
 		f, err := s.JS.PublishMsgAsync(msg)

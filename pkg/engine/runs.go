@@ -77,7 +77,7 @@ func (s *Store) createRunRev(ctx context.Context, info *RunInfo) (uint64, error)
 	if err != nil {
 		return 0, err
 	}
-	data, _ := json.Marshal(info)
+	data := marshalRunInfo(info)
 	for {
 		rev, err := s.runs.Create(ctx, key, data)
 		if err == nil {
@@ -164,7 +164,7 @@ func (s *Store) updateRunFrom(ctx context.Context, workflowID, runID string, cha
 			// was lost (index.go) repairs it here.
 			return s.repairIndex(ctx, key, e)
 		}
-		data, _ := json.Marshal(cur)
+		data := marshalRunInfo(&cur)
 		if _, err := s.updateRunEntry(ctx, key, e.Value(), data, e.Revision()); err == nil {
 			return nil
 		} else if !isWrongLastSeq(err) {

@@ -288,8 +288,8 @@ func (s *Store) runsEntryOf(hdr nats.Header, started *history.Event) *startEntry
 	}
 	info := runInfoForStart(started)
 	info.StartTask = task
-	value, err := json.Marshal(info)
-	if err != nil {
+	value := marshalRunInfo(info)
+	if value == nil {
 		return nil
 	}
 	return &startEntry{key: key, value: value, rev: rev}
@@ -560,7 +560,7 @@ func (s *Store) reserveFor(ctx context.Context, info *RunInfo) (reservation, *Ru
 	if err != nil {
 		return 0, nil, err
 	}
-	data, _ := json.Marshal(info)
+	data := marshalRunInfo(info)
 	for range 16 {
 		// No index repair here (getRunEntry): the client wrote the entry's
 		// index before the entry, so the entry of a start is indexed; this

@@ -108,6 +108,10 @@ func sameTaskDecode(t testing.TB, data []byte) {
 	if (gerr == nil) != (werr == nil) || (werr == nil && !reflect.DeepEqual(gr, wr)) {
 		t.Fatalf("runs entry %q:\n got %+v %v\nwant %+v %v", data, gr, gerr, wr, werr)
 	}
+	if werr == nil {
+		sameTaskEncode(t, wr)
+		sameTaskEncode(t, compactEntry(wr))
+	}
 }
 
 func TestTaskDecodeMatchesEncodingJSON(t *testing.T) {
@@ -176,6 +180,17 @@ func TestTaskEncodeMatchesJSONMarshal(t *testing.T) {
 		if json.Unmarshal(b, &a) == nil {
 			check(a, false)
 		}
+		var ri RunInfo
+		if json.Unmarshal(b, &ri) == nil {
+			check(ri, false)
+			check(compactEntry(ri), false)
+			if want, _ := json.Marshal(ri); !bytes.Equal(marshalRunInfo(&ri), want) {
+				t.Fatalf("marshalRunInfo(%+v) differs from json.Marshal", ri)
+			}
+			if want, _ := json.Marshal(compactEntry(ri)); !bytes.Equal(marshalIndexEntry(ri), want) {
+				t.Fatalf("marshalIndexEntry(%+v) differs from json.Marshal of its compact entry", ri)
+			}
+		}
 	}
 	at := time.Date(2026, 12, 3, 1, 2, 3, 400, time.UTC)
 	ev := history.Event{Seq: 3, Time: at, Type: history.ActivityCompleted, InputID: "act:2:done:1", Cause: 2, Result: json.RawMessage(`{"ok":true}`)}
@@ -190,6 +205,17 @@ func TestTaskEncodeMatchesJSONMarshal(t *testing.T) {
 	check(activityTask{V: 1, RunID: "r", Input: json.RawMessage(`"<b>"`), Options: opts, ScheduledAt: at}, false)
 	check(activityTask{V: 1, RunID: "r", Input: json.RawMessage{}, Options: opts, ScheduledAt: at}, false)
 	check(workflowTask{V: 1, WorkflowID: "id with \"quotes\"", RunID: "r"}, false)
+	closed := at.Add(time.Second)
+	check(RunInfo{WorkflowID: "w", RunID: "r", Type: "T", TaskQueue: "q", Status: StatusRunning, StartTime: at, StartTask: 7}, true)
+	check(RunInfo{WorkflowID: "w", RunID: "r", Type: "T", TaskQueue: "q", Status: StatusCompleted, StartTime: at, CloseTime: &closed,
+		LastEventSeq: 4, Result: json.RawMessage(`{"ok":[1,2]}`), StartTask: 7}, true)
+	check(RunInfo{WorkflowID: "w", RunID: "r", Status: StatusFailed, StartTime: at, CloseTime: &closed,
+		Failure:       &history.Failure{Message: "m", Type: "T", Details: []byte{1}, Cause: &history.Failure{Message: "c"}},
+		ContinuedFrom: "r0", Next: "r2", Parent: &history.RunRef{WorkflowID: "p", RunID: "pr"}, Blocked: "b"}, true)
+	check(RunInfo{}, true)
+	check(RunInfo{WorkflowID: "w&", StartTime: at}, false)
+	check(RunInfo{WorkflowID: "w", StartTime: at, Result: json.RawMessage(`{ "a": 1 }`)}, false)
+	check(RunInfo{WorkflowID: "w", StartTime: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, false)
 }
 
 // sameTaskEncode fails unless the fast encoder declines the task or writes

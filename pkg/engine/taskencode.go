@@ -28,8 +28,67 @@ func appendTaskJSON(b []byte, v any) ([]byte, bool) {
 		return t.appendJSON(b)
 	case activityTask:
 		return t.appendJSON(b)
+	case RunInfo:
+		return t.appendJSON(b)
 	}
 	return b, false
+}
+
+// marshalRunInfo is json.Marshal(ri): runs entries and index entries are
+// written on every start and close.
+func marshalRunInfo(ri *RunInfo) []byte {
+	b, ok := ri.appendJSON(make([]byte, 0, 320))
+	if !ok {
+		b, _ = json.Marshal(ri)
+	}
+	return b
+}
+
+// appendJSON appends json.Marshal(ri), or reports false.
+func (ri *RunInfo) appendJSON(b []byte) ([]byte, bool) {
+	w := taskWriter{b: b, ok: true}
+	w.str(`{"workflow_id":`, ri.WorkflowID)
+	w.str(`,"run_id":`, ri.RunID)
+	w.str(`,"type":`, ri.Type)
+	w.str(`,"task_queue":`, ri.TaskQueue)
+	w.str(`,"status":`, string(ri.Status))
+	w.raw(`,"start_time":`)
+	w.then(func(b []byte) ([]byte, bool) { return history.AppendJSONTime(b, ri.StartTime) })
+	if ri.CloseTime != nil {
+		w.raw(`,"close_time":`)
+		w.then(func(b []byte) ([]byte, bool) { return history.AppendJSONTime(b, *ri.CloseTime) })
+	}
+	if ri.LastEventSeq != 0 {
+		w.raw(`,"last_event_seq":`)
+		w.b = strconv.AppendInt(w.b, ri.LastEventSeq, 10)
+	}
+	if len(ri.Result) > 0 {
+		w.raw(`,"result":`)
+		w.then(func(b []byte) ([]byte, bool) { return history.AppendJSONRaw(b, ri.Result) })
+	}
+	if ri.Failure != nil {
+		w.raw(`,"failure":`)
+		w.then(func(b []byte) ([]byte, bool) { return history.AppendFailureJSON(b, ri.Failure) })
+	}
+	if ri.ContinuedFrom != "" {
+		w.str(`,"continued_from":`, ri.ContinuedFrom)
+	}
+	if ri.Next != "" {
+		w.str(`,"next_run_id":`, ri.Next)
+	}
+	if ri.Parent != nil {
+		w.raw(`,"parent":`)
+		w.then(func(b []byte) ([]byte, bool) { return history.AppendRunRefJSON(b, ri.Parent) })
+	}
+	if ri.Blocked != "" {
+		w.str(`,"blocked":`, ri.Blocked)
+	}
+	if ri.StartTask != 0 {
+		w.raw(`,"start_task_seq":`)
+		w.b = strconv.AppendUint(w.b, ri.StartTask, 10)
+	}
+	w.raw("}")
+	return w.b, w.ok
 }
 
 // appendJSON appends json.Marshal(t), or reports false.

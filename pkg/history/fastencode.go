@@ -129,6 +129,21 @@ func AppendActivityOptionsJSON(b []byte, o *ActivityOptions) ([]byte, bool) {
 	return e.b, e.ok
 }
 
+// AppendFailureJSON appends json.Marshal(f) (f not nil), or reports
+// false.
+func AppendFailureJSON(b []byte, f *Failure) ([]byte, bool) {
+	e := encoder{b: b, ok: true}
+	e.failure(f, 0)
+	return e.b, e.ok
+}
+
+// AppendRunRefJSON appends json.Marshal(r) (r not nil), or reports false.
+func AppendRunRefJSON(b []byte, r *RunRef) ([]byte, bool) {
+	e := encoder{b: b, ok: true}
+	e.optRunRef("", r)
+	return e.b, e.ok
+}
+
 // AppendJSONString appends s as json.Marshal writes it, or reports false
 // when json.Marshal would escape or replace any of it.
 func AppendJSONString(b []byte, s string) ([]byte, bool) {
