@@ -607,8 +607,15 @@ func (s *Store) reserveFor(ctx context.Context, info *RunInfo) (reservation, *Ru
 // client that began the start stopped or has not written it yet, and the
 // worker completes the start (completeStart).
 func (w *Worker) beginRun(ctx context.Context, msg jetstream.Msg, task workflowTask, subj string) (*run, *outcome) {
-	for range 3 {
-		rec, hdr, err := w.store.Log.LastWithHeader(ctx, subj)
+	for i := range 3 {
+		var rec history.Record
+		var hdr nats.Header
+		var err error
+		if i == 0 {
+			rec, hdr, err = w.readStartRecord(ctx, msg, subj) // startwait.go
+		} else {
+			rec, hdr, err = w.store.Log.LastWithHeader(ctx, subj)
+		}
 		if errors.Is(err, history.ErrNotFound) {
 			var o *outcome
 			if rec, o = w.completeStart(ctx, msg, task, subj); o != nil {

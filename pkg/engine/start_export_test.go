@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"time"
 
 	"github.com/durablefuture/durablefuture/pkg/history"
 	"github.com/nats-io/nats.go"
@@ -40,3 +41,15 @@ func (s *Store) RunsEntryHint(hdr nats.Header, started *history.Event) (value []
 func (s *Store) SetBlockedForTest(ctx context.Context, workflowID, runID, why string) error {
 	return s.setBlocked(ctx, workflowID, runID, why)
 }
+
+// SetStartPolls sets the waits of a worker for a client's start record
+// (startwait.go); it returns the restore.
+func SetStartPolls(polls ...time.Duration) func() {
+	old := startPolls
+	startPolls = polls
+	return func() { startPolls = old }
+}
+
+// StartWaitMisses is how many waits in a row can hear nothing of a
+// written start record before a worker stops waiting.
+const StartWaitMisses = startWaitMisses

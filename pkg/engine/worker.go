@@ -155,6 +155,8 @@ type Worker struct {
 	// JetStream storage was full (run ID → true), cleared on their next
 	// committed decision.
 	fullBlocked sync.Map
+	// startWaits: waits for clients' start records (startwait.go).
+	startWaits startWaits
 }
 
 // NewWorker returns a worker for the registry's workflows and activities.
