@@ -49,7 +49,3 @@ func SetStartPolls(polls ...time.Duration) func() {
 	startPolls = polls
 	return func() { startPolls = old }
 }
-
-// StartWaitMisses is how many waits in a row can hear nothing of a
-// written start record before a worker stops waiting.
-const StartWaitMisses = startWaitMisses

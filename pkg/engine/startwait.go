@@ -18,14 +18,15 @@ package engine
 //
 // A worker with nothing else pending subscribes before its first read (its
 // client is most likely still writing); a busy one, which most often finds
-// the record, only after a first read finds nothing. A worker whose waits
-// keep ending with a record written and never heard of (its user may not
-// subscribe to history subjects) stops waiting for a while.
+// the record, only after a first read finds nothing. A worker whose user
+// may not subscribe to history subjects is refused the subscription (seen
+// by the read that follows it) and stops waiting for 10 minutes.
 
 import (
 	"context"
 	"errors"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -44,29 +45,18 @@ const (
 	// server's clock, compared with the worker's) is waited for; an older
 	// one's client has had its time.
 	startWaitYoung = 5 * time.Second
-	// startWaitMisses: after this many waits in a row that ended with the
-	// record stored but never heard of (the user may not subscribe to
-	// history subjects), the worker stops waiting for startWaitOff.
-	startWaitMisses = 3
-	startWaitOff    = 10 * time.Minute
-	// startWakeReads: reads after a wake-up before the worker takes the
-	// record for not stored (the stream stores it just after it is
-	// delivered to subscribers).
+	// startWaitOff: a worker whose subscription to a history subject was
+	// denied (its user may not subscribe there) stops waiting this long.
+	startWaitOff = 10 * time.Minute
+	// startWakeReads: reads right after a wake-up (the stream stores a
+	// record just after it delivers it to subscribers); if none finds it,
+	// the reads between waits go on.
 	startWakeReads = 3
 )
 
-// startWaits is a worker's record of its waits for start records.
+// startWaits is what a worker learnt from its waits for start records.
 type startWaits struct {
-	missed atomic.Int32 // waits in a row that heard nothing of a stored record
-	off    atomic.Int64 // until when (Unix nanoseconds) not to wait
-}
-
-// miss counts a wait that heard nothing of a record that was written.
-func (s *startWaits) miss() {
-	if s.missed.Add(1) >= startWaitMisses {
-		s.off.Store(time.Now().Add(startWaitOff).UnixNano())
-		s.missed.Store(0)
-	}
+	off atomic.Int64 // until when (Unix nanoseconds) not to wait
 }
 
 // readStartRecord reads the last record of the run of a start task (subj),
@@ -100,43 +90,52 @@ func (w *Worker) readStartRecord(ctx context.Context, msg jetstream.Msg, subj st
 	// just before and not stored yet. That one is found by the reads
 	// between the waits (startPolls).
 	rec, hdr, err := w.store.Log.LastWithHeader(ctx, subj)
+	if subscribeDenied(w.store.NC, subj) {
+		// Nothing will be heard: this worker stops asking for a while.
+		w.startWaits.off.Store(time.Now().Add(startWaitOff).UnixNano())
+		return rec, hdr, err
+	}
 	if !errors.Is(err, history.ErrNotFound) {
 		return rec, hdr, err
 	}
 	timer := time.NewTimer(startPolls[0])
 	defer timer.Stop()
-	for i := 1; ; i++ {
+	for i := 1; ; {
 		select {
 		case <-woke:
+			// The stream stores the record just after it delivers it (on
+			// a cluster, once replicated): a few reads now, then the
+			// reads between the waits.
 			for range startWakeReads {
-				runtime.Gosched() // the stream stores it just after it delivers it
+				runtime.Gosched()
 				rec, hdr, err = w.store.Log.LastWithHeader(ctx, subj)
 				if !errors.Is(err, history.ErrNotFound) {
-					w.startWaits.missed.Store(0)
 					return rec, hdr, err
 				}
 			}
-			return rec, hdr, err
 		case <-timer.C:
 			rec, hdr, err = w.store.Log.LastWithHeader(ctx, subj)
 			if !errors.Is(err, history.ErrNotFound) {
-				select {
-				case <-woke: // told, just after this read began
-				default:
-					if err == nil {
-						w.startWaits.miss() // written, and the subscription was not told
-					}
-				}
 				return rec, hdr, err
 			}
 			if i == len(startPolls) {
 				return rec, hdr, err
 			}
 			timer.Reset(startPolls[i])
+			i++
 		case <-ctx.Done():
 			return history.Record{}, nil, ctx.Err()
 		}
 	}
+}
+
+// subscribeDenied says whether the server refused nc's subscription to
+// subj: its refusal is the connection's last error by the time the answer
+// to a request sent after the subscription is in (the server answers the
+// subscription first).
+func subscribeDenied(nc *nats.Conn, subj string) bool {
+	err := nc.LastError()
+	return errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), `Subscription to "`+subj+`"`)
 }
 
 // shouldAwaitStart says whether to wait for the start record of msg's run:

@@ -58,8 +58,8 @@ func TestIdleWorkerWaitsForItsClientsStartRecord(t *testing.T) {
 }
 
 // A worker that may not subscribe to history subjects cannot hear a start
-// record being written: it still runs every start, and after
-// StartWaitMisses waits that heard nothing it stops asking to subscribe.
+// record being written: it still runs every start, and once the server has
+// refused it a subscription it stops asking.
 func TestStartWaitWithoutSubscribePermission(t *testing.T) {
 	t.Cleanup(engine.SetStartPolls(longStartPolls()...))
 	deaf := &server.Permissions{
@@ -80,10 +80,16 @@ func TestStartWaitWithoutSubscribePermission(t *testing.T) {
 	c, err := client.Dial(ctx, client.Options{URL: fmt.Sprintf(url, "client:c")})
 	testsrv.Must(t, err)
 	t.Cleanup(c.Close)
+	const barrierSubject = "df.hist.barrier"
 	var denied atomic.Int32
+	var barrierDenied atomic.Bool
 	wc, err := client.Dial(ctx, client.Options{URL: fmt.Sprintf(url, "worker:w"), NatsOptions: []nats.Option{
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), "df.hist.") {
+			switch {
+			case !errors.Is(err, nats.ErrPermissionViolation):
+			case strings.Contains(err.Error(), barrierSubject):
+				barrierDenied.Store(true)
+			case strings.Contains(err.Error(), "df.hist."):
 				denied.Add(1)
 			}
 		}),
@@ -92,7 +98,7 @@ func TestStartWaitWithoutSubscribePermission(t *testing.T) {
 	t.Cleanup(wc.Close)
 	startWorker(t, wc)
 	nc := wc.Store().NC
-	run := func(id string) int32 {
+	run := func(id string) {
 		t.Helper()
 		r, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: id}, StartEcho, id)
 		testsrv.Must(t, err)
@@ -101,28 +107,17 @@ func TestStartWaitWithoutSubscribePermission(t *testing.T) {
 		if out != "echo "+id {
 			t.Fatalf("%s: %q", id, out)
 		}
-		// The server answers a subscription before the flush: its
-		// denial, if any, is in.
-		testsrv.Must(t, nc.Flush())
-		return denied.Load()
 	}
-	// Each start is waited for, and its subscription denied, until the
-	// worker has missed StartWaitMisses records; then none is.
-	stopped := -1
-	for i, prev := 0, int32(0); i < 30 && stopped < 0; i++ {
-		n := run(fmt.Sprintf("deaf-%d", i))
-		if n == prev {
-			stopped = i
-		}
-		prev = n
+	for i := range 6 {
+		run(fmt.Sprintf("deaf-%d", i))
 	}
-	if n := denied.Load(); stopped < 0 || n < engine.StartWaitMisses {
-		t.Fatalf("denied %d subscriptions; the worker never stopped asking (or stopped before %d misses)", n, engine.StartWaitMisses)
-	}
-	n := denied.Load()
-	for i := range 5 {
-		if m := run(fmt.Sprintf("deaf-after-%d", i)); m != n {
-			t.Fatalf("a subscription was asked for after the worker had stopped waiting (%d denials, then %d)", n, m)
-		}
+	// The client library reports the refusals in order: once the refusal of
+	// a subscription made now is reported, every earlier one is.
+	barrier, err := nc.Subscribe(barrierSubject, func(*nats.Msg) {})
+	testsrv.Must(t, err)
+	defer func() { _ = barrier.Unsubscribe() }()
+	testsrv.WaitFor(t, ctx, "the refusal of the barrier's subscription reported", barrierDenied.Load)
+	if n := denied.Load(); n != 1 {
+		t.Fatalf("the worker asked %d times to subscribe to a history subject; after the first refusal it should stop asking", n)
 	}
 }
