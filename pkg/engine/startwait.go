@@ -140,7 +140,7 @@ func subscribeDenied(nc *nats.Conn, subj string) bool {
 
 // shouldAwaitStart says whether to wait for the start record of msg's run:
 // the task is delivered for the first time and was stored recently, and
-// this worker has not found waiting useless lately. idle: nothing else is
+// this worker was not refused a subscription lately. idle: nothing else is
 // pending on the consumer.
 func (w *Worker) shouldAwaitStart(msg jetstream.Msg) (wait, idle bool) {
 	if w.store.NC == nil || time.Now().UnixNano() < w.startWaits.off.Load() {
