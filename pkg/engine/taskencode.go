@@ -2,13 +2,13 @@ package engine
 
 import (
 	"encoding/json"
-	"strconv"
 
 	"github.com/durablefuture/durablefuture/pkg/history"
 )
 
-// Tasks are encoded with history's encoder (fastencode.go): the bytes
-// json.Marshal writes, or it declines and json.Marshal writes them.
+// Tasks and runs entries are encoded with history's JSONWriter
+// (fastencode.go): the bytes json.Marshal writes, or it declines and
+// json.Marshal writes them.
 
 // marshalTask is json.Marshal(v), through the fast encoder for the task
 // types.
@@ -46,131 +46,103 @@ func marshalRunInfo(ri *RunInfo) []byte {
 
 // appendJSON appends json.Marshal(ri), or reports false.
 func (ri *RunInfo) appendJSON(b []byte) ([]byte, bool) {
-	w := taskWriter{b: b, ok: true}
-	w.str(`{"workflow_id":`, ri.WorkflowID)
-	w.str(`,"run_id":`, ri.RunID)
-	w.str(`,"type":`, ri.Type)
-	w.str(`,"task_queue":`, ri.TaskQueue)
-	w.str(`,"status":`, string(ri.Status))
-	w.raw(`,"start_time":`)
-	w.then(func(b []byte) ([]byte, bool) { return history.AppendJSONTime(b, ri.StartTime) })
-	if ri.CloseTime != nil {
-		w.raw(`,"close_time":`)
-		w.then(func(b []byte) ([]byte, bool) { return history.AppendJSONTime(b, *ri.CloseTime) })
-	}
+	w := history.NewJSONWriter(b)
+	w.Raw(`{"workflow_id":`)
+	w.Str(ri.WorkflowID)
+	w.Raw(`,"run_id":`)
+	w.Str(ri.RunID)
+	w.Raw(`,"type":`)
+	w.Str(ri.Type)
+	w.Raw(`,"task_queue":`)
+	w.Str(ri.TaskQueue)
+	w.Raw(`,"status":`)
+	w.Str(string(ri.Status))
+	w.Raw(`,"start_time":`)
+	w.Time(ri.StartTime)
+	w.OptTime(`,"close_time":`, ri.CloseTime)
 	if ri.LastEventSeq != 0 {
-		w.raw(`,"last_event_seq":`)
-		w.b = strconv.AppendInt(w.b, ri.LastEventSeq, 10)
+		w.Raw(`,"last_event_seq":`)
+		w.Int(ri.LastEventSeq)
 	}
-	if len(ri.Result) > 0 {
-		w.raw(`,"result":`)
-		w.then(func(b []byte) ([]byte, bool) { return history.AppendJSONRaw(b, ri.Result) })
-	}
+	w.OptRawValue(`,"result":`, ri.Result)
 	if ri.Failure != nil {
-		w.raw(`,"failure":`)
-		w.then(func(b []byte) ([]byte, bool) { return history.AppendFailureJSON(b, ri.Failure) })
+		w.Raw(`,"failure":`)
+		w.Failure(ri.Failure)
 	}
-	if ri.ContinuedFrom != "" {
-		w.str(`,"continued_from":`, ri.ContinuedFrom)
-	}
-	if ri.Next != "" {
-		w.str(`,"next_run_id":`, ri.Next)
-	}
-	if ri.Parent != nil {
-		w.raw(`,"parent":`)
-		w.then(func(b []byte) ([]byte, bool) { return history.AppendRunRefJSON(b, ri.Parent) })
-	}
-	if ri.Blocked != "" {
-		w.str(`,"blocked":`, ri.Blocked)
-	}
+	w.OptStr(`,"continued_from":`, ri.ContinuedFrom)
+	w.OptStr(`,"next_run_id":`, ri.Next)
+	w.OptRunRef(`,"parent":`, ri.Parent)
+	w.OptStr(`,"blocked":`, ri.Blocked)
 	if ri.StartTask != 0 {
-		w.raw(`,"start_task_seq":`)
-		w.b = strconv.AppendUint(w.b, ri.StartTask, 10)
+		w.Raw(`,"start_task_seq":`)
+		w.Uint(ri.StartTask)
 	}
-	w.raw("}")
-	return w.b, w.ok
+	w.Raw("}")
+	return w.Bytes()
 }
 
 // appendJSON appends json.Marshal(t), or reports false.
 func (t *workflowTask) appendJSON(b []byte) ([]byte, bool) {
-	w := taskWriter{b: b, ok: true}
-	w.raw(`{"v":`)
-	w.b = strconv.AppendInt(w.b, int64(t.V), 10)
-	w.str(`,"workflow_id":`, t.WorkflowID)
-	w.str(`,"run_id":`, t.RunID)
-	w.str(`,"input_id":`, t.InputID)
+	w := history.NewJSONWriter(b)
+	w.Raw(`{"v":`)
+	w.Int(int64(t.V))
+	w.Raw(`,"workflow_id":`)
+	w.Str(t.WorkflowID)
+	w.Raw(`,"run_id":`)
+	w.Str(t.RunID)
+	w.Raw(`,"input_id":`)
+	w.Str(t.InputID)
 	if t.Event != nil {
-		w.raw(`,"event":`)
-		w.then(func(b []byte) ([]byte, bool) { return history.AppendEventJSON(b, t.Event) })
+		w.Raw(`,"event":`)
+		w.Event(t.Event)
 	}
 	if t.RecordSeq != 0 {
-		w.raw(`,"record_seq":`)
-		w.b = strconv.AppendUint(w.b, t.RecordSeq, 10)
+		w.Raw(`,"record_seq":`)
+		w.Uint(t.RecordSeq)
 	}
 	if len(t.Before) > 0 {
-		w.raw(`,"before":`)
-		w.then(func(b []byte) ([]byte, bool) { return history.AppendEventsJSON(b, t.Before) })
+		w.Raw(`,"before":`)
+		w.Events(t.Before)
 	}
-	w.raw("}")
-	return w.b, w.ok
+	w.Raw("}")
+	return w.Bytes()
 }
 
 // appendJSON appends json.Marshal(t), or reports false.
 func (t *activityTask) appendJSON(b []byte) ([]byte, bool) {
-	w := taskWriter{b: b, ok: true}
-	w.raw(`{"v":`)
-	w.b = strconv.AppendInt(w.b, int64(t.V), 10)
-	w.str(`,"workflow_id":`, t.WorkflowID)
-	w.str(`,"run_id":`, t.RunID)
-	w.str(`,"workflow_type":`, t.WorkflowType)
-	w.str(`,"workflow_task_queue":`, t.WorkflowTaskQueue)
-	w.raw(`,"scheduled_seq":`)
-	w.b = strconv.AppendInt(w.b, t.ScheduledSeq, 10)
-	w.str(`,"name":`, t.Name)
-	w.raw(`,"input":`)
-	if t.Input == nil {
-		w.raw("null")
-	} else {
-		w.then(func(b []byte) ([]byte, bool) { return history.AppendJSONRaw(b, t.Input) })
-	}
-	w.raw(`,"options":`)
+	w := history.NewJSONWriter(b)
+	w.Raw(`{"v":`)
+	w.Int(int64(t.V))
+	w.Raw(`,"workflow_id":`)
+	w.Str(t.WorkflowID)
+	w.Raw(`,"run_id":`)
+	w.Str(t.RunID)
+	w.Raw(`,"workflow_type":`)
+	w.Str(t.WorkflowType)
+	w.Raw(`,"workflow_task_queue":`)
+	w.Str(t.WorkflowTaskQueue)
+	w.Raw(`,"scheduled_seq":`)
+	w.Int(t.ScheduledSeq)
+	w.Raw(`,"name":`)
+	w.Str(t.Name)
+	w.Raw(`,"input":`)
+	w.RawValue(t.Input)
+	w.Raw(`,"options":`)
 	if t.Options == nil {
-		w.raw("null")
+		w.Raw("null")
 	} else {
-		w.then(func(b []byte) ([]byte, bool) { return history.AppendActivityOptionsJSON(b, t.Options) })
+		w.ActivityOptions(t.Options)
 	}
-	w.raw(`,"scheduled_at":`)
-	w.then(func(b []byte) ([]byte, bool) { return history.AppendJSONTime(b, t.ScheduledAt) })
+	w.Raw(`,"scheduled_at":`)
+	w.Time(t.ScheduledAt)
 	if t.ScheduledIn != 0 {
-		w.raw(`,"scheduled_in":`)
-		w.b = strconv.AppendUint(w.b, t.ScheduledIn, 10)
+		w.Raw(`,"scheduled_in":`)
+		w.Uint(t.ScheduledIn)
 	}
 	if t.AttemptsBefore != 0 {
-		w.raw(`,"attempts_before":`)
-		w.b = strconv.AppendInt(w.b, int64(t.AttemptsBefore), 10)
+		w.Raw(`,"attempts_before":`)
+		w.Int(int64(t.AttemptsBefore))
 	}
-	w.raw("}")
-	return w.b, w.ok
-}
-
-// taskWriter appends a task's JSON; ok turns false at the first value the
-// history encoder declines, and nothing is appended by it after that.
-type taskWriter struct {
-	b  []byte
-	ok bool
-}
-
-func (w *taskWriter) raw(s string) { w.b = append(w.b, s...) }
-
-// str appends key and the string s.
-func (w *taskWriter) str(key, s string) {
-	w.raw(key)
-	w.then(func(b []byte) ([]byte, bool) { return history.AppendJSONString(b, s) })
-}
-
-// then appends with f, unless a value was declined already.
-func (w *taskWriter) then(f func([]byte) ([]byte, bool)) {
-	if w.ok {
-		w.b, w.ok = f(w.b)
-	}
+	w.Raw("}")
+	return w.Bytes()
 }

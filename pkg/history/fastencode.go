@@ -33,115 +33,85 @@ func EncodeRecord(rec *Record) ([]byte, error) {
 
 // appendRecordFast appends json.Marshal(rec).
 func appendRecordFast(b []byte, rec *Record) ([]byte, bool) {
-	b = append(b, `{"v":`...)
-	b = strconv.AppendInt(b, int64(rec.V), 10)
-	b = append(b, `,"kind":`...)
-	var ok bool
-	if b, ok = AppendJSONString(b, string(rec.Kind)); !ok {
-		return b, false
-	}
-	b = append(b, `,"events":`...)
-	if b, ok = AppendEventsJSON(b, rec.Events); !ok {
-		return b, false
-	}
-	return append(b, '}'), true
+	e := NewJSONWriter(b)
+	e.Raw(`{"v":`)
+	e.Int(int64(rec.V))
+	e.Raw(`,"kind":`)
+	e.Str(string(rec.Kind))
+	e.Raw(`,"events":`)
+	e.Events(rec.Events)
+	e.Raw("}")
+	return e.Bytes()
 }
 
-// AppendEventsJSON appends json.Marshal(evs), or reports false.
-func AppendEventsJSON(b []byte, evs []Event) ([]byte, bool) {
+// Events appends evs.
+func (e *JSONWriter) Events(evs []Event) {
 	if evs == nil {
-		return append(b, "null"...), true
+		e.Raw("null")
+		return
 	}
-	b = append(b, '[')
+	e.Raw("[")
 	for i := range evs {
 		if i > 0 {
-			b = append(b, ',')
+			e.Raw(",")
 		}
-		var ok bool
-		if b, ok = AppendEventJSON(b, &evs[i]); !ok {
-			return b, false
-		}
+		e.Event(&evs[i])
 	}
-	return append(b, ']'), true
+	e.Raw("]")
 }
 
-// AppendEventJSON appends json.Marshal(ev), or reports false.
-func AppendEventJSON(b []byte, ev *Event) ([]byte, bool) {
-	e := encoder{b: b, ok: true}
-	e.raw(`{"seq":`)
-	e.int(ev.Seq)
-	e.raw(`,"time":`)
-	e.time(ev.Time)
-	e.raw(`,"type":`)
-	e.str(string(ev.Type))
-	e.optStr(`,"input_id":`, ev.InputID)
+// Event appends ev.
+func (e *JSONWriter) Event(ev *Event) {
+	e.Raw(`{"seq":`)
+	e.Int(ev.Seq)
+	e.Raw(`,"time":`)
+	e.Time(ev.Time)
+	e.Raw(`,"type":`)
+	e.Str(string(ev.Type))
+	e.OptStr(`,"input_id":`, ev.InputID)
 	if ev.Cause != 0 {
-		e.raw(`,"cause":`)
-		e.int(ev.Cause)
+		e.Raw(`,"cause":`)
+		e.Int(ev.Cause)
 	}
-	e.optStr(`,"name":`, ev.Name)
-	e.optStr(`,"workflow_id":`, ev.WorkflowID)
-	e.optStr(`,"run_id":`, ev.RunID)
-	e.optStr(`,"task_queue":`, ev.TaskQueue)
-	e.optRawValue(`,"input":`, ev.Input)
-	e.optStr(`,"input_digest":`, ev.InputDigest)
-	e.optRawValue(`,"result":`, ev.Result)
-	e.optBlobRef(`,"input_ref":`, ev.InputRef)
-	e.optBlobRef(`,"result_ref":`, ev.ResultRef)
+	e.OptStr(`,"name":`, ev.Name)
+	e.OptStr(`,"workflow_id":`, ev.WorkflowID)
+	e.OptStr(`,"run_id":`, ev.RunID)
+	e.OptStr(`,"task_queue":`, ev.TaskQueue)
+	e.OptRawValue(`,"input":`, ev.Input)
+	e.OptStr(`,"input_digest":`, ev.InputDigest)
+	e.OptRawValue(`,"result":`, ev.Result)
+	e.OptBlobRef(`,"input_ref":`, ev.InputRef)
+	e.OptBlobRef(`,"result_ref":`, ev.ResultRef)
 	if ev.Failure != nil {
-		e.raw(`,"failure":`)
+		e.Raw(`,"failure":`)
 		e.failure(ev.Failure, 0)
 	}
 	if ev.Attempt != 0 {
-		e.raw(`,"attempt":`)
-		e.int(int64(ev.Attempt))
+		e.Raw(`,"attempt":`)
+		e.Int(int64(ev.Attempt))
 	}
 	if ev.ActivityOptions != nil {
-		e.raw(`,"activity_options":`)
-		e.activityOptions(ev.ActivityOptions)
+		e.Raw(`,"activity_options":`)
+		e.ActivityOptions(ev.ActivityOptions)
 	}
-	e.optTime(`,"started_at":`, ev.StartedAt)
-	e.optTime(`,"next_attempt_at":`, ev.NextAttemptAt)
-	e.optStr(`,"identity":`, ev.Identity)
-	e.optRunRef(`,"child":`, ev.Child)
-	e.optRunRef(`,"parent":`, ev.Parent)
-	e.optRunRef(`,"next":`, ev.Next)
-	e.optStr(`,"continued_from":`, ev.ContinuedFrom)
-	e.optRunRef(`,"reset_from":`, ev.ResetFrom)
-	e.optStr(`,"parent_close_policy":`, ev.ParentClosePolicy)
-	e.optStr(`,"reason":`, ev.Reason)
-	e.optTime(`,"fire_at":`, ev.FireAt)
-	e.optDuration(`,"duration":`, ev.Duration)
+	e.OptTime(`,"started_at":`, ev.StartedAt)
+	e.OptTime(`,"next_attempt_at":`, ev.NextAttemptAt)
+	e.OptStr(`,"identity":`, ev.Identity)
+	e.OptRunRef(`,"child":`, ev.Child)
+	e.OptRunRef(`,"parent":`, ev.Parent)
+	e.OptRunRef(`,"next":`, ev.Next)
+	e.OptStr(`,"continued_from":`, ev.ContinuedFrom)
+	e.OptRunRef(`,"reset_from":`, ev.ResetFrom)
+	e.OptStr(`,"parent_close_policy":`, ev.ParentClosePolicy)
+	e.OptStr(`,"reason":`, ev.Reason)
+	e.OptTime(`,"fire_at":`, ev.FireAt)
+	e.OptDuration(`,"duration":`, ev.Duration)
 	if ev.SignalSeq != 0 {
-		e.raw(`,"signal_seq":`)
+		e.Raw(`,"signal_seq":`)
 		e.b = strconv.AppendUint(e.b, ev.SignalSeq, 10)
 	}
-	e.optDuration(`,"workflow_timeout":`, ev.WorkflowTimeout)
-	e.raw("}")
-	return e.b, e.ok
-}
-
-// AppendActivityOptionsJSON appends json.Marshal(o) (o not nil), or
-// reports false.
-func AppendActivityOptionsJSON(b []byte, o *ActivityOptions) ([]byte, bool) {
-	e := encoder{b: b, ok: true}
-	e.activityOptions(o)
-	return e.b, e.ok
-}
-
-// AppendFailureJSON appends json.Marshal(f) (f not nil), or reports
-// false.
-func AppendFailureJSON(b []byte, f *Failure) ([]byte, bool) {
-	e := encoder{b: b, ok: true}
-	e.failure(f, 0)
-	return e.b, e.ok
-}
-
-// AppendRunRefJSON appends json.Marshal(r) (r not nil), or reports false.
-func AppendRunRefJSON(b []byte, r *RunRef) ([]byte, bool) {
-	e := encoder{b: b, ok: true}
-	e.optRunRef("", r)
-	return e.b, e.ok
+	e.OptDuration(`,"workflow_timeout":`, ev.WorkflowTimeout)
+	e.Raw("}")
 }
 
 // AppendJSONString appends s as json.Marshal writes it, or reports false
@@ -224,151 +194,177 @@ func compactRaw(raw []byte) bool {
 	return true
 }
 
-// encoder appends JSON; ok turns false at the first value it declines.
-type encoder struct {
+// JSONWriter appends JSON as json.Marshal writes it: the records' types
+// and, for the engine, its tasks and runs entries. Once it declines a value
+// (OK false), what it holds is not to be used: the caller encodes with
+// json.Marshal instead.
+type JSONWriter struct {
 	b  []byte
 	ok bool
 }
 
-func (e *encoder) raw(s string) { e.b = append(e.b, s...) }
+// NewJSONWriter returns a writer appending to b.
+func NewJSONWriter(b []byte) JSONWriter { return JSONWriter{b: b, ok: true} }
 
-func (e *encoder) int(n int64) { e.b = strconv.AppendInt(e.b, n, 10) }
+// Bytes returns what was written and whether every value was accepted.
+func (e *JSONWriter) Bytes() ([]byte, bool) { return e.b, e.ok }
 
-func (e *encoder) str(s string) {
+// Uint appends n.
+func (e *JSONWriter) Uint(n uint64) { e.b = strconv.AppendUint(e.b, n, 10) }
+
+// RawValue appends the json.RawMessage raw of a field without omitempty
+// (nil: null).
+func (e *JSONWriter) RawValue(raw json.RawMessage) {
+	switch {
+	case raw == nil:
+		e.Raw("null")
+	case e.ok:
+		e.b, e.ok = AppendJSONRaw(e.b, raw)
+	}
+}
+
+// Failure appends f (not nil).
+func (e *JSONWriter) Failure(f *Failure) { e.failure(f, 0) }
+
+func (e *JSONWriter) Raw(s string) { e.b = append(e.b, s...) }
+
+func (e *JSONWriter) Int(n int64) { e.b = strconv.AppendInt(e.b, n, 10) }
+
+func (e *JSONWriter) Str(s string) {
 	if e.ok {
 		e.b, e.ok = AppendJSONString(e.b, s)
 	}
 }
 
-func (e *encoder) optStr(key, s string) {
+func (e *JSONWriter) OptStr(key, s string) {
 	if s != "" {
-		e.raw(key)
-		e.str(s)
+		e.Raw(key)
+		e.Str(s)
 	}
 }
 
-func (e *encoder) optRawValue(key string, raw json.RawMessage) {
+func (e *JSONWriter) OptRawValue(key string, raw json.RawMessage) {
 	if len(raw) > 0 {
-		e.raw(key)
+		e.Raw(key)
 		if e.ok {
 			e.b, e.ok = AppendJSONRaw(e.b, raw)
 		}
 	}
 }
 
-func (e *encoder) time(t time.Time) {
+func (e *JSONWriter) Time(t time.Time) {
 	if e.ok {
 		e.b, e.ok = AppendJSONTime(e.b, t)
 	}
 }
 
-func (e *encoder) optTime(key string, t *time.Time) {
+func (e *JSONWriter) OptTime(key string, t *time.Time) {
 	if t != nil {
-		e.raw(key)
-		e.time(*t)
+		e.Raw(key)
+		e.Time(*t)
 	}
 }
 
-func (e *encoder) optDuration(key string, d Duration) {
+func (e *JSONWriter) OptDuration(key string, d Duration) {
 	if d != 0 {
-		e.raw(key)
+		e.Raw(key)
 		e.b = append(e.b, '"')
 		e.b = append(e.b, time.Duration(d).String()...)
 		e.b = append(e.b, '"')
 	}
 }
 
-func (e *encoder) optBlobRef(key string, r *BlobRef) {
+func (e *JSONWriter) OptBlobRef(key string, r *BlobRef) {
 	if r == nil {
 		return
 	}
-	e.raw(key)
-	e.raw(`{"size":`)
-	e.int(int64(r.Size))
-	e.raw(`,"sha256":`)
-	e.str(r.SHA256)
-	e.raw("}")
+	e.Raw(key)
+	e.Raw(`{"size":`)
+	e.Int(int64(r.Size))
+	e.Raw(`,"sha256":`)
+	e.Str(r.SHA256)
+	e.Raw("}")
 }
 
-func (e *encoder) optRunRef(key string, r *RunRef) {
+func (e *JSONWriter) OptRunRef(key string, r *RunRef) {
 	if r == nil {
 		return
 	}
-	e.raw(key)
-	e.raw(`{"workflow_id":`)
-	e.str(r.WorkflowID)
-	e.raw(`,"run_id":`)
-	e.str(r.RunID)
-	e.optStr(`,"task_queue":`, r.TaskQueue)
+	e.Raw(key)
+	e.Raw(`{"workflow_id":`)
+	e.Str(r.WorkflowID)
+	e.Raw(`,"run_id":`)
+	e.Str(r.RunID)
+	e.OptStr(`,"task_queue":`, r.TaskQueue)
 	if r.Seq != 0 {
-		e.raw(`,"seq":`)
-		e.int(r.Seq)
+		e.Raw(`,"seq":`)
+		e.Int(r.Seq)
 	}
-	e.raw("}")
+	e.Raw("}")
 }
 
-func (e *encoder) failure(f *Failure, depth int) {
+func (e *JSONWriter) failure(f *Failure, depth int) {
 	if depth >= maxCauseDepth {
 		e.ok = false
 		return
 	}
-	e.raw(`{"message":`)
-	e.str(f.Message)
-	e.optStr(`,"type":`, f.Type)
-	e.optStr(`,"stack":`, f.Stack)
+	e.Raw(`{"message":`)
+	e.Str(f.Message)
+	e.OptStr(`,"type":`, f.Type)
+	e.OptStr(`,"stack":`, f.Stack)
 	if f.NonRetryable {
-		e.raw(`,"non_retryable":true`)
+		e.Raw(`,"non_retryable":true`)
 	}
 	if len(f.Details) > 0 {
-		e.raw(`,"details":"`)
+		e.Raw(`,"details":"`)
 		e.b = base64.StdEncoding.AppendEncode(e.b, f.Details)
-		e.raw(`"`)
+		e.Raw(`"`)
 	}
-	e.optBlobRef(`,"details_ref":`, f.DetailsRef)
+	e.OptBlobRef(`,"details_ref":`, f.DetailsRef)
 	if f.Cause != nil {
-		e.raw(`,"cause":`)
+		e.Raw(`,"cause":`)
 		e.failure(f.Cause, depth+1)
 	}
-	e.raw("}")
+	e.Raw("}")
 }
 
-func (e *encoder) activityOptions(o *ActivityOptions) {
-	e.raw(`{"task_queue":`)
-	e.str(o.TaskQueue)
-	e.optDuration(`,"start_to_close_timeout":`, o.StartToCloseTimeout)
+func (e *JSONWriter) ActivityOptions(o *ActivityOptions) {
+	e.Raw(`{"task_queue":`)
+	e.Str(o.TaskQueue)
+	e.OptDuration(`,"start_to_close_timeout":`, o.StartToCloseTimeout)
 	if p := o.RetryPolicy; p != nil {
-		e.raw(`,"retry_policy":{`)
+		e.Raw(`,"retry_policy":{`)
 		n := len(e.b)
-		e.optDuration(`,"initial_interval":`, p.InitialInterval)
+		e.OptDuration(`,"initial_interval":`, p.InitialInterval)
 		if f := p.BackoffCoefficient; f != 0 {
 			// json.Marshal's format when it needs no exponent.
 			if a := math.Abs(f); math.IsNaN(f) || math.IsInf(f, 0) || a < 1e-6 || a >= 1e21 {
 				e.ok = false
 			}
-			e.raw(`,"backoff_coefficient":`)
+			e.Raw(`,"backoff_coefficient":`)
 			e.b = strconv.AppendFloat(e.b, f, 'f', -1, 64)
 		}
-		e.optDuration(`,"maximum_interval":`, p.MaximumInterval)
+		e.OptDuration(`,"maximum_interval":`, p.MaximumInterval)
 		if p.MaximumAttempts != 0 {
-			e.raw(`,"maximum_attempts":`)
-			e.int(int64(p.MaximumAttempts))
+			e.Raw(`,"maximum_attempts":`)
+			e.Int(int64(p.MaximumAttempts))
 		}
 		if len(p.NonRetryableErrorTypes) > 0 {
-			e.raw(`,"non_retryable_error_types":[`)
+			e.Raw(`,"non_retryable_error_types":[`)
 			for i, s := range p.NonRetryableErrorTypes {
 				if i > 0 {
-					e.raw(",")
+					e.Raw(",")
 				}
-				e.str(s)
+				e.Str(s)
 			}
-			e.raw("]")
+			e.Raw("]")
 		}
 		if len(e.b) > n {
 			e.b = append(e.b[:n], e.b[n+1:]...) // the first member's comma
 		}
-		e.raw("}")
+		e.Raw("}")
 	}
-	e.optDuration(`,"schedule_to_close_timeout":`, o.ScheduleToCloseTimeout)
-	e.optDuration(`,"heartbeat_timeout":`, o.HeartbeatTimeout)
-	e.raw("}")
+	e.OptDuration(`,"schedule_to_close_timeout":`, o.ScheduleToCloseTimeout)
+	e.OptDuration(`,"heartbeat_timeout":`, o.HeartbeatTimeout)
+	e.Raw("}")
 }
