@@ -39,6 +39,22 @@ func StartIn(t testing.TB, dir string) *devserver.Server {
 	return s
 }
 
+// StartWithUsers returns a running server (JetStream, a temporary
+// directory, a random loopback port) that admits only users, for tests of
+// what a user's permissions allow; it is stopped at cleanup.
+func StartWithUsers(t testing.TB, users ...*server.User) *server.Server {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, JetStream: true,
+		StoreDir: t.TempDir(), Users: users})
+	Must(t, err)
+	go srv.Start()
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	return srv
+}
+
 // Client dials s and closes the client at cleanup.
 func Client(t testing.TB, s *devserver.Server) *client.Client {
 	t.Helper()

@@ -66,15 +66,7 @@ func TestStartWaitWithoutSubscribePermission(t *testing.T) {
 		Publish:   &server.SubjectPermission{Allow: []string{">"}},
 		Subscribe: &server.SubjectPermission{Allow: []string{">"}, Deny: []string{"df.hist.>"}},
 	}
-	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, JetStream: true, StoreDir: t.TempDir(),
-		Users: []*server.User{{Username: "client", Password: "c"}, {Username: "worker", Password: "w", Permissions: deaf}}}
-	srv, err := server.NewServer(opts)
-	testsrv.Must(t, err)
-	go srv.Start()
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
+	srv := testsrv.StartWithUsers(t, &server.User{Username: "client", Password: "c"}, &server.User{Username: "worker", Password: "w", Permissions: deaf})
 	ctx := testsrv.Context(t, 2*time.Minute)
 	url := fmt.Sprintf("nats://%%s@%s", strings.TrimPrefix(srv.ClientURL(), "nats://"))
 	c, err := client.Dial(ctx, client.Options{URL: fmt.Sprintf(url, "client:c")})

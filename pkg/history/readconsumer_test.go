@@ -131,15 +131,7 @@ func TestLongReadWithoutConsumerPermission(t *testing.T) {
 	viewer := &server.Permissions{Publish: &server.SubjectPermission{
 		Allow: []string{"$JS.API.DIRECT.GET.>", "$JS.API.STREAM.MSG.GET.>", "$JS.API.STREAM.INFO.>", "$JS.API.INFO"},
 	}}
-	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, JetStream: true, StoreDir: t.TempDir(),
-		Users: []*server.User{{Username: "admin", Password: "a"}, {Username: "viewer", Password: "v", Permissions: viewer}}}
-	srv, err := server.NewServer(opts)
-	testsrv.Must(t, err)
-	go srv.Start()
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
+	srv := testsrv.StartWithUsers(t, &server.User{Username: "admin", Password: "a"}, &server.User{Username: "viewer", Password: "v", Permissions: viewer})
 	connect := func(user, pass string) jetstream.JetStream {
 		nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo(user, pass), nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
 		testsrv.Must(t, err)
@@ -150,7 +142,7 @@ func TestLongReadWithoutConsumerPermission(t *testing.T) {
 	}
 	admin := connect("admin", "a")
 	ctx := testsrv.Context(t, 60*time.Second)
-	_, err = admin.CreateStream(ctx, jetstream.StreamConfig{Name: "VIEWED", Subjects: []string{"viewed.hist.>"},
+	_, err := admin.CreateStream(ctx, jetstream.StreamConfig{Name: "VIEWED", Subjects: []string{"viewed.hist.>"},
 		Storage: jetstream.FileStorage, AllowDirect: true})
 	testsrv.Must(t, err)
 	writer := &history.Log{JS: admin, Stream: "VIEWED", SubjectPrefix: "viewed.hist"}
