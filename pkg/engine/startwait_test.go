@@ -26,12 +26,27 @@ func longStartPolls() []time.Duration {
 // record. It waits for the client's record instead of writing the start
 // itself (which it used to do for about a third of the starts made one at
 // a time): every start record is the client's, the one whose header names
-// the runs entry.
+// the runs entry. Against the embedded server and a stock nats-server
+// process, the client and the worker on connections of their own.
 func TestIdleWorkerWaitsForItsClientsStartRecord(t *testing.T) {
 	t.Cleanup(engine.SetStartPolls(longStartPolls()...))
-	srv := testsrv.Start(t)
-	c := testsrv.Client(t, srv)
-	startWorker(t, c)
+	t.Run("embedded", func(t *testing.T) {
+		srv := testsrv.Start(t)
+		checkStartsWaitedFor(t, testsrv.Client(t, srv), testsrv.Client(t, srv))
+	})
+	t.Run("stock nats-server", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("starts a nats-server process")
+		}
+		srv := testsrv.StartServerProcess(t, testsrv.ServerOptions{})
+		checkStartsWaitedFor(t, testsrv.ClientURL(t, srv.URL()), testsrv.ClientURL(t, srv.URL()))
+	})
+}
+
+// checkStartsWaitedFor runs 100 workflows one at a time, started by c and
+// run by a worker on wc, and fails unless each start record is c's.
+func checkStartsWaitedFor(t *testing.T, c, wc *client.Client) {
+	startWorker(t, wc)
 	ctx := testsrv.Context(t, 2*time.Minute)
 	s := c.Store()
 	hist, err := s.JS.Stream(ctx, "DF_HISTORY")
