@@ -653,11 +653,8 @@ func (s *Store) lastIndexMsg(ctx context.Context, filter string) (*jetstream.Raw
 // filter) as one request on the connection's shared reply subject and
 // returns the message it answers (nil: none matches).
 func (s *Store) indexGet(ctx context.Context, filter string, req []byte) (*nats.Msg, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.JS.Options().DefaultTimeout)
-		defer cancel()
-	}
+	ctx, cancel := withDefaultTimeout(ctx, s.JS.Options().DefaultTimeout)
+	defer cancel()
 	m, err := s.NC.RequestWithContext(ctx, s.indexDirectGet(), req)
 	if err != nil {
 		return nil, fmt.Errorf("runs index: read %s: %w", filter, unavailable(err))

@@ -29,8 +29,14 @@ import (
 
 // kvDirect says whether bucket writes can be published here.
 func (s *Store) kvDirect(key string) bool {
+	return s.plainJSAPI() && kvKeyValid(key)
+}
+
+// plainJSAPI: the JetStream API is on its default subjects ($JS.API.…, no
+// prefix or domain), the ones this file writes requests to.
+func (s *Store) plainJSAPI() bool {
 	o := s.JS.Options()
-	return o.APIPrefix == "" && o.Domain == "" && kvKeyValid(key)
+	return o.APIPrefix == "" && o.Domain == ""
 }
 
 // kvKeyValid is nats.go's rule for a key: [-/_=.a-zA-Z0-9]+, not starting
@@ -110,20 +116,16 @@ const purgeSuccess = `{"type":"io.nats.jetstream.api.v1.stream_purge_response","
 // nats.go's Purge decodes the request and the answer by reflection. An
 // answer other than a success is decoded as nats.go does (same errors).
 func (s *Store) streamPurge(ctx context.Context, st jetstream.Stream, filter string, seq uint64) error {
-	o := s.JS.Options()
 	req, ok := purgeRequest(filter, seq)
-	if !ok || o.APIPrefix != "" || o.Domain != "" {
+	if !ok || !s.plainJSAPI() {
 		opts := []jetstream.StreamPurgeOpt{jetstream.WithPurgeSubject(filter)}
 		if seq > 0 {
 			opts = append(opts, jetstream.WithPurgeSequence(seq))
 		}
 		return st.Purge(ctx, opts...)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.DefaultTimeout)
-		defer cancel()
-	}
+	ctx, cancel := withDefaultTimeout(ctx, s.JS.Options().DefaultTimeout)
+	defer cancel()
 	resp, err := s.NC.RequestWithContext(ctx, "$JS.API.STREAM.PURGE."+st.CachedInfo().Config.Name, req)
 	if err != nil {
 		return err

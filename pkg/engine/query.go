@@ -271,11 +271,8 @@ func (s *Store) QueryWorkflow(ctx context.Context, workflowID, runID, name strin
 	if err := checkPayload("query "+name+" input", input); err != nil {
 		return nil, err
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultQueryTimeout)
-		defer cancel()
-	}
+	ctx, cancel := withDefaultTimeout(ctx, DefaultQueryTimeout)
+	defer cancel()
 	ri, err := s.Describe(ctx, workflowID, runID)
 	if err != nil {
 		return nil, err

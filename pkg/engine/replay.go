@@ -239,11 +239,8 @@ func (s *Store) ReplayFile(ctx context.Context, queue string, f *history.File) (
 }
 
 func (s *Store) askReplay(ctx context.Context, queue string, req replayRequest) (*ReplayResult, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultQueryTimeout)
-		defer cancel()
-	}
+	ctx, cancel := withDefaultTimeout(ctx, DefaultQueryTimeout)
+	defer cancel()
 	data, err := json.Marshal(req)
 	if err != nil {
 		return nil, err

@@ -356,3 +356,11 @@ func (s *Store) consumer(ctx context.Context, kind, queue string, p int, ackWait
 	s.consumers[key] = c
 	return c, nil
 }
+
+// withDefaultTimeout is ctx bounded by d when it has no deadline.
+func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
+}
