@@ -34,9 +34,7 @@ import (
 
 // TestMain removes the binaries the tests built (nats-server, the worker).
 func TestMain(m *testing.M) {
-	code := m.Run()
-	testsrv.RemoveBuilt()
-	os.Exit(code)
+	os.Exit(testsrv.RunTests(m))
 }
 
 // run is one workflow run of the workload (top-level or child).

@@ -67,6 +67,15 @@ func NATSServerBinary(t testing.TB) string {
 	return BuildBinary(t, "github.com/nats-io/nats-server/v2")
 }
 
+// RunTests runs m's tests and then RemoveBuilt, and returns the exit code:
+// the TestMain of a package whose tests build binaries is
+// os.Exit(testsrv.RunTests(m)).
+func RunTests(m *testing.M) int {
+	code := m.Run()
+	RemoveBuilt()
+	return code
+}
+
 // RemoveBuilt deletes the binaries BuildBinary made (call it from TestMain
 // after m.Run).
 func RemoveBuilt() {

@@ -9,7 +9,5 @@ import (
 
 // TestMain removes the nats-server binary the stock-server tests build.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	testsrv.RemoveBuilt()
-	os.Exit(code)
+	os.Exit(testsrv.RunTests(m))
 }
