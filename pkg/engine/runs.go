@@ -105,6 +105,13 @@ func (s *Store) createRunRev(ctx context.Context, info *RunInfo) (uint64, error)
 		if !cur.Status.IsClosed() {
 			return 0, fmt.Errorf("%w: workflow %q has run %s (%s) open; wait for it, cancel or terminate it, or use another ID", ErrWorkflowAlreadyRunning, info.WorkflowID, cur.RunID, cur.Type)
 		}
+		if s.hasHistory(ctx, info) {
+			// The run started already: a worker took its start task and
+			// reserved the ID while this client was slow, and the run (or
+			// the chain it continued as new into) has closed since. Taking
+			// the ID again would show a closed run as running forever.
+			return 0, nil
+		}
 		if rev, err := s.updateRunEntry(ctx, key, e.Value(), data, e.Revision()); err == nil {
 			return rev, nil
 		} else if !isWrongLastSeq(err) {

@@ -375,27 +375,44 @@ func StartCountdown(ctx workflow.Context, n int) (int, error) {
 // A worker can take a start task, complete the start and continue the run
 // as new before its client reserves the ID: the client's reservation then
 // meets the next run of its own chain, and the start is a success, not
-// "already running" (TestContinueAsNewChain in internal/cli saw this).
+// "already running" (TestContinueAsNewChain in internal/cli saw this). When
+// the whole chain has closed by then, the client must not take the ID for
+// its first run again: that run's entry would stay "running" and the wait
+// for its result would never end (seen under load once the worker waited
+// for its client's start record).
 func TestStartOvertakenByItsOwnContinuation(t *testing.T) {
-	s := testsrv.Start(t)
-	c := testsrv.Client(t, s)
-	ctx := testsrv.Context(t, 20*time.Second)
-	const id = "overtaken"
-	// The client pauses after storing its start task until the run it
-	// started has continued as new (the index shows the next run).
-	var paused atomic.Bool
-	t.Cleanup(engine.SetTestHookStart(func(step string) bool {
-		if step == "task" && paused.CompareAndSwap(false, true) {
-			waitEntry(t, ctx, c, id, "the run continued as new", func(ri engine.RunInfo) bool { return ri.ContinuedFrom != "" })
-		}
-		return false
-	}))
-	testsrv.RunWorker(t, c, worker.Options{}, func(w *worker.Worker) { testsrv.Must(t, w.RegisterWorkflow(StartCountdown)) })
-	run, err := c.ExecuteWorkflow(ctx, client.StartOptions{ID: id}, StartCountdown, 2)
-	testsrv.Must(t, err)
-	var out int
-	testsrv.Must(t, run.Get(ctx, &out))
-	if !paused.Load() {
-		t.Fatal("the hook did not run")
+	for _, c := range []struct {
+		name, id string
+		until    func(engine.RunInfo) bool
+	}{
+		{"chain running", "overtaken", func(ri engine.RunInfo) bool { return ri.ContinuedFrom != "" }},
+		{"chain closed", "overtaken-closed", func(ri engine.RunInfo) bool { return ri.ContinuedFrom != "" && ri.Status.IsClosed() }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := testsrv.Start(t)
+			cl := testsrv.Client(t, s)
+			ctx := testsrv.Context(t, 20*time.Second)
+			// The client pauses after storing its start task until the
+			// run it started has continued as new (and, in the second
+			// case, the chain has closed).
+			var paused atomic.Bool
+			t.Cleanup(engine.SetTestHookStart(func(step string) bool {
+				if step == "task" && paused.CompareAndSwap(false, true) {
+					waitEntry(t, ctx, cl, c.id, "the run continued as new", c.until)
+				}
+				return false
+			}))
+			testsrv.RunWorker(t, cl, worker.Options{}, func(w *worker.Worker) { testsrv.Must(t, w.RegisterWorkflow(StartCountdown)) })
+			run, err := cl.ExecuteWorkflow(ctx, client.StartOptions{ID: c.id}, StartCountdown, 2)
+			testsrv.Must(t, err)
+			var out int
+			testsrv.Must(t, run.Get(ctx, &out))
+			if !paused.Load() {
+				t.Fatal("the hook did not run")
+			}
+			if ri := closedEntry(t, ctx, cl, c.id); ri.RunID == run.RunID() {
+				t.Fatalf("the entry names the first run %s again (%s), not the end of its chain", ri.RunID, ri.Status)
+			}
+		})
 	}
 }
